@@ -1,0 +1,1 @@
+"""Judge/worker protocol: framing and plain-data values."""

@@ -1,0 +1,179 @@
+"""Plain-data value trees exchanged between judge and worker.
+
+Each node is a small JSON object with a type tag ``t``:
+``none``, ``bool``, ``int``, ``float``, ``str``, ``array`` (index into the frame's blobs),
+``scalar`` (a numpy scalar, sent as a 0-d blob), ``tuple``, ``list``, ``dict`` (string keys),
+``rng`` (a seed the worker turns into ``numpy.random.default_rng``), ``handle`` (an object that
+stays inside the worker) and ``other`` (something that cannot be sent: its type name only).
+
+``to_wire`` runs in the worker (and in the judge for requests); ``from_wire`` runs in the judge
+for replies and is strict: an unknown tag, a bad index or a tree that is too big is a
+``ProtocolError``. Nothing is unpickled, evaluated or imported by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from grader.protocol.wire import ALLOWED_DTYPES, ProtocolError
+
+MAX_NODES = 100_000
+MAX_STR = 10_000
+
+
+@dataclass(frozen=True)
+class Handle:
+    """An object that lives in the worker (a forward pass's cache, a model instance)."""
+
+    id: int
+    type_name: str
+
+
+@dataclass(frozen=True)
+class Other:
+    """A returned value that is not plain data; only its type name and a short note travel."""
+
+    type_name: str
+    note: str
+
+
+@dataclass(frozen=True)
+class RngSeed:
+    """Asks the worker to pass ``numpy.random.default_rng(seed)`` as this argument."""
+
+    seed: int
+
+
+def _type_name(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _array_problem(arr: np.ndarray) -> str | None:
+    if type(arr) is not np.ndarray:
+        return f"an ndarray subclass ({_type_name(arr)}), not a plain numpy.ndarray"
+    if arr.dtype.fields is not None or arr.dtype.str not in ALLOWED_DTYPES:
+        return f"an array of dtype {arr.dtype}, not a numeric dtype"
+    return None
+
+
+def to_wire(
+    value: Any,
+    blobs: list[np.ndarray],
+    keep: Callable[[Any], int] | None = None,
+    _budget: list[int] | None = None,
+) -> dict[str, Any]:
+    """Encode ``value`` as a node, appending arrays to ``blobs``.
+
+    ``keep`` (worker side) stores an object as a handle and returns its id; it is used for
+    values that are not plain data. Without it such values become ``other`` nodes.
+    """
+    budget = _budget if _budget is not None else [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ProtocolError("value has too many parts")
+    if value is None:
+        return {"t": "none"}
+    if type(value) is bool:
+        return {"t": "bool", "v": value}
+    if type(value) is int:
+        return {"t": "int", "v": value} if abs(value) < 2**63 else {"t": "float", "v": float(value)}
+    if type(value) is float:
+        return {"t": "float", "v": value}
+    if type(value) is str:
+        return {"t": "str", "v": value[:MAX_STR]}
+    if isinstance(value, Handle):
+        return {"t": "handle", "id": value.id, "type": value.type_name}
+    if isinstance(value, RngSeed):
+        return {"t": "rng", "seed": value.seed}
+    if isinstance(value, np.generic) and type(value).__module__ == "numpy":
+        arr = np.asarray(value)
+        if arr.dtype.str in ALLOWED_DTYPES:
+            blobs.append(arr)
+            return {"t": "scalar", "blob": len(blobs) - 1}
+    if isinstance(value, np.ndarray):
+        problem = _array_problem(value)
+        if problem is None:
+            blobs.append(value)
+            return {"t": "array", "blob": len(blobs) - 1}
+        return {"t": "other", "type": _type_name(value), "note": problem}
+    if type(value) in (tuple, list):
+        tag = "tuple" if type(value) is tuple else "list"
+        return {"t": tag, "items": [to_wire(v, blobs, keep, budget) for v in value]}
+    if type(value) is dict and all(type(k) is str for k in value):
+        return {"t": "dict", "items": [[k, to_wire(v, blobs, keep, budget)] for k, v in value.items()]}
+    if keep is not None:
+        return {"t": "handle", "id": keep(value), "type": _type_name(value)}
+    return {"t": "other", "type": _type_name(value), "note": "not plain data"}
+
+
+def from_wire(
+    node: Any,
+    arrays: list[np.ndarray],
+    resolve: Callable[[int], Any] | None = None,
+    _budget: list[int] | None = None,
+) -> Any:
+    """Decode a node. Judge side (``resolve`` None): handles stay ``Handle`` values.
+
+    Worker side: ``resolve`` maps handle ids back to the stored objects and ``rng`` nodes become
+    generators.
+    """
+    budget = _budget if _budget is not None else [MAX_NODES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ProtocolError("value has too many parts")
+    if not isinstance(node, dict) or not isinstance(node.get("t"), str):
+        raise ProtocolError(f"bad value node {node!r:.200}")
+    tag = node["t"]
+    if tag == "none":
+        return None
+    if tag in ("bool", "int", "float", "str"):
+        v = node.get("v")
+        expected = {"bool": bool, "int": int, "float": (float, int), "str": str}[tag]
+        if not isinstance(v, expected) or (tag == "int" and type(v) is bool):
+            raise ProtocolError(f"bad {tag} value")
+        return float(v) if tag == "float" else v
+    if tag in ("array", "scalar"):
+        idx = node.get("blob")
+        if type(idx) is not int or not 0 <= idx < len(arrays):
+            raise ProtocolError("bad array reference")
+        arr = arrays[idx]
+        if tag == "scalar":
+            if arr.ndim != 0:
+                raise ProtocolError("scalar blob is not 0-d")
+            return arr[()]
+        return arr
+    if tag in ("tuple", "list"):
+        items = node.get("items")
+        if not isinstance(items, list):
+            raise ProtocolError("bad sequence")
+        out = [from_wire(v, arrays, resolve, budget) for v in items]
+        return tuple(out) if tag == "tuple" else out
+    if tag == "dict":
+        items = node.get("items")
+        if not isinstance(items, list):
+            raise ProtocolError("bad dict")
+        result = {}
+        for pair in items:
+            if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
+                raise ProtocolError("bad dict item")
+            result[pair[0]] = from_wire(pair[1], arrays, resolve, budget)
+        return result
+    if tag == "handle":
+        hid = node.get("id")
+        if type(hid) is not int:
+            raise ProtocolError("bad handle")
+        if resolve is not None:
+            return resolve(hid)
+        return Handle(hid, str(node.get("type", "?"))[:200])
+    if tag == "rng":
+        seed = node.get("seed")
+        if type(seed) is not int:
+            raise ProtocolError("bad rng seed")
+        return np.random.default_rng(seed) if resolve is not None else RngSeed(seed)
+    if tag == "other":
+        return Other(str(node.get("type", "?"))[:200], str(node.get("note", ""))[:500])
+    raise ProtocolError(f"unknown value tag {tag!r:.40}")

@@ -1,0 +1,136 @@
+"""Framing between judge and worker: a small JSON header followed by raw array bytes.
+
+A frame is ``>I`` (header length) + UTF-8 JSON header + the concatenated raw bytes of every
+array the header declares in ``header["blobs"]`` (``[{"dtype": "<f8", "shape": [2, 3]}, ...]``).
+Nothing here deserialises objects: the reader checks each declared dtype against a numeric
+allowlist, the shape, and the byte count before it builds a plain ``numpy.ndarray``.
+
+The module is imported by the worker too, so it depends on numpy and the standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import struct
+import time
+from typing import Any
+
+import numpy as np
+
+HEADER_LIMIT = 4 * 1024 * 1024
+MAX_NDIM = 8
+MAX_BLOBS = 4096
+
+# Numeric dtypes only (little-endian or byte-order free); no object, void, string or datetime.
+ALLOWED_DTYPES = frozenset(
+    ["|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8"]
+    + ["<c8", "<c16"]
+)
+
+
+class ProtocolError(Exception):
+    """A frame that is malformed, too large, or arrived too late."""
+
+
+class PeerClosed(ProtocolError):
+    """The other side closed the channel (the worker died or exited)."""
+
+
+class Deadline(ProtocolError):
+    """No complete frame arrived before the deadline."""
+
+
+def encode_frame(header: dict[str, Any], blobs: list[np.ndarray]) -> bytes:
+    """Return one frame: ``header`` plus the raw bytes of ``blobs`` (C order)."""
+    descr = []
+    parts = []
+    for arr in blobs:
+        arr = np.ascontiguousarray(arr)
+        descr.append({"dtype": arr.dtype.str, "shape": list(arr.shape)})
+        parts.append(arr.tobytes())
+    head = json.dumps({**header, "blobs": descr}, separators=(",", ":")).encode()
+    return struct.pack(">I", len(head)) + head + b"".join(parts)
+
+
+def write_frame(fd: int, header: dict[str, Any], blobs: list[np.ndarray]) -> None:
+    data = memoryview(encode_frame(header, blobs))
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks = []
+    remaining = n
+    while remaining:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Deadline(f"no reply within the deadline ({n - remaining}/{n} bytes read)")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            raise PeerClosed("channel closed")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _blob_nbytes(desc: Any) -> tuple[np.dtype, tuple[int, ...], int]:
+    if not isinstance(desc, dict) or set(desc) != {"dtype", "shape"}:
+        raise ProtocolError(f"bad array descriptor {desc!r:.200}")
+    dtype_str, shape = desc["dtype"], desc["shape"]
+    if dtype_str not in ALLOWED_DTYPES:
+        raise ProtocolError(f"dtype {dtype_str!r:.40} is not an allowed numeric dtype")
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_NDIM
+        or not all(type(s) is int and s >= 0 for s in shape)
+    ):
+        raise ProtocolError(f"bad shape {shape!r:.200}")
+    dtype = np.dtype(dtype_str)
+    count = 1
+    for s in shape:
+        count *= s
+    return dtype, tuple(shape), count * dtype.itemsize
+
+
+def read_frame(
+    fd: int, deadline: float | None, max_bytes: int
+) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """Read one frame; return the header and the arrays it declares (plain, C-ordered ndarrays).
+
+    Raises ``Deadline`` when the frame is not complete by ``deadline`` (``time.monotonic``),
+    ``PeerClosed`` on EOF and ``ProtocolError`` for anything malformed or over ``max_bytes``.
+    """
+    (length,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
+    if length > HEADER_LIMIT:
+        raise ProtocolError(f"header of {length} bytes exceeds {HEADER_LIMIT}")
+    try:
+        header = json.loads(_read_exact(fd, length, deadline))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"header is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not a JSON object")
+    descs = header.get("blobs", [])
+    if not isinstance(descs, list) or len(descs) > MAX_BLOBS:
+        raise ProtocolError("bad blob list")
+    layout = [_blob_nbytes(d) for d in descs]
+    total = sum(n for _, _, n in layout)
+    if total > max_bytes:
+        raise ProtocolError(f"reply of {total} bytes exceeds the limit of {max_bytes} bytes")
+    payload = _read_exact(fd, total, deadline) if total else b""
+    arrays = []
+    offset = 0
+    for dtype, shape, nbytes in layout:
+        if nbytes == 0:
+            arrays.append(np.empty(shape, dtype=dtype))
+            continue
+        arr = np.frombuffer(payload, dtype=dtype, count=nbytes // dtype.itemsize, offset=offset)
+        arrays.append(arr.reshape(shape).copy())
+        offset += nbytes
+    return header, arrays

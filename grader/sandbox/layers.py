@@ -1,0 +1,156 @@
+"""Isolation layers the worker applies to itself before any student code runs.
+
+Always: resource limits (address space, CPU time, file size, open files, processes). When the
+worker starts as root on Linux, also: new network, mount, PID, IPC and UTS namespaces (no
+network at all, only loopback, which stays down), a private tmpfs on /tmp, the course's
+reference files and the other submissions hidden under empty mounts, and then a switch to the
+unprivileged uid/gid ``nobody`` with ``no_new_privs``. Each layer that was applied is named in
+the list that ends up in results.json as the isolation level.
+
+Standard library only: this module runs in the worker.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import resource
+import stat
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+NOBODY = 65534
+
+_libc = None
+
+
+class LayerError(OSError):
+    """A layer could not be applied."""
+
+
+def _c() -> ctypes.CDLL:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    return _libc
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise LayerError(err, f"{what}: {os.strerror(err)}")
+
+
+def set_rlimits(limits: dict[str, int]) -> list[str]:
+    """Apply soft=hard limits; keys: memory_mb, cpu_s, file_size_mb, open_files, processes."""
+    table = {
+        "memory_mb": (resource.RLIMIT_AS, 1024 * 1024),
+        "cpu_s": (resource.RLIMIT_CPU, 1),
+        "file_size_mb": (resource.RLIMIT_FSIZE, 1024 * 1024),
+        "open_files": (resource.RLIMIT_NOFILE, 1),
+        "processes": (resource.RLIMIT_NPROC, 1),
+    }
+    applied = []
+    for key, value in limits.items():
+        res, unit = table[key]
+        resource.setrlimit(res, (value * unit, value * unit))
+        applied.append(key)
+    return ["rlimits(" + ",".join(applied) + ")"]
+
+
+def can_isolate() -> bool:
+    """Namespaces and a uid switch need root on Linux."""
+    return sys.platform.startswith("linux") and os.geteuid() == 0
+
+
+def enter_namespaces() -> list[str]:
+    """Unshare mount, network, PID, IPC and UTS namespaces (PID takes effect in the next child)."""
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+    _check(_c().unshare(flags), "unshare")
+    _check(_c().mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+    return ["netns(no network)", "pidns", "mntns", "ipcns"]
+
+
+def _mount_tmpfs(path: str, options: str, flags: int = MS_NOSUID | MS_NODEV) -> None:
+    _check(_c().mount(b"tmpfs", path.encode(), b"tmpfs", flags, options.encode()), f"tmpfs {path}")
+
+
+def _blocked_ancestor(path: str) -> tuple[str, str] | None:
+    """The first ancestor of ``path`` that others cannot traverse, and the child under it."""
+    parts = os.path.abspath(path).split(os.sep)[1:]
+    current = "/"
+    for part in parts:
+        if not os.stat(current).st_mode & stat.S_IXOTH:
+            return current, part
+        current = os.path.join(current, part)
+    return None
+
+
+def keep_reachable(paths: list[str]) -> None:
+    """Make ``paths`` reachable for ``nobody`` where a private ancestor (e.g. /root) blocks them.
+
+    The blocking directory is covered by an empty tmpfs (which also hides the rest of it) and only
+    the entries on the way to ``paths`` are bind-mounted back into it.
+    """
+    for _ in range(8):
+        blocked: dict[str, set[str]] = {}
+        for path in paths:
+            if os.path.exists(path):
+                hit = _blocked_ancestor(path)
+                if hit:
+                    blocked.setdefault(hit[0], set()).add(hit[1])
+        if not blocked:
+            return
+        for parent, children in blocked.items():
+            fds = {c: os.open(os.path.join(parent, c), os.O_PATH) for c in children}
+            _mount_tmpfs(parent, "mode=0755,size=64k")
+            for child, fd in fds.items():
+                target = os.path.join(parent, child)
+                if stat.S_ISDIR(os.fstat(fd).st_mode):
+                    os.mkdir(target)
+                else:
+                    open(target, "w").close()
+                src = f"/proc/self/fd/{fd}".encode()
+                _check(_c().mount(src, target.encode(), None, MS_BIND | MS_REC, None), target)
+                os.close(fd)
+    raise LayerError(0, "could not make the Python installation reachable")
+
+
+def hide(paths: list[str]) -> None:
+    """Cover each existing path with an empty, read-only mount."""
+    for path in paths:
+        if os.path.isdir(path):
+            _mount_tmpfs(path, "mode=0555,size=4k", MS_NOSUID | MS_NODEV | MS_RDONLY)
+        elif os.path.exists(path):
+            _check(_c().mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"hide {path}")
+
+
+def private_tmp(size_mb: int) -> None:
+    for path in ("/tmp", "/var/tmp", "/dev/shm"):
+        if os.path.isdir(path):
+            _mount_tmpfs(path, f"mode=1777,size={size_mb}m")
+
+
+def drop_privileges() -> list[str]:
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+    _check(_c().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    return ["uid(nobody)", "no_new_privs"]
+
+
+def die_with_parent() -> None:
+    _c().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)

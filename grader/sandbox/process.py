@@ -1,0 +1,258 @@
+"""Judge side of a worker: start it, talk to it under deadlines, capture its output, kill it.
+
+A ``WorkerProcess`` is one sandboxed Python process serving one student module. Every request
+has a wall-clock deadline enforced here, from outside; on a deadline the whole process tree is
+killed (its process group, and the PID namespace's init when namespaces are in use).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import grader
+from grader.protocol.wire import Deadline, PeerClosed, ProtocolError, read_frame, write_frame
+
+PACKAGE_PARENT = str(Path(grader.__file__).resolve().parent.parent)
+BOOTSTRAP = (
+    "import sys; sys.path.append({root!r}); "
+    "from grader.worker.main import main; main()"
+)
+# Variables that keep numerical libraries single-threaded and working on this machine.
+PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
+
+
+class WorkerDied(Exception):
+    """The worker exited or broke the protocol; ``reason`` says how."""
+
+    def __init__(self, reason: str, outcome: str = "crashed") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.outcome = outcome
+
+
+class WorkerTimeout(Exception):
+    """A request did not complete before its deadline; the worker has been killed."""
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """What the worker is allowed: limits and, when possible, the stronger layers."""
+
+    memory_mb: int = 1024
+    cpu_s: int = 120
+    file_size_mb: int = 16
+    open_files: int = 64
+    processes: int = 64
+    output_kb: int = 64
+    reply_mb: int = 256
+    start_timeout_s: float = 15.0
+    isolate: bool = True
+    hide: tuple[str, ...] = ()
+    tmpfs_mb: int = 64
+
+
+def scrubbed_env() -> dict[str, str]:
+    env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
+    env.update(
+        PATH="/usr/bin:/bin",
+        HOME="/tmp",
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONHASHSEED="0",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+@dataclass
+class _Output:
+    limit: int
+    data: bytearray = field(default_factory=bytearray)
+    dropped: int = 0
+
+    def take(self) -> str:
+        text = self.data.decode("utf-8", "replace")
+        if self.dropped:
+            text += f"\n[... {self.dropped} more bytes of output dropped]"
+        self.data.clear()
+        self.dropped = 0
+        return text
+
+
+class WorkerProcess:
+    def __init__(self, module_path: Path, module_name: str, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        req_r, self._req_w = os.pipe()
+        self._rep_r, rep_w = os.pipe()
+        out_r, out_w = os.pipe()
+        cfg = {
+            "req_fd": req_r,
+            "rep_fd": rep_w,
+            "module_path": str(module_path),
+            "module_name": module_name,
+            "max_source_bytes": 2 * 1024 * 1024,
+            "isolate": sandbox.isolate,
+            "hide": list(sandbox.hide),
+            "reachable": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, PACKAGE_PARENT}),
+            "tmpfs_mb": sandbox.tmpfs_mb,
+            "rlimits": {
+                "memory_mb": sandbox.memory_mb,
+                "cpu_s": sandbox.cpu_s,
+                "file_size_mb": sandbox.file_size_mb,
+                "open_files": sandbox.open_files,
+                "processes": sandbox.processes,
+            },
+        }
+        self.started = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", BOOTSTRAP.format(root=PACKAGE_PARENT), json.dumps(cfg)],
+                stdin=subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=out_w,
+                pass_fds=(req_r, rep_w),
+                env=scrubbed_env(),
+                cwd="/",
+                start_new_session=True,
+            )
+        finally:
+            for fd in (req_r, rep_w, out_w):
+                os.close(fd)
+        self.inner_pid: int | None = None
+        self.output = _Output(limit=sandbox.output_kb * 1024)
+        self._drain = threading.Thread(target=self._drain_output, args=(out_r,), daemon=True)
+        self._drain.start()
+        self.isolation: list[str] = []
+        self.setup_s = 0.0
+        self._hello()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _hello(self) -> None:
+        deadline = time.monotonic() + self.sandbox.start_timeout_s
+        while True:
+            header = self._read(deadline, what="start")[0]
+            if "inner_pid" in header:
+                self.inner_pid = int(header["inner_pid"])
+            elif header.get("hello"):
+                self.isolation = [str(x) for x in header.get("isolation", [])]
+                self.setup_s = float(header.get("setup_s", 0.0))
+                return
+            else:
+                self.kill()
+                raise WorkerDied("worker sent something other than hello at start")
+
+    def _drain_output(self, fd: int) -> None:
+        out = self.output
+        with os.fdopen(fd, "rb", buffering=0) as stream:
+            while chunk := stream.read(65536):
+                room = out.limit - len(out.data)
+                if room > 0:
+                    out.data += chunk[:room]
+                out.dropped += max(0, len(chunk) - max(room, 0))
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """Kill the whole tree: the PID namespace's init, the process group, the process."""
+        for target in (self.inner_pid,):
+            if target:
+                try:
+                    os.kill(target, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+        self.inner_pid = None
+        self._close()
+
+    def close(self) -> None:
+        """Ask the worker to finish (close its request channel); kill it if it lingers."""
+        try:
+            os.close(self._req_w)
+            self._req_w = -1
+            self.proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+    def _close(self) -> None:
+        for attr in ("_req_w", "_rep_r"):
+            fd = getattr(self, attr)
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+                setattr(self, attr, -1)
+        self._drain.join(timeout=2)
+
+    # -- requests ----------------------------------------------------------------------------
+    def _read(self, deadline: float, what: str) -> tuple[dict[str, Any], list[np.ndarray]]:
+        try:
+            return read_frame(self._rep_r, deadline, self.sandbox.reply_mb * 1024 * 1024)
+        except Deadline:
+            self.kill()
+            raise WorkerTimeout(what) from None
+        except PeerClosed:
+            code = self.proc.wait()
+            self.inner_pid = None
+            self._close()
+            raise WorkerDied(_exit_reason(code), _exit_outcome(code)) from None
+        except ProtocolError as exc:
+            self.kill()
+            raise WorkerDied(f"the worker broke the protocol: {exc}") from None
+
+    def request(
+        self, header: dict[str, Any], blobs: list[np.ndarray], timeout: float
+    ) -> tuple[dict[str, Any], list[np.ndarray]]:
+        """Send one request and wait for its reply; raises WorkerTimeout or WorkerDied."""
+        if self._req_w < 0:
+            raise WorkerDied("worker is not running")
+        deadline = time.monotonic() + timeout
+        try:
+            write_frame(self._req_w, header, blobs)
+        except (BrokenPipeError, OSError):
+            code = self.proc.wait()
+            self._close()
+            raise WorkerDied(_exit_reason(code), _exit_outcome(code)) from None
+        return self._read(deadline, what=str(header.get("op")))
+
+
+def _signal_of(code: int) -> int | None:
+    """The signal that ended the worker (directly, or as 128+N mirrored by the PID-ns parent)."""
+    if code < 0:
+        return -code
+    if code > 128:
+        return code - 128
+    return None
+
+
+def _exit_reason(code: int) -> str:
+    sig = _signal_of(code)
+    if sig is not None:
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"the worker process was killed by signal {name}"
+    return f"the worker process exited with status {code} during the call (os._exit or a crash)"
+
+
+def _exit_outcome(code: int) -> str:
+    return "memory" if _signal_of(code) == signal.SIGKILL else "crashed"

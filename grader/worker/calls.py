@@ -1,0 +1,154 @@
+"""Evaluates the judge's requests inside the worker: import the student module, call, keep handles.
+
+Requests (``header["op"]``):
+- ``load``: execute the student module; reply with its public functions and their parameters.
+- ``call``: ``fn`` (module attribute) or ``target`` + ``method`` (a handle's method), ``args`` and
+  ``kwargs`` as value nodes, ``keep`` (top-level result positions stored as handles, or
+  ``"all"``), ``echo`` (argument positions to send back after the call, to detect mutation).
+- ``getattr`` / ``setitem``: read ``target.attr`` or set ``target.attr[key] = value``.
+- ``batch``: a list of the above, answered together.
+- ``release``: forget handles.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import time
+import traceback
+import types
+from typing import Any
+
+import numpy as np
+
+from grader.protocol.values import from_wire, to_wire
+
+TRACEBACK_CHARS = 6000
+
+
+class Evaluator:
+    def __init__(self, module_name: str, module_path: str, source: str) -> None:
+        self.module_name = module_name
+        self.module_path = module_path
+        self.source = source
+        self.module: types.ModuleType | None = None
+        self.handles: dict[int, Any] = {}
+        self.next_id = 1
+
+    # -- helpers -----------------------------------------------------------------------------
+    def keep(self, obj: Any) -> int:
+        hid = self.next_id
+        self.next_id += 1
+        self.handles[hid] = obj
+        return hid
+
+    def resolve(self, hid: int) -> Any:
+        if hid not in self.handles:
+            raise LookupError(f"unknown handle {hid}")
+        return self.handles[hid]
+
+    @staticmethod
+    def describe(exc: BaseException) -> dict[str, Any]:
+        if isinstance(exc, NotImplementedError):
+            kind = "not_implemented"
+        elif isinstance(exc, MemoryError):
+            kind = "memory"
+        elif isinstance(exc, SystemExit):
+            kind = "exit"
+        else:
+            kind = "exception"
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        try:
+            message = str(exc)[:2000]
+        except Exception:
+            message = "<str() of the exception failed>"
+        return {"kind": kind, "type": type(exc).__name__, "message": message,
+                "traceback": tb[-TRACEBACK_CHARS:]}
+
+    # -- ops ---------------------------------------------------------------------------------
+    def dispatch(self, header: dict[str, Any], arrays: list[np.ndarray], blobs: list) -> dict:
+        op = header.get("op")
+        if op == "batch":
+            return {"ok": True, "results": [self._one(h, arrays, blobs) for h in header["ops"]]}
+        return self._one(header, arrays, blobs)
+
+    def _one(self, header: dict[str, Any], arrays: list[np.ndarray], blobs: list) -> dict:
+        try:
+            op = header.get("op")
+            if op == "load":
+                return self.load()
+            if op == "call":
+                return self.call(header, arrays, blobs)
+            if op == "getattr":
+                value = getattr(self.resolve(header["target"]), header["attr"])
+                return {"ok": True, "value": to_wire(value, blobs)}
+            if op == "setitem":
+                obj = getattr(self.resolve(header["target"]), header["attr"])
+                obj[header["key"]] = from_wire(header["value"], arrays, self.resolve)
+                return {"ok": True}
+            if op == "release":
+                for hid in header["ids"]:
+                    self.handles.pop(hid, None)
+                return {"ok": True}
+            if op == "ping":
+                return {"ok": True}
+            return {"ok": False, "error": {"kind": "protocol", "type": "ValueError",
+                                           "message": f"unknown op {op!r}", "traceback": ""}}
+        except BaseException as exc:  # noqa: BLE001 (student code may raise SystemExit & co.)
+            return {"ok": False, "error": self.describe(exc)}
+
+    def load(self) -> dict[str, Any]:
+        module = types.ModuleType(self.module_name)
+        module.__file__ = self.module_path
+        sys.modules[self.module_name] = module
+        started = time.perf_counter()
+        code = compile(self.source, self.module_path, "exec", dont_inherit=True)
+        exec(code, module.__dict__)
+        self.module = module
+        functions = {}
+        for name, obj in list(vars(module).items()):
+            if name.startswith("_") or not callable(obj):
+                continue
+            if getattr(obj, "__module__", None) != self.module_name:
+                continue  # imported names (np, typing helpers) are not the student's functions
+            functions[name] = {"kind": "class" if isinstance(obj, type) else "function",
+                               "params": _params(obj)}
+        return {"ok": True, "functions": functions, "elapsed": time.perf_counter() - started}
+
+    def call(self, header: dict[str, Any], arrays: list[np.ndarray], blobs: list) -> dict:
+        if "target" in header:
+            func = getattr(self.resolve(header["target"]), header["method"])
+        else:
+            if self.module is None:
+                raise RuntimeError("module not loaded")
+            func = getattr(self.module, header["fn"])
+        args = [from_wire(a, arrays, self.resolve) for a in header.get("args", [])]
+        kwargs = {k: from_wire(v, arrays, self.resolve) for k, v in header.get("kwargs", {}).items()}
+        started = time.perf_counter()
+        result = func(*args, **kwargs)
+        elapsed = time.perf_counter() - started
+        keep = header.get("keep", [])
+        if keep == "all":
+            value = to_wire(result, blobs, self.keep) if result is not None else {"t": "none"}
+            if value["t"] != "handle":
+                value = {"t": "handle", "id": self.keep(result), "type": type(result).__name__}
+        elif keep and type(result) is tuple and len(result) > max(keep):
+            items = [
+                {"t": "handle", "id": self.keep(v), "type": type(v).__name__}
+                if i in keep else to_wire(v, blobs)
+                for i, v in enumerate(result)
+            ]
+            value = {"t": "tuple", "items": items}
+        else:
+            value = to_wire(result, blobs)
+        echo = [to_wire(args[i], blobs) for i in header.get("echo", [])]
+        return {"ok": True, "value": value, "echo": echo, "elapsed": elapsed}
+
+
+def _params(obj: Any) -> list[list[str]] | None:
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None
+    return [[p.name, p.kind.name, "default" if p.default is not p.empty else ""]
+            for p in sig.parameters.values()]

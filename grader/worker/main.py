@@ -1,0 +1,82 @@
+"""The worker: a fresh, sandboxed Python process that evaluates the calls the judge asks for.
+
+It is started by ``grader.sandbox.process`` as ``python -I -c <bootstrap> CONFIG_JSON``. It reads
+the student module's source, isolates itself (``grader.sandbox.layers``), says hello, and then
+answers requests until its request channel closes. It never decides whether anything is right:
+it returns plain data (``grader.protocol``) and keeps everything else behind handles.
+"""
+
+from __future__ import annotations
+
+import json
+import linecache
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import numpy.linalg  # noqa: F401  (pre-import what students use: the sandbox may hide site-packages)
+import numpy.random  # noqa: F401
+
+from grader.protocol.wire import PeerClosed, read_frame, write_frame
+from grader.sandbox import layers
+from grader.worker.calls import Evaluator
+
+
+def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
+    """Apply the layers ``cfg`` asks for; return their names. May fork (PID namespace)."""
+    applied = ["process", "python -I", "scrubbed env"]
+    if cfg.get("isolate") and layers.can_isolate():
+        applied += layers.enter_namespaces()
+        layers.keep_reachable(cfg["reachable"])
+        layers.hide(cfg["hide"])
+        layers.private_tmp(cfg["tmpfs_mb"])
+        applied += ["private tmpfs", "reference files hidden"]
+        sync_r, sync_w = os.pipe()
+        child = os.fork()
+        if child:  # outer process: report the inner pid, then wait and mirror its exit
+            write_frame(rep_fd, {"inner_pid": child}, [])
+            os.write(sync_w, b"x")
+            _, status = os.waitpid(child, 0)
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)  # a signal -> 128 + signal, as shells do
+        os.read(sync_r, 1)
+        os.close(sync_r)
+        os.close(sync_w)
+        applied += layers.drop_privileges()
+        layers.die_with_parent()
+    applied += layers.set_rlimits(cfg["rlimits"])
+    os.chdir("/tmp" if os.path.isdir("/tmp") else "/")
+    return applied
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    req_fd, rep_fd = cfg["req_fd"], cfg["rep_fd"]
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    with open(cfg["module_path"], encoding="utf-8", errors="replace") as fh:
+        source = fh.read(cfg["max_source_bytes"])
+    started = time.perf_counter()
+    isolation = _isolate(cfg, rep_fd)
+    evaluator = Evaluator(cfg["module_name"], cfg["module_path"], source)
+    linecache.cache[cfg["module_path"]] = (len(source), None, source.splitlines(True), "")
+    write_frame(rep_fd, {"hello": True, "isolation": isolation, "pid": os.getpid(),
+                         "setup_s": time.perf_counter() - started}, [])
+    serve(evaluator, req_fd, rep_fd)
+
+
+def serve(evaluator: Evaluator, req_fd: int, rep_fd: int) -> None:
+    while True:
+        try:
+            header, arrays = read_frame(req_fd, None, 1 << 34)
+        except PeerClosed:
+            os._exit(0)
+        blobs: list[np.ndarray] = []
+        reply = evaluator.dispatch(header, arrays, blobs)
+        try:
+            write_frame(rep_fd, reply, blobs)
+        except Exception as exc:  # e.g. a value too large to encode: report, keep serving
+            write_frame(rep_fd, {"ok": False, "error": Evaluator.describe(exc)}, [])
+
