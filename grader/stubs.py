@@ -85,34 +85,51 @@ def find_regions(source: str, module_name: str) -> list[Region]:
     return regions
 
 
-def _function_spans(tree: ast.Module) -> list[tuple[int, int, str]]:
-    """(first line, last line, qualified name) of every function, e.g. 'TwoLayerNet.loss'."""
-    spans: list[tuple[int, int, str]] = []
+def _function_defs(tree: ast.Module) -> list[tuple[int, int, str]]:
+    """(def line, def column, qualified name) of every function, e.g. 'TwoLayerNet.loss'."""
+    defs: list[tuple[int, int, str]] = []
 
     def visit(node: ast.AST, prefix: str) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 name = f"{prefix}{child.name}"
                 if not isinstance(child, ast.ClassDef):
-                    spans.append((child.lineno, child.end_lineno or child.lineno, name))
+                    defs.append((child.lineno, child.col_offset, name))
                 visit(child, f"{name}.")
 
     visit(tree, "")
-    return spans
+    return defs
 
 
-def _region_owner(region: Region, spans: list[tuple[int, int, str]], module_name: str) -> str:
-    """The innermost function that contains the whole region."""
+def _region_owner(region: Region, defs: list[tuple[int, int, str]], module_name: str) -> str:
+    """The function whose body holds the region.
+
+    That is the last ``def`` above the START marker that is indented less than the marker, as
+    Python's own indentation rules decide. (The AST's end line cannot be used: the END marker is
+    a comment after the function's last statement.)
+    """
     owners = [
-        (first, name)
-        for first, last, name in spans
-        if first < region.start_line and region.end_line <= last
+        (line, name)
+        for line, column, name in defs
+        if line < region.start_line and column < len(region.indent)
     ]
     if not owners:
         raise ValueError(
             f"{module_name}, line {region.start_line}: student region outside any function"
         )
     return max(owners)[1]
+
+
+def student_functions(source: str, module_name: str) -> list[tuple[str, Region]]:
+    """Each student region with the qualified name of the function that holds it, in order,
+    e.g. ``[("affine_forward", Region(...)), ..., ("TwoLayerNet.loss", Region(...))]``.
+
+    Raises ValueError (see find_regions) for unbalanced or nested markers, or a region outside
+    any function.
+    """
+    regions = find_regions(source, module_name)
+    defs = _function_defs(ast.parse(source, filename=module_name))
+    return [(_region_owner(region, defs, module_name), region) for region in regions]
 
 
 def make_stub_source(solution_source: str, module_name: str) -> str:
@@ -123,16 +140,13 @@ def make_stub_source(solution_source: str, module_name: str) -> str:
     - module_name: a name for error messages, e.g. 'solutions/losses.py'.
 
     Returns the stub text; lines outside the regions, and the marker lines, are unchanged.
-    Raises ValueError (see find_regions) for unbalanced or nested markers.
+    Raises ValueError naming the line for unbalanced or nested markers (see find_regions).
     """
-    regions = find_regions(solution_source, module_name)
-    spans = _function_spans(ast.parse(solution_source, filename=module_name))
     lines = solution_source.splitlines(keepends=True)
     newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
     out: list[str] = []
     next_line = 1
-    for region in regions:
-        owner = _region_owner(region, spans, module_name)
+    for owner, region in student_functions(solution_source, module_name):
         out.extend(lines[next_line - 1 : region.start_line])  # up to and including START
         message = STUB_MESSAGE.format(name=owner)
         out.append(f'{region.indent}raise NotImplementedError("{message}"){newline}')

@@ -13,8 +13,9 @@ for replies and is strict: an unknown tag, a bad index or a tree that is too big
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +105,10 @@ def to_wire(
         tag = "tuple" if type(value) is tuple else "list"
         return {"t": tag, "items": [to_wire(v, blobs, keep, budget) for v in value]}
     if type(value) is dict and all(type(k) is str for k in value):
-        return {"t": "dict", "items": [[k, to_wire(v, blobs, keep, budget)] for k, v in value.items()]}
+        return {
+            "t": "dict",
+            "items": [[k, to_wire(v, blobs, keep, budget)] for k, v in value.items()],
+        }
     if keep is not None:
         return {"t": "handle", "id": keep(value), "type": _type_name(value)}
     return {"t": "other", "type": _type_name(value), "note": "not plain data"}

@@ -24,10 +24,7 @@ import grader
 from grader.protocol.wire import Deadline, PeerClosed, ProtocolError, read_frame, write_frame
 
 PACKAGE_PARENT = str(Path(grader.__file__).resolve().parent.parent)
-BOOTSTRAP = (
-    "import sys; sys.path.append({root!r}); "
-    "from grader.worker.main import main; main()"
-)
+BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker.main import main; main()"
 # Variables that keep numerical libraries single-threaded and working on this machine.
 PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
 
@@ -118,7 +115,13 @@ class WorkerProcess:
         self.started = time.monotonic()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-c", BOOTSTRAP.format(root=PACKAGE_PARENT), json.dumps(cfg)],
+                [
+                    sys.executable,
+                    "-I",
+                    "-c",
+                    BOOTSTRAP.format(root=PACKAGE_PARENT),
+                    json.dumps(cfg),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=out_w,
                 stderr=out_w,
@@ -142,7 +145,12 @@ class WorkerProcess:
     def _hello(self) -> None:
         deadline = time.monotonic() + self.sandbox.start_timeout_s
         while True:
-            header = self._read(deadline, what="start")[0]
+            try:
+                header = self._read(deadline, what="start")[0]
+            except WorkerDied as exc:
+                self._drain.join(timeout=2)
+                tail = self.output.take()[-2000:]
+                raise WorkerDied(f"{exc.reason}; its output: {tail}") from None
             if "inner_pid" in header:
                 self.inner_pid = int(header["inner_pid"])
             elif header.get("hello"):

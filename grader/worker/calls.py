@@ -4,7 +4,8 @@ Requests (``header["op"]``):
 - ``load``: execute the student module; reply with its public functions and their parameters.
 - ``call``: ``fn`` (module attribute) or ``target`` + ``method`` (a handle's method), ``args`` and
   ``kwargs`` as value nodes, ``keep`` (top-level result positions stored as handles, or
-  ``"all"``), ``echo`` (argument positions to send back after the call, to detect mutation).
+  ``"all"``), ``echo`` (argument positions to send back after the call, to detect mutation),
+  ``pick`` (return only this position of a tuple result, e.g. a forward pass's ``out``).
 - ``getattr`` / ``setitem``: read ``target.attr`` or set ``target.attr[key] = value``.
 - ``batch``: a list of the above, answered together.
 - ``release``: forget handles.
@@ -62,8 +63,12 @@ class Evaluator:
             message = str(exc)[:2000]
         except Exception:
             message = "<str() of the exception failed>"
-        return {"kind": kind, "type": type(exc).__name__, "message": message,
-                "traceback": tb[-TRACEBACK_CHARS:]}
+        return {
+            "kind": kind,
+            "type": type(exc).__name__,
+            "message": message,
+            "traceback": tb[-TRACEBACK_CHARS:],
+        }
 
     # -- ops ---------------------------------------------------------------------------------
     def dispatch(self, header: dict[str, Any], arrays: list[np.ndarray], blobs: list) -> dict:
@@ -92,8 +97,15 @@ class Evaluator:
                 return {"ok": True}
             if op == "ping":
                 return {"ok": True}
-            return {"ok": False, "error": {"kind": "protocol", "type": "ValueError",
-                                           "message": f"unknown op {op!r}", "traceback": ""}}
+            return {
+                "ok": False,
+                "error": {
+                    "kind": "protocol",
+                    "type": "ValueError",
+                    "message": f"unknown op {op!r}",
+                    "traceback": "",
+                },
+            }
         except BaseException as exc:  # noqa: BLE001 (student code may raise SystemExit & co.)
             return {"ok": False, "error": self.describe(exc)}
 
@@ -111,8 +123,10 @@ class Evaluator:
                 continue
             if getattr(obj, "__module__", None) != self.module_name:
                 continue  # imported names (np, typing helpers) are not the student's functions
-            functions[name] = {"kind": "class" if isinstance(obj, type) else "function",
-                               "params": _params(obj)}
+            functions[name] = {
+                "kind": "class" if isinstance(obj, type) else "function",
+                "params": _params(obj),
+            }
         return {"ok": True, "functions": functions, "elapsed": time.perf_counter() - started}
 
     def call(self, header: dict[str, Any], arrays: list[np.ndarray], blobs: list) -> dict:
@@ -123,10 +137,15 @@ class Evaluator:
                 raise RuntimeError("module not loaded")
             func = getattr(self.module, header["fn"])
         args = [from_wire(a, arrays, self.resolve) for a in header.get("args", [])]
-        kwargs = {k: from_wire(v, arrays, self.resolve) for k, v in header.get("kwargs", {}).items()}
+        kwargs = {
+            k: from_wire(v, arrays, self.resolve) for k, v in header.get("kwargs", {}).items()
+        }
         started = time.perf_counter()
         result = func(*args, **kwargs)
         elapsed = time.perf_counter() - started
+        pick = header.get("pick")
+        if pick is not None and type(result) is tuple and len(result) > pick:
+            result = result[pick]
         keep = header.get("keep", [])
         if keep == "all":
             value = to_wire(result, blobs, self.keep) if result is not None else {"t": "none"}
@@ -135,7 +154,8 @@ class Evaluator:
         elif keep and type(result) is tuple and len(result) > max(keep):
             items = [
                 {"t": "handle", "id": self.keep(v), "type": type(v).__name__}
-                if i in keep else to_wire(v, blobs)
+                if i in keep
+                else to_wire(v, blobs)
                 for i, v in enumerate(result)
             ]
             value = {"t": "tuple", "items": items}
@@ -150,5 +170,7 @@ def _params(obj: Any) -> list[list[str]] | None:
         sig = inspect.signature(obj)
     except (TypeError, ValueError):
         return None
-    return [[p.name, p.kind.name, "default" if p.default is not p.empty else ""]
-            for p in sig.parameters.values()]
+    return [
+        [p.name, p.kind.name, "default" if p.default is not p.empty else ""]
+        for p in sig.parameters.values()
+    ]

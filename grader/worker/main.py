@@ -62,8 +62,16 @@ def main() -> None:
     isolation = _isolate(cfg, rep_fd)
     evaluator = Evaluator(cfg["module_name"], cfg["module_path"], source)
     linecache.cache[cfg["module_path"]] = (len(source), None, source.splitlines(True), "")
-    write_frame(rep_fd, {"hello": True, "isolation": isolation, "pid": os.getpid(),
-                         "setup_s": time.perf_counter() - started}, [])
+    write_frame(
+        rep_fd,
+        {
+            "hello": True,
+            "isolation": isolation,
+            "pid": os.getpid(),
+            "setup_s": time.perf_counter() - started,
+        },
+        [],
+    )
     serve(evaluator, req_fd, rep_fd)
 
 
@@ -79,4 +87,3 @@ def serve(evaluator: Evaluator, req_fd: int, rep_fd: int) -> None:
             write_frame(rep_fd, reply, blobs)
         except Exception as exc:  # e.g. a value too large to encode: report, keep serving
             write_frame(rep_fd, {"ok": False, "error": Evaluator.describe(exc)}, [])
-

@@ -1,0 +1,113 @@
+"""The vocabulary of checks: kinds, outcomes, verdicts, the context a check runs in.
+
+A check is a small object with ``topic``, ``function``, ``case``, ``kind`` and ``run(ctx)``; its
+id ``"<topic>/<function>: <case>"`` is derived. ``run`` returns a ``Verdict`` (or raises
+``CheckFailed`` from deep inside a helper, which the runner turns into that check's verdict).
+Student faults (``StudentFault``) are turned into verdicts by ``grader.pipeline``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from types import ModuleType
+from typing import Any, Protocol
+
+import numpy as np
+
+from grader.judge.student import StudentModule
+
+
+class Kind(str, Enum):
+    REFERENCE = "reference"
+    GRADIENT = "gradient"
+    PROPERTY = "property"
+    HYGIENE = "hygiene"
+    SPEED = "speed"
+    GPU = "gpu"
+
+
+class Outcome(str, Enum):
+    PASSED = "passed"
+    WRONG = "wrong"
+    NOT_IMPLEMENTED = "not_implemented"
+    NOT_SUBMITTED = "not_submitted"
+    EXCEPTION = "exception"
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+    MEMORY = "memory"
+    BAD_OUTPUT = "bad_output"
+    NOT_RUN = "not_run"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    message: str = ""
+    staff: str = ""
+    warnings: tuple[str, ...] = ()
+    misconception: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASSED
+
+
+PASS = Verdict(Outcome.PASSED)
+
+
+class CheckFailed(Exception):
+    """Raised by check helpers to end a check with ``verdict``."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.message)
+        self.verdict = verdict
+
+
+def fail(outcome: Outcome, message: str, **kw: Any) -> CheckFailed:
+    return CheckFailed(Verdict(outcome, message, **kw))
+
+
+@dataclass(frozen=True)
+class Misconception:
+    """A known mistake: a judge-side implementation of it, and what to tell the student.
+
+    ``variant(ref, *inputs)`` gets the trusted reference module and the inputs of the check that
+    failed (``args`` for direct checks, ``(dout, *forward_args)`` for backward checks) and returns
+    what the mistaken code would return.
+    """
+
+    function: str
+    name: str
+    hint: str
+    variant: Callable[..., Any]
+
+
+@dataclass
+class Context:
+    """Everything a check may use. The reference module is trusted judge-side code."""
+
+    topic: str
+    student: StudentModule
+    ref: ModuleType
+    rng: np.random.Generator
+    misconceptions: Sequence[Misconception]
+    mutation_policy: str = "warn"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Check(Protocol):
+    topic: str
+    function: str
+    case: str
+    kind: Kind
+
+    @property
+    def id(self) -> str: ...
+
+    def run(self, ctx: Context) -> Verdict: ...
+
+
+def check_id(topic: str, function: str, case: str) -> str:
+    return f"{topic}/{function}: {case}"

@@ -1,0 +1,65 @@
+"""Property checks: laws a correct implementation obeys, written per topic as small functions.
+
+A property body receives the context and returns a ``Verdict``; ``Property`` gives it an id.
+Helpers here call the student and compare two of its own results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from grader.checks.base import PASS, Context, Kind, Outcome, Verdict, check_id
+from grader.checks.diagnose import compare_outputs, diagnose
+from grader.checks.outputs import conform_outputs
+from grader.checks.reference import as_tuple
+from grader.judge.student import Call
+
+
+@dataclass(frozen=True)
+class Property:
+    topic: str
+    function: str
+    case: str
+    body: Callable[[Context], Verdict]
+    kind: Kind = Kind.PROPERTY
+
+    @property
+    def id(self) -> str:
+        return check_id(self.topic, self.function, self.case)
+
+    def run(self, ctx: Context) -> Verdict:
+        return self.body(ctx)
+
+
+def student_outputs(ctx: Context, function: str, args: tuple, names: Sequence[str]) -> tuple:
+    """Call the student and check the result's structure against the reference's."""
+    expected = as_tuple(getattr(ctx.ref, function)(*copy.deepcopy(args)))
+    reply = ctx.student.call(Call(function, args))
+    return conform_outputs(
+        reply.value, expected if len(expected) > 1 else expected[0], names, function
+    )
+
+
+def expect_close(
+    ctx: Context,
+    function: str,
+    law: str,
+    inputs: tuple,
+    names: Sequence[str],
+    got: Sequence[Any],
+    want: Sequence[Any],
+    tol: float,
+) -> Verdict:
+    """PASS when ``got`` matches ``want`` (both computed for the law); else say which law broke."""
+    comparisons = compare_outputs(names, got, want, tol)
+    if all(c.ok for c in comparisons):
+        return PASS
+    bad = next(c for c in comparisons if not c.ok)
+    mistake = diagnose(ctx, function, inputs, got, names, tol)
+    lines = [f"{function}: {law} does not hold.", "  " + bad.describe()]
+    if mistake:
+        lines.append(f"  looks like a known mistake: {mistake.name}. Hint: {mistake.hint}")
+    return Verdict(Outcome.WRONG, "\n".join(lines), misconception=mistake.name if mistake else None)

@@ -1,0 +1,129 @@
+"""Reference comparison: the student's output against the reference on judge-chosen inputs."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from grader.checks.base import PASS, Context, Kind, Outcome, Verdict, check_id, fail
+from grader.checks.diagnose import compare_outputs, mismatch_verdict
+from grader.checks.outputs import CACHE, conform_outputs, describe_call
+from grader.judge.student import Call
+from grader.protocol.values import Handle
+
+Make = Callable[[np.random.Generator], tuple]
+
+
+def param_names(ctx: Context, function: str) -> list[str]:
+    return list(inspect.signature(getattr(ctx.ref, function)).parameters)
+
+
+def as_tuple(value: Any) -> tuple:
+    return value if isinstance(value, tuple) else (value,)
+
+
+def cache_positions(names: Sequence[str]) -> list[int]:
+    return [i for i, n in enumerate(names) if n == CACHE]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Call ``function(*make(rng))`` in the student's module and in the reference; compare."""
+
+    topic: str
+    function: str
+    case: str
+    make: Make
+    outputs: tuple[str, ...]
+    tol: float = 1e-7
+    kind: Kind = Kind.REFERENCE
+
+    @property
+    def id(self) -> str:
+        return check_id(self.topic, self.function, self.case)
+
+    def run(self, ctx: Context) -> Verdict:
+        args = self.make(ctx.rng)
+        expected = as_tuple(getattr(ctx.ref, self.function)(*copy.deepcopy(args)))
+        reply = ctx.student.call(Call(self.function, args, keep=cache_positions(self.outputs)))
+        got = conform_outputs(
+            reply.value, expected if len(expected) > 1 else expected[0], self.outputs, self.function
+        )
+        comparisons = compare_outputs(self.outputs, got, expected, self.tol)
+        if all(c.ok for c in comparisons):
+            return PASS
+        text = describe_call(self.function, param_names(ctx, self.function), args)
+        return mismatch_verdict(
+            ctx,
+            text,
+            self.function,
+            args,
+            got,
+            self.outputs,
+            comparisons,
+            self.tol,
+            "the reference",
+        )
+
+
+@dataclass(frozen=True)
+class BackwardReference:
+    """Student forward (cache kept in the worker), then student backward on a random upstream
+    gradient; the gradients are compared with the reference backward of the reference forward."""
+
+    topic: str
+    function: str  # the backward function
+    forward: str
+    case: str
+    make: Make
+    grads: tuple[str, ...]
+    tol: float = 1e-7
+    kind: Kind = Kind.REFERENCE
+
+    @property
+    def id(self) -> str:
+        return check_id(self.topic, self.function, self.case)
+
+    def run(self, ctx: Context) -> Verdict:
+        args = self.make(ctx.rng)
+        out_ref, cache_ref = getattr(ctx.ref, self.forward)(*copy.deepcopy(args))
+        dout = ctx.rng.standard_normal(np.shape(out_ref))
+        expected = as_tuple(getattr(ctx.ref, self.function)(dout.copy(), cache_ref))
+        handle = forward_cache(ctx, self.forward, args, out_ref)
+        reply = ctx.student.call(Call(self.function, (dout, handle)))
+        got = conform_outputs(
+            reply.value, expected if len(expected) > 1 else expected[0], self.grads, self.function
+        )
+        comparisons = compare_outputs(self.grads, got, expected, self.tol)
+        if all(c.ok for c in comparisons):
+            return PASS
+        names = param_names(ctx, self.forward)
+        text = (
+            f"{self.function}(dout {dout.shape}, cache) after "
+            f"{describe_call(self.forward, names, args)}"
+        )
+        return mismatch_verdict(
+            ctx,
+            text,
+            self.function,
+            (dout, *args),
+            got,
+            self.grads,
+            comparisons,
+            self.tol,
+            "the reference backward",
+        )
+
+
+def forward_cache(ctx: Context, forward: str, args: tuple, out_ref: Any) -> Any:
+    """Run the student's forward pass, check its ``out`` shape, return the cache handle."""
+    reply = ctx.student.call(Call(forward, args, keep=[1]))
+    got = conform_outputs(reply.value, (out_ref, None), ("out", CACHE), forward)
+    if not isinstance(got[1], Handle):
+        raise fail(Outcome.BAD_OUTPUT, f"{forward} did not return (out, cache)")
+    return got[1]

@@ -1,0 +1,201 @@
+"""``autograder.yml`` -> a frozen, validated course configuration.
+
+Validation errors name the key path (``topics.losses.rules[1].visibilty``) and, for a misspelt
+key, the closest valid one. Rules are matched against check ids from the registry; a rule that
+matches no check is an error too, so a typo cannot silently give a check the wrong points.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grader import registry
+
+CONFIG_NAME = "autograder.yml"
+Visibility = Literal["hidden", "after_due_date", "after_published", "visible"]
+
+
+class ConfigError(Exception):
+    """autograder.yml is missing or invalid; the message says where and how to fix it."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Limits(_Strict):
+    call_timeout_s: float = Field(10.0, gt=0, le=3600)
+    import_timeout_s: float = Field(5.0, gt=0, le=600)
+    memory_mb: int = Field(1024, ge=256, le=65536)
+    cpu_s: int = Field(300, ge=1, le=86400)
+    output_kb: int = Field(64, ge=1, le=65536)
+    file_size_mb: int = Field(16, ge=1, le=4096)
+    open_files: int = Field(64, ge=16, le=4096)
+    processes: int = Field(64, ge=1, le=4096)
+
+
+class Rule(_Strict):
+    match: str = Field(min_length=1)
+    points: float | None = Field(None, ge=0)
+    visibility: Visibility | None = None
+
+
+class TopicConfig(_Strict):
+    default_points: float = Field(1.0, ge=0)
+    visibility: Visibility = "visible"
+    rules: tuple[Rule, ...] = ()
+
+
+class CourseConfig(_Strict):
+    course: str = "Deep learning course kit"
+    secret_env: str = "GRADER_SECRET"
+    secret_file: str | None = ".grader-secret"
+    solutions: str = "solutions"
+    assignments: str = "assignments"
+    isolation: Literal["auto", "process"] = "auto"
+    mutation: Literal["warn", "fail"] = "warn"
+    gpu_checks_count_without_gpu: bool = False
+    limits: Limits = Limits()
+    topics: dict[str, TopicConfig]
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """One check as the course grades it."""
+
+    check_id: str
+    points: float
+    visibility: str
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    config: CourseConfig
+    secret: str
+    secret_path: Path | None
+    plans: dict[str, tuple[CheckPlan, ...]]
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(self.plans)
+
+    @property
+    def solutions_dir(self) -> Path:
+        return self.root / self.config.solutions
+
+    @property
+    def assignments_dir(self) -> Path:
+        return self.root / self.config.assignments
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = CourseConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if model is CourseConfig and part == "topics":
+            model = dict
+            continue
+        if model is dict:
+            model = TopicConfig
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        model = Rule if part == "rules" else ann
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _explain(exc: ValidationError, source: str) -> str:
+    lines = [f"{source} is invalid:"]
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        where = _loc(loc)
+        if err["type"] == "extra_forbidden":
+            model = _model_at(loc)
+            valid = sorted(model.model_fields) if model else []
+            close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            lines.append(f"  {where}: unknown key{hint}; valid keys: {', '.join(valid)}")
+        else:
+            got = err.get("input")
+            lines.append(f"  {where}: {err['msg']} (got {got!r:.60})")
+    return "\n".join(lines)
+
+
+def _plans(cfg: CourseConfig, source: str) -> dict[str, tuple[CheckPlan, ...]]:
+    plans = {}
+    problems = []
+    for name, tcfg in cfg.topics.items():
+        try:
+            spec = registry.topic(name)
+        except registry.UnknownTopic as exc:
+            close = difflib.get_close_matches(name, registry.IMPLEMENTED, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            problems.append(f"  topics.{name}: {exc}{hint}")
+            continue
+        ids = [c.id for c in spec.checks]
+        for i, rule in enumerate(tcfg.rules):
+            if not any(fnmatch.fnmatchcase(cid, rule.match) for cid in ids):
+                problems.append(f"  topics.{name}.rules[{i}].match: {rule.match!r} matches no "
+                                f"check of topic {name} (ids look like {ids[0]!r})")
+        topic_plans = []
+        for cid in ids:
+            points, visibility = tcfg.default_points, tcfg.visibility
+            for rule in tcfg.rules:  # later rules override earlier ones
+                if fnmatch.fnmatchcase(cid, rule.match):
+                    points = rule.points if rule.points is not None else points
+                    visibility = rule.visibility or visibility
+            topic_plans.append(CheckPlan(cid, float(points), visibility))
+        plans[name] = tuple(topic_plans)
+    if problems:
+        raise ConfigError(f"{source} is invalid:\n" + "\n".join(problems))
+    return plans
+
+
+def find_config(start: Path | None = None) -> Path:
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder / CONFIG_NAME
+    raise ConfigError(f"no {CONFIG_NAME} found in {here} or its parents; run from the course "
+                      "folder or pass --config PATH")
+
+
+def load(path: Path | None = None) -> Course:
+    path = path or find_config()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        cfg = CourseConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, str(path))) from None
+    root = path.resolve().parent
+    secret_path = root / cfg.secret_file if cfg.secret_file else None
+    secret = os.environ.get(cfg.secret_env, "")
+    if not secret and secret_path and secret_path.is_file():
+        secret = secret_path.read_text(encoding="utf-8").strip()
+    return Course(root, cfg, secret or "public", secret_path, _plans(cfg, str(path)))

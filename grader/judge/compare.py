@@ -1,0 +1,87 @@
+"""Comparisons the judge makes: CS231n relative error with the place of the worst error."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The outcome of comparing ``got`` with ``expected``."""
+
+    name: str
+    error: float
+    tolerance: float
+    worst_index: tuple[int, ...]
+    got_value: float
+    expected_value: float
+    metric: str
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.error <= self.tolerance)
+
+    def where(self) -> str:
+        if not self.worst_index:
+            return f"{self.name}: yours {self.got_value:.6g}, expected {self.expected_value:.6g}"
+        idx = ", ".join(str(i) for i in self.worst_index)
+        return (
+            f"worst at {self.name}[{idx}]: yours {self.got_value:.6g}, "
+            f"expected {self.expected_value:.6g}"
+        )
+
+    def describe(self) -> str:
+        return (
+            f"compared {self.name} by {self.metric}: error {self.error:.3g} "
+            f"(tolerance {self.tolerance:.0e}); {self.where()}"
+        )
+
+
+def relative_error(
+    name: str, got: np.ndarray, expected: np.ndarray, tolerance: float, floor: float = 1e-8
+) -> Comparison:
+    """CS231n's ``max |a-b| / max(floor, |a|+|b|)``, elementwise, with the worst element's index.
+
+    Non-finite values where the other side is finite count as an infinite error. Shapes must
+    already agree (the caller checks them first and reports a shape mismatch on its own).
+    """
+    got = np.asarray(got, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        err = np.abs(got - expected) / np.maximum(floor, np.abs(got) + np.abs(expected))
+    both_nan = np.isnan(got) & np.isnan(expected)
+    same_inf = np.isinf(got) & (got == expected)
+    err = np.where(both_nan | same_inf, 0.0, err)
+    err = np.where(np.isnan(err), np.inf, err)
+    if err.size == 0:
+        return Comparison(name, 0.0, tolerance, (), np.nan, np.nan, "relative error")
+    flat = int(np.argmax(err))
+    idx = np.unravel_index(flat, err.shape) if err.ndim else ()
+    return Comparison(
+        name=name,
+        error=float(err.flat[flat]),
+        tolerance=tolerance,
+        worst_index=tuple(int(i) for i in idx),
+        got_value=float(got.flat[flat]),
+        expected_value=float(expected.flat[flat]),
+        metric="relative error max|a-b|/max(%g,|a|+|b|)" % floor,
+    )
+
+
+def gradient_error(
+    name: str, got: np.ndarray, expected: np.ndarray, tolerance: float
+) -> Comparison:
+    """Relative error for gradients, with a floor at 1e-4 of the larger array's magnitude.
+
+    A numeric gradient carries an absolute error of about eps*|f|/h, so entries that are (nearly)
+    zero are judged against the array's scale rather than against 1e-8; large entries are judged
+    exactly as by ``relative_error``.
+    """
+    scale = float(max(np.max(np.abs(got), initial=0.0), np.max(np.abs(expected), initial=0.0)))
+    floor = max(1e-8, 1e-4 * scale) if np.isfinite(scale) else 1e-8
+    cmp = relative_error(name, got, expected, tolerance, floor=floor)
+    return Comparison(
+        **{**cmp.__dict__, "metric": "relative error max|a-b|/max(1e-4*scale,|a|+|b|)"}
+    )

@@ -1,0 +1,251 @@
+"""The judge's view of one student module: calls become requests, failures become faults.
+
+``StudentModule`` starts the worker lazily, loads the module under its own deadline, replaces a
+crashed worker for the calls that remain, and remembers functions that timed out so that they
+are not called again (one hanging function costs one deadline). Values coming back are plain
+data (``grader.protocol``); anything else raises ``StudentFault`` with an outcome and a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.protocol.values import Handle, from_wire, to_wire
+from grader.protocol.wire import ProtocolError
+from grader.sandbox.process import Sandbox, WorkerDied, WorkerProcess, WorkerTimeout
+
+MAX_RESTARTS = 25
+
+
+class StudentFault(Exception):
+    """A student call did not produce a value: ``outcome`` names why, ``reason`` says it."""
+
+    def __init__(self, outcome: str, reason: str, staff: str = "") -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+        self.staff = staff
+
+
+@dataclass(frozen=True)
+class Reply:
+    value: Any
+    echo: tuple[Any, ...]
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request for ``fn(*args, **kwargs)`` (or ``target.method(...)``)."""
+
+    fn: str
+    args: Sequence[Any] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    keep: Sequence[int] | str = ()
+    echo: Sequence[int] = ()
+    target: Handle | None = None
+    pick: int | None = None
+
+    def header(self, blobs: list[np.ndarray]) -> dict[str, Any]:
+        head: dict[str, Any] = {
+            "op": "call",
+            "args": [to_wire(a, blobs) for a in self.args],
+            "kwargs": {k: to_wire(v, blobs) for k, v in self.kwargs.items()},
+            "keep": self.keep if isinstance(self.keep, str) else list(self.keep),
+            "echo": list(self.echo),
+        }
+        if self.pick is not None:
+            head["pick"] = self.pick
+        if self.target is not None:
+            head.update(target=self.target.id, method=self.fn)
+        else:
+            head["fn"] = self.fn
+        return head
+
+
+def _fault_from_error(error: Any, what: str) -> StudentFault:
+    if not isinstance(error, dict):
+        return StudentFault("crashed", f"{what}: malformed error reply")
+    kind = str(error.get("kind", "exception"))
+    etype = str(error.get("type", "Exception"))[:100]
+    message = str(error.get("message", ""))[:2000]
+    tb = str(error.get("traceback", ""))[-6000:]
+    if kind == "not_implemented":
+        return StudentFault("not_implemented", f"{what} raised NotImplementedError: {message}", tb)
+    if kind == "memory":
+        return StudentFault("memory", f"{what} ran out of memory (MemoryError: {message})", tb)
+    if kind == "exit":
+        return StudentFault("exception", f"{what} called sys.exit({message})", tb)
+    last = tb.strip().splitlines()[-3:] if tb else []
+    return StudentFault(
+        "exception", f"{what} raised {etype}: {message}", "\n".join(last) + "\n" + tb
+    )
+
+
+class StudentModule:
+    def __init__(
+        self,
+        path: Path,
+        module_name: str,
+        sandbox: Sandbox,
+        call_timeout: float,
+        import_timeout: float,
+    ) -> None:
+        self.path = path
+        self.module_name = module_name
+        self.sandbox = sandbox
+        self.call_timeout = call_timeout
+        self.import_timeout = import_timeout
+        self.worker: WorkerProcess | None = None
+        self.functions: dict[str, Any] = {}
+        self.load_fault: StudentFault | None = None
+        self.timed_out: set[str] = set()
+        self.restarts = 0
+        self.isolation: list[str] = []
+        self.output_log: list[str] = []
+        self.start_times: list[float] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _ensure(self) -> WorkerProcess:
+        if self.load_fault is not None:
+            raise self.load_fault
+        if self.worker is not None and self.worker.alive():
+            return self.worker
+        if self.worker is not None:
+            self._retire()
+            self.restarts += 1
+            if self.restarts > MAX_RESTARTS:
+                self.load_fault = StudentFault("crashed", "too many worker crashes; gave up")
+                raise self.load_fault
+        try:
+            worker = WorkerProcess(self.path, self.module_name, self.sandbox)
+        except (WorkerDied, WorkerTimeout) as exc:
+            raise StudentFault("crashed", f"the worker could not start: {exc}") from None
+        self.isolation = worker.isolation
+        self.start_times.append(worker.setup_s)
+        what = f"importing {self.path.name}"
+        try:
+            header, _ = worker.request({"op": "load"}, [], self.import_timeout)
+        except WorkerTimeout:
+            self.load_fault = StudentFault(
+                "timeout",
+                f"{what} did not finish within {self.import_timeout:g} s "
+                "(a loop or a long computation at module level?)",
+            )
+            raise self.load_fault from None
+        except WorkerDied as exc:
+            self.load_fault = StudentFault(exc.outcome, f"{what}: {exc.reason}")
+            raise self.load_fault from None
+        if not header.get("ok"):
+            self.load_fault = _fault_from_error(header.get("error"), what)
+            if self.load_fault.outcome == "not_implemented":
+                self.load_fault = StudentFault(
+                    "exception", self.load_fault.reason, self.load_fault.staff
+                )
+            self._retire()
+            raise self.load_fault
+        functions = header.get("functions")
+        self.functions = functions if isinstance(functions, dict) else {}
+        self.worker = worker
+        return worker
+
+    def _retire(self) -> None:
+        if self.worker is not None:
+            self.worker.kill()
+            self._collect_output()
+            self.worker = None
+
+    def _collect_output(self) -> None:
+        if self.worker is not None:
+            text = self.worker.output.take()
+            if text:
+                self.output_log.append(text)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self._collect_output()
+            self.worker = None
+
+    def loaded_functions(self) -> dict[str, Any]:
+        """Load the module (if not yet) and return its functions: name -> {kind, params}."""
+        self._ensure()
+        return self.functions
+
+    # -- calls -------------------------------------------------------------------------------
+    def _request(self, header: dict[str, Any], blobs: list, timeout: float, names: set[str]):
+        worker = self._ensure()
+        try:
+            return worker.request(header, blobs, timeout)
+        except WorkerTimeout:
+            self.timed_out |= names
+            self._retire()
+            raise StudentFault(
+                "timeout",
+                f"{' / '.join(sorted(names))} did not return within {timeout:g} s; "
+                "the worker was stopped (an infinite loop?)",
+            ) from None
+        except WorkerDied as exc:
+            self._retire()
+            raise StudentFault(exc.outcome, exc.reason) from None
+
+    def _reply(self, header: dict[str, Any], arrays: list[np.ndarray], what: str) -> Reply:
+        if not header.get("ok"):
+            raise _fault_from_error(header.get("error"), what)
+        try:
+            value = from_wire(header.get("value", {"t": "none"}), arrays)
+            echo = tuple(from_wire(e, arrays) for e in header.get("echo", []))
+        except ProtocolError as exc:
+            raise StudentFault("bad_output", f"{what} returned a malformed value: {exc}") from None
+        elapsed = header.get("elapsed")
+        return Reply(value, echo, float(elapsed) if isinstance(elapsed, (int, float)) else 0.0)
+
+    def _precheck(self, fn: str) -> None:
+        if fn in self.timed_out:
+            raise StudentFault(
+                "timeout", f"{fn} timed out earlier in this grading; not called again"
+            )
+
+    def call(self, call: Call, timeout: float | None = None) -> Reply:
+        self._precheck(call.fn)
+        blobs: list[np.ndarray] = []
+        header = call.header(blobs)
+        reply, arrays = self._request(header, blobs, timeout or self.call_timeout, {call.fn})
+        return self._reply(reply, arrays, call.fn)
+
+    def batch(self, calls: Sequence[Call]) -> list[Reply]:
+        """Evaluate many calls in one round trip; the first failure raises."""
+        names = {c.fn for c in calls}
+        for fn in names:
+            self._precheck(fn)
+        blobs: list[np.ndarray] = []
+        header = {"op": "batch", "ops": [c.header(blobs) for c in calls]}
+        timeout = self.call_timeout + 0.05 * len(calls)
+        reply, arrays = self._request(header, blobs, timeout, names)
+        results = reply.get("results")
+        if not isinstance(results, list) or len(results) != len(calls):
+            raise StudentFault("crashed", "the worker answered a batch with the wrong length")
+        return [self._reply(r, arrays, c.fn) for r, c in zip(results, calls)]
+
+    def getattr(self, target: Handle, attr: str) -> Any:
+        reply, arrays = self._request(
+            {"op": "getattr", "target": target.id, "attr": attr}, [], self.call_timeout, {attr}
+        )
+        return self._reply(reply, arrays, f"reading .{attr}").value
+
+    def setitem(self, target: Handle, attr: str, key: str, value: Any) -> None:
+        blobs: list[np.ndarray] = []
+        header = {
+            "op": "setitem",
+            "target": target.id,
+            "attr": attr,
+            "key": key,
+            "value": to_wire(value, blobs),
+        }
+        reply, arrays = self._request(header, blobs, self.call_timeout, {attr})
+        self._reply(reply, arrays, f"setting .{attr}[{key!r}]")

@@ -1,0 +1,211 @@
+"""The path of a submission: modules -> worker per topic -> checks -> scored results.
+
+``grade_submission`` never raises for anything a student did: a missing module, an import that
+fails, a crash or a timeout become outcomes of the checks concerned. Only a bug in the grader
+itself escapes as an exception, and the batch driver (``grader.batch``) turns that into a visible
+"autograder failed" entry for that one submission.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import time
+import traceback
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+from grader import registry
+from grader.checks.base import CheckFailed, Context, Outcome, Verdict
+from grader.config import CheckPlan, Course
+from grader.judge.seeds import check_rng, secret_id
+from grader.judge.student import StudentFault, StudentModule
+from grader.layouts.kit import Submission
+from grader.sandbox.process import Sandbox
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check_id: str
+    topic: str
+    function: str
+    kind: str
+    outcome: Outcome
+    points: float
+    max_points: float
+    visibility: str
+    message: str
+    staff: str = ""
+    misconception: str | None = None
+    warnings: tuple[str, ...] = ()
+    elapsed: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASSED
+
+    @property
+    def counts(self) -> bool:
+        """Whether the check counts toward the maximum (not-run GPU checks may not)."""
+        return self.outcome is not Outcome.NOT_RUN
+
+
+@dataclass(frozen=True)
+class SubmissionReport:
+    student_id: str
+    results: tuple[CheckResult, ...]
+    isolation: str
+    seed_id: str
+    elapsed: float
+    topics: tuple[str, ...]
+    student_output: str = ""
+    grader_error: str | None = None
+    worker_start_s: tuple[float, ...] = field(default=())
+
+    @property
+    def score(self) -> float:
+        return sum(r.points for r in self.results)
+
+    @property
+    def max_score(self) -> float:
+        return sum(r.max_points for r in self.results if r.counts)
+
+    def topic_scores(self) -> dict[str, tuple[float, float]]:
+        scores = {}
+        for t in self.topics:
+            rs = [r for r in self.results if r.topic == t]
+            scores[t] = (sum(r.points for r in rs), sum(r.max_points for r in rs if r.counts))
+        return scores
+
+
+@cache
+def reference_module(path: Path) -> ModuleType:
+    """Import a reference solution by path (trusted code, judge side)."""
+    spec = importlib.util.spec_from_file_location(f"_reference_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import reference {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def sandbox_for(course: Course, extra_hidden: tuple[Path, ...] = ()) -> Sandbox:
+    limits = course.config.limits
+    hidden = [course.solutions_dir, course.root / "tests", *extra_hidden]
+    if course.secret_path:
+        hidden.append(course.secret_path)
+    return Sandbox(
+        memory_mb=limits.memory_mb, cpu_s=limits.cpu_s, file_size_mb=limits.file_size_mb,
+        open_files=limits.open_files, processes=limits.processes, output_kb=limits.output_kb,
+        isolate=course.config.isolation == "auto",
+        hide=tuple(str(p) for p in hidden if p.exists()),
+    )
+
+
+def _params_ok(student: list | None, reference: inspect.Signature) -> bool:
+    """Can the student's callable take the reference's parameters positionally?"""
+    if student is None:
+        return True
+    positional = [p for p in student if p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
+    required = [p for p in positional if not p[2]]
+    has_var = any(p[1] == "VAR_POSITIONAL" for p in student)
+    n = len(reference.parameters)
+    return len(required) <= n and (len(positional) >= n or has_var)
+
+
+def _signature_problem(fn: str, info: dict, ref: ModuleType) -> str | None:
+    target = getattr(ref, fn)
+    sig = inspect.signature(target)
+    if isinstance(target, type) != (info.get("kind") == "class"):
+        kind = "a class" if isinstance(target, type) else "a function"
+        return f"{fn} should be {kind}"
+    if not _params_ok(info.get("params"), sig):
+        found = ", ".join(p[0] for p in info.get("params") or [])
+        return f"wrong signature: expected {fn}{sig}, found {fn}({found})".replace(" -> ", " ->")
+    return None
+
+
+def _result(plan: CheckPlan, check, verdict: Verdict, elapsed: float) -> CheckResult:
+    passed = verdict.outcome is Outcome.PASSED
+    return CheckResult(
+        check_id=plan.check_id, topic=check.topic, function=check.function,
+        kind=check.kind.value, outcome=verdict.outcome,
+        points=plan.points if passed else 0.0, max_points=plan.points,
+        visibility=plan.visibility, message=verdict.message, staff=verdict.staff,
+        misconception=verdict.misconception, warnings=verdict.warnings, elapsed=elapsed,
+    )
+
+
+def run_check(check, ctx: Context) -> Verdict:
+    """Run one check; every student fault becomes that check's verdict."""
+    try:
+        return check.run(ctx)
+    except CheckFailed as failed:
+        return failed.verdict
+    except StudentFault as fault:
+        return Verdict(Outcome(fault.outcome), fault.reason, staff=fault.staff)
+    except Exception:  # a grader bug: visible as such, details for staff only
+        return Verdict(Outcome.EXCEPTION, "the grader itself failed on this check (not your "
+                       "fault); your instructor has the details", staff=traceback.format_exc())
+
+
+def grade_topic(course: Course, topic: str, module: Path | None, refused: str | None,
+                sandbox: Sandbox, only_public: bool = False) -> tuple[list[CheckResult], StudentModule | None]:
+    spec = registry.topic(topic)
+    plans = [p for p in course.plans[topic] if not only_public or p.visibility == "visible"]
+    ref = reference_module(course.solutions_dir / f"{topic}.py")
+    results: list[CheckResult] = []
+    if module is None:
+        reason = refused or f"{topic}.py was not submitted"
+        return [_result(p, spec.check(p.check_id), Verdict(Outcome.NOT_SUBMITTED, reason), 0.0)
+                for p in plans], None
+    limits = course.config.limits
+    student = StudentModule(module, topic, sandbox, limits.call_timeout_s, limits.import_timeout_s)
+    try:
+        functions = student.loaded_functions()
+        load_fault: StudentFault | None = None
+    except StudentFault as fault:
+        functions, load_fault = {}, fault
+    for plan in plans:
+        check = spec.check(plan.check_id)
+        started = time.perf_counter()
+        if load_fault is not None:
+            verdict = Verdict(Outcome(load_fault.outcome), load_fault.reason, load_fault.staff)
+        elif check.function not in functions:
+            verdict = Verdict(Outcome.NOT_SUBMITTED,
+                              f"{check.function} is not defined in {module.name}")
+        elif problem := _signature_problem(check.function, functions[check.function], ref):
+            verdict = Verdict(Outcome.EXCEPTION, problem)
+        else:
+            ctx = Context(topic, student, ref, check_rng(course.secret, plan.check_id),
+                          spec.misconceptions, course.config.mutation)
+            verdict = run_check(check, ctx)
+        results.append(_result(plan, check, verdict, time.perf_counter() - started))
+    student.close()
+    return results, student
+
+
+def grade_submission(course: Course, sub: Submission, topics: tuple[str, ...],
+                     only_public: bool = False) -> SubmissionReport:
+    started = time.perf_counter()
+    sandbox = sandbox_for(course)
+    results: list[CheckResult] = []
+    isolation: list[str] = []
+    outputs: list[str] = []
+    starts: list[float] = []
+    for topic in topics:
+        topic_results, student = grade_topic(course, topic, sub.modules.get(topic),
+                                             sub.problems.get(topic), sandbox, only_public)
+        results += topic_results
+        if student is not None:
+            isolation = isolation or student.isolation
+            outputs += student.output_log
+            starts += student.start_times
+    return SubmissionReport(
+        student_id=sub.student_id, results=tuple(results),
+        isolation="+".join(isolation) if isolation else "none (no student code ran)",
+        seed_id=secret_id(course.secret), elapsed=time.perf_counter() - started, topics=topics,
+        student_output="\n".join(outputs), worker_start_s=tuple(starts),
+    )

@@ -1,0 +1,363 @@
+"""Topic ``losses``: linear-classifier losses (SVM, softmax), score losses, regularisers.
+
+Declarations only: input makers, the checks, and the known mistakes they can name.
+Conventions (TOPICS.md): mean over N plus ``reg * sum(W*W)``, gradient term ``2 * reg * W``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.checks.base import Check, Context, Kind, Misconception, Verdict
+from grader.checks.gradient import LossGradient
+from grader.checks.hygiene import Deterministic, NoMutation
+from grader.checks.property import Property, expect_close, student_outputs
+from grader.checks.reference import Reference
+
+TOPIC = "losses"
+LINEAR = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
+SCORES = ("svm_loss", "softmax_loss")
+REGULARISERS = ("l1_regularization", "l2_regularization")
+FUNCTIONS = LINEAR + SCORES + REGULARISERS
+LOSS_W = ("loss", "dW")
+LOSS_X = ("loss", "dx")
+
+
+# -- inputs ------------------------------------------------------------------------------------
+def _away_from_hinge(scores: np.ndarray, y: np.ndarray) -> bool:
+    """True when no SVM margin is within 1e-3 of its kink (numeric gradients need that)."""
+    margins = scores - scores[np.arange(len(y)), y][:, None] + 1.0
+    margins[np.arange(len(y)), y] = 10.0
+    return bool(np.min(np.abs(margins)) > 1e-3)
+
+
+def linear(N: int, D: int, C: int, reg: float, shift: float = 0.0):
+    def make(rng: np.random.Generator) -> tuple:
+        for _ in range(1000):
+            W = 0.5 * rng.standard_normal((D, C))
+            X = rng.standard_normal((N, D))
+            y = rng.integers(0, C, N)
+            if shift:
+                X[:, 0] = 1.0
+                W[0, :] = shift + rng.uniform(0.0, 2.0, C)
+            if _away_from_hinge(X @ W, y):
+                return W, X, y, reg
+        raise RuntimeError("could not draw SVM inputs away from the hinge")
+
+    return make
+
+
+def scores(N: int, C: int, shift: float = 0.0):
+    def make(rng: np.random.Generator) -> tuple:
+        for _ in range(1000):
+            x = rng.standard_normal((N, C)) * 1.5 + shift
+            y = rng.integers(0, C, N)
+            if _away_from_hinge(x, y):
+                return x, y
+        raise RuntimeError("could not draw scores away from the hinge")
+
+    return make
+
+
+def weights(shape: tuple[int, ...], reg: float):
+    def make(rng: np.random.Generator) -> tuple:
+        W = rng.standard_normal(shape)
+        W = np.where(np.abs(W) < 1e-2, 0.5, W)  # away from l1's kink at 0
+        return W, reg
+
+    return make
+
+
+# -- known mistakes ----------------------------------------------------------------------------
+def _no_reg_in_loss(fn: str):
+    def variant(r, W, X, y, reg):
+        loss, dW = getattr(r, fn)(W, X, y, reg)
+        return loss - reg * np.sum(W * W), dW
+
+    return variant
+
+
+def _reg_grad_per_example(fn: str):
+    def variant(r, W, X, y, reg):
+        loss, dW = getattr(r, fn)(W, X, y, reg)
+        return loss, dW + (X.shape[0] - 1) * 2 * reg * W
+
+    return variant
+
+
+def _divide_by_c(fn: str):
+    def variant(r, W, X, y, reg):
+        loss, dW = getattr(r, fn)(W, X, y, 0.0)
+        N, C = X.shape[0], W.shape[1]
+        return loss * N / C + reg * np.sum(W * W), dW * N / C + 2 * reg * W
+
+    return variant
+
+
+def _correct_class_margin(fn: str):
+    def variant(r, *args):
+        loss, grad = getattr(r, fn)(*args)
+        return loss + 1.0, grad
+
+    return variant
+
+
+def _softmax_unshifted(scores: np.ndarray, y: np.ndarray):
+    e = np.exp(scores)
+    p = e / e.sum(axis=1, keepdims=True)
+    N = scores.shape[0]
+    loss = -np.mean(np.log(p[np.arange(N), y]))
+    p[np.arange(N), y] -= 1
+    return loss, p / N
+
+
+def _no_max_shift_linear(r, W, X, y, reg):
+    loss, dscores = _softmax_unshifted(X @ W, y)
+    return loss + reg * np.sum(W * W), X.T @ dscores + 2 * reg * W
+
+
+def _no_max_shift_scores(r, x, y):
+    return _softmax_unshifted(x, y)
+
+
+def _misconceptions() -> list[Misconception]:
+    found = []
+    for fn in LINEAR:
+        found += [
+            Misconception(
+                fn,
+                "regularisation missing from the loss",
+                "add reg * np.sum(W * W) to the loss, not only 2 * reg * W to dW",
+                _no_reg_in_loss(fn),
+            ),
+            Misconception(
+                fn,
+                "regularisation gradient added once per example",
+                "add 2 * reg * W once, after averaging over the batch, outside the loop",
+                _reg_grad_per_example(fn),
+            ),
+            Misconception(
+                fn,
+                "dividing by the number of classes C instead of the batch size N",
+                "average the data loss and its gradient over N = X.shape[0]",
+                _divide_by_c(fn),
+            ),
+        ]
+    for fn in ("svm_loss_naive", "svm_loss_vectorized", "svm_loss"):
+        found.append(
+            Misconception(
+                fn,
+                "correct-class margin counted",
+                "skip j == y[i]: the correct class contributes no margin (it would add 1 per example)",
+                _correct_class_margin(fn),
+            )
+        )
+    for fn in ("softmax_loss_naive", "softmax_loss_vectorized"):
+        found.append(
+            Misconception(
+                fn,
+                "no max-shift before exp",
+                "subtract the row maximum from the scores before np.exp; exp(1000) overflows",
+                _no_max_shift_linear,
+            )
+        )
+    found.append(
+        Misconception(
+            "softmax_loss",
+            "no max-shift before exp",
+            "subtract the row maximum from x before np.exp; exp(1000) overflows",
+            _no_max_shift_scores,
+        )
+    )
+    return found
+
+
+MISCONCEPTIONS = _misconceptions()
+
+
+# -- properties ----------------------------------------------------------------------------------
+def _zero_weights(fn: str):
+    """With W = 0 every score is 0: softmax loss is log C, SVM loss is C - 1."""
+
+    def body(ctx: Context) -> Verdict:
+        D, C, N = 6, 5, 7
+        W = np.zeros((D, C))
+        X = ctx.rng.standard_normal((N, D))
+        y = ctx.rng.integers(0, C, N)
+        got = student_outputs(ctx, fn, (W, X, y, 0.3), LOSS_W)
+        want = np.log(C) if fn.startswith("softmax") else float(C - 1)
+        return expect_close(
+            ctx,
+            fn,
+            f"loss at W = 0 equals {'log C' if want != C - 1 else 'C - 1'}",
+            (W, X, y, 0.3),
+            ("loss",),
+            got[:1],
+            (want,),
+            1e-9,
+        )
+
+    return body
+
+
+def _regulariser_law(fn: str):
+    """loss(reg) - loss(0) == reg * sum(W*W) and dW(reg) - dW(0) == 2 * reg * W."""
+
+    def body(ctx: Context) -> Verdict:
+        W, X, y, _ = linear(9, 5, 4, 0.0)(ctx.rng)
+        reg = 0.7
+        with_reg = student_outputs(ctx, fn, (W, X, y, reg), LOSS_W)
+        without = student_outputs(ctx, fn, (W, X, y, 0.0), LOSS_W)
+        got = (float(with_reg[0]) - float(without[0]), with_reg[1] - without[1])
+        want = (reg * float(np.sum(W * W)), 2 * reg * W)
+        return expect_close(
+            ctx,
+            fn,
+            "regularisation adds reg*sum(W*W) to the loss and 2*reg*W to dW",
+            (W, X, y, reg),
+            LOSS_W,
+            got,
+            want,
+            1e-7,
+        )
+
+    return body
+
+
+def _shift_invariance(fn: str):
+    """Adding a constant to every score of an example changes neither the loss nor dx."""
+
+    def body(ctx: Context) -> Verdict:
+        x, y = scores(8, 6)(ctx.rng)
+        c = ctx.rng.uniform(-5, 5, (8, 1))
+        base = student_outputs(ctx, fn, (x, y), LOSS_X)
+        shifted = student_outputs(ctx, fn, (x + c, y), LOSS_X)
+        return expect_close(
+            ctx,
+            fn,
+            "invariance to adding a constant to each row of scores",
+            (x + c, y),
+            LOSS_X,
+            shifted,
+            base,
+            1e-8,
+        )
+
+    return body
+
+
+def _l2_linear_in_reg(ctx: Context) -> Verdict:
+    W, _ = weights((5, 4), 0.0)(ctx.rng)
+    one = student_outputs(ctx, "l2_regularization", (W, 0.25), LOSS_W)
+    three = student_outputs(ctx, "l2_regularization", (W, 0.75), LOSS_W)
+    return expect_close(
+        ctx,
+        "l2_regularization",
+        "loss and dW are linear in reg",
+        (W, 0.75),
+        LOSS_W,
+        three,
+        (3 * float(one[0]), 3 * one[1]),
+        1e-9,
+    )
+
+
+def _l1_symmetric(ctx: Context) -> Verdict:
+    W, reg = weights((4, 6), 0.4)(ctx.rng)
+    pos = student_outputs(ctx, "l1_regularization", (W, reg), LOSS_W)
+    neg = student_outputs(ctx, "l1_regularization", (-W, reg), LOSS_W)
+    return expect_close(
+        ctx,
+        "l1_regularization",
+        "loss(-W) == loss(W) and dW(-W) == -dW(W)",
+        (-W, reg),
+        LOSS_W,
+        neg,
+        (float(pos[0]), -pos[1]),
+        1e-12,
+    )
+
+
+# -- checks --------------------------------------------------------------------------------------
+def checks() -> list[Check]:
+    found: list[Check] = []
+    for fn in LINEAR:
+        found += [
+            Reference(TOPIC, fn, "random N=8 D=5 C=4 reg=0.1", linear(8, 5, 4, 0.1), LOSS_W),
+            Reference(TOPIC, fn, "batch of 1 (N=1 D=3 C=5)", linear(1, 3, 5, 0.2), LOSS_W),
+            Reference(TOPIC, fn, "no regularisation (reg=0)", linear(10, 6, 3, 0.0), LOSS_W),
+            Reference(TOPIC, fn, "two classes (C=2)", linear(12, 4, 2, 0.05), LOSS_W),
+            Reference(
+                TOPIC, fn, "hidden: N=64 D=40 C=10 reg=0.05", linear(64, 40, 10, 0.05), LOSS_W
+            ),
+            LossGradient(
+                TOPIC,
+                fn,
+                "numeric dW, elementwise (N=6 D=4 C=3 reg=0.3)",
+                linear(6, 4, 3, 0.3),
+                LOSS_W,
+            ),
+            LossGradient(
+                TOPIC,
+                fn,
+                "numeric dW, directional (N=40 D=30 C=10 reg=0.1)",
+                linear(40, 30, 10, 0.1),
+                LOSS_W,
+                mode="directional",
+            ),
+            Property(TOPIC, fn, "zero weights", _zero_weights(fn)),
+            Property(TOPIC, fn, "regularisation term", _regulariser_law(fn)),
+            NoMutation(TOPIC, fn, "inputs unchanged", linear(7, 5, 4, 0.1), LOSS_W),
+            Deterministic(TOPIC, fn, "deterministic", linear(7, 5, 4, 0.1), LOSS_W),
+        ]
+        if fn.startswith("softmax"):
+            found.append(
+                Reference(
+                    TOPIC,
+                    fn,
+                    "large scores (about +1000)",
+                    linear(10, 5, 4, 0.1, shift=1000.0),
+                    LOSS_W,
+                    kind=Kind.HYGIENE,
+                )
+            )
+    for fn in SCORES:
+        found += [
+            Reference(TOPIC, fn, "random N=10 C=5", scores(10, 5), LOSS_X),
+            Reference(TOPIC, fn, "batch of 1 (C=7)", scores(1, 7), LOSS_X),
+            Reference(TOPIC, fn, "two classes (C=2)", scores(9, 2), LOSS_X),
+            Reference(TOPIC, fn, "hidden: N=100 C=10", scores(100, 10), LOSS_X),
+            LossGradient(TOPIC, fn, "numeric dx, elementwise (N=4 C=3)", scores(4, 3), LOSS_X),
+            LossGradient(
+                TOPIC,
+                fn,
+                "numeric dx, directional (N=50 C=10)",
+                scores(50, 10),
+                LOSS_X,
+                mode="directional",
+            ),
+            Property(TOPIC, fn, "shift invariance", _shift_invariance(fn)),
+            NoMutation(TOPIC, fn, "inputs unchanged", scores(6, 4), LOSS_X),
+            Deterministic(TOPIC, fn, "deterministic", scores(6, 4), LOSS_X),
+        ]
+    found.append(
+        Reference(
+            TOPIC,
+            "softmax_loss",
+            "large scores (about +1000)",
+            scores(10, 5, shift=1000.0),
+            LOSS_X,
+            kind=Kind.HYGIENE,
+        )
+    )
+    for fn in REGULARISERS:
+        found += [
+            Reference(TOPIC, fn, "random (4, 3) reg=0.1", weights((4, 3), 0.1), LOSS_W),
+            Reference(TOPIC, fn, "single weight (1, 1)", weights((1, 1), 2.0), LOSS_W),
+            Reference(TOPIC, fn, "hidden: (30, 20) reg=0.01", weights((30, 20), 0.01), LOSS_W),
+            LossGradient(TOPIC, fn, "numeric dW, elementwise (3, 4)", weights((3, 4), 0.5), LOSS_W),
+            NoMutation(TOPIC, fn, "inputs unchanged", weights((3, 3), 0.1), LOSS_W),
+        ]
+    found.append(Property(TOPIC, "l2_regularization", "linear in reg", _l2_linear_in_reg))
+    found.append(Property(TOPIC, "l1_regularization", "symmetric in W", _l1_symmetric))
+    return found
