@@ -154,8 +154,10 @@ def _plans(cfg: CourseConfig, source: str) -> dict[str, tuple[CheckPlan, ...]]:
         ids = [c.id for c in spec.checks]
         for i, rule in enumerate(tcfg.rules):
             if not any(fnmatch.fnmatchcase(cid, rule.match) for cid in ids):
-                problems.append(f"  topics.{name}.rules[{i}].match: {rule.match!r} matches no "
-                                f"check of topic {name} (ids look like {ids[0]!r})")
+                problems.append(
+                    f"  topics.{name}.rules[{i}].match: {rule.match!r} matches no "
+                    f"check of topic {name} (ids look like {ids[0]!r})"
+                )
         topic_plans = []
         for cid in ids:
             points, visibility = tcfg.default_points, tcfg.visibility
@@ -175,8 +177,10 @@ def find_config(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / CONFIG_NAME).is_file():
             return folder / CONFIG_NAME
-    raise ConfigError(f"no {CONFIG_NAME} found in {here} or its parents; run from the course "
-                      "folder or pass --config PATH")
+    raise ConfigError(
+        f"no {CONFIG_NAME} found in {here} or its parents; run from the course "
+        "folder or pass --config PATH"
+    )
 
 
 def load(path: Path | None = None) -> Course:

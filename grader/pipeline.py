@@ -97,8 +97,12 @@ def sandbox_for(course: Course, extra_hidden: tuple[Path, ...] = ()) -> Sandbox:
     if course.secret_path:
         hidden.append(course.secret_path)
     return Sandbox(
-        memory_mb=limits.memory_mb, cpu_s=limits.cpu_s, file_size_mb=limits.file_size_mb,
-        open_files=limits.open_files, processes=limits.processes, output_kb=limits.output_kb,
+        memory_mb=limits.memory_mb,
+        cpu_s=limits.cpu_s,
+        file_size_mb=limits.file_size_mb,
+        open_files=limits.open_files,
+        processes=limits.processes,
+        output_kb=limits.output_kb,
         isolate=course.config.isolation == "auto",
         hide=tuple(str(p) for p in hidden if p.exists()),
     )
@@ -130,11 +134,19 @@ def _signature_problem(fn: str, info: dict, ref: ModuleType) -> str | None:
 def _result(plan: CheckPlan, check, verdict: Verdict, elapsed: float) -> CheckResult:
     passed = verdict.outcome is Outcome.PASSED
     return CheckResult(
-        check_id=plan.check_id, topic=check.topic, function=check.function,
-        kind=check.kind.value, outcome=verdict.outcome,
-        points=plan.points if passed else 0.0, max_points=plan.points,
-        visibility=plan.visibility, message=verdict.message, staff=verdict.staff,
-        misconception=verdict.misconception, warnings=verdict.warnings, elapsed=elapsed,
+        check_id=plan.check_id,
+        topic=check.topic,
+        function=check.function,
+        kind=check.kind.value,
+        outcome=verdict.outcome,
+        points=plan.points if passed else 0.0,
+        max_points=plan.points,
+        visibility=plan.visibility,
+        message=verdict.message,
+        staff=verdict.staff,
+        misconception=verdict.misconception,
+        warnings=verdict.warnings,
+        elapsed=elapsed,
     )
 
 
@@ -147,20 +159,32 @@ def run_check(check, ctx: Context) -> Verdict:
     except StudentFault as fault:
         return Verdict(Outcome(fault.outcome), fault.reason, staff=fault.staff)
     except Exception:  # a grader bug: visible as such, details for staff only
-        return Verdict(Outcome.EXCEPTION, "the grader itself failed on this check (not your "
-                       "fault); your instructor has the details", staff=traceback.format_exc())
+        return Verdict(
+            Outcome.EXCEPTION,
+            "the grader itself failed on this check (not your "
+            "fault); your instructor has the details",
+            staff=traceback.format_exc(),
+        )
 
 
-def grade_topic(course: Course, topic: str, module: Path | None, refused: str | None,
-                sandbox: Sandbox, only_public: bool = False) -> tuple[list[CheckResult], StudentModule | None]:
+def grade_topic(
+    course: Course,
+    topic: str,
+    module: Path | None,
+    refused: str | None,
+    sandbox: Sandbox,
+    only_public: bool = False,
+) -> tuple[list[CheckResult], StudentModule | None]:
     spec = registry.topic(topic)
     plans = [p for p in course.plans[topic] if not only_public or p.visibility == "visible"]
     ref = reference_module(course.solutions_dir / f"{topic}.py")
     results: list[CheckResult] = []
     if module is None:
         reason = refused or f"{topic}.py was not submitted"
-        return [_result(p, spec.check(p.check_id), Verdict(Outcome.NOT_SUBMITTED, reason), 0.0)
-                for p in plans], None
+        return [
+            _result(p, spec.check(p.check_id), Verdict(Outcome.NOT_SUBMITTED, reason), 0.0)
+            for p in plans
+        ], None
     limits = course.config.limits
     student = StudentModule(module, topic, sandbox, limits.call_timeout_s, limits.import_timeout_s)
     try:
@@ -174,21 +198,29 @@ def grade_topic(course: Course, topic: str, module: Path | None, refused: str | 
         if load_fault is not None:
             verdict = Verdict(Outcome(load_fault.outcome), load_fault.reason, load_fault.staff)
         elif check.function not in functions:
-            verdict = Verdict(Outcome.NOT_SUBMITTED,
-                              f"{check.function} is not defined in {module.name}")
+            verdict = Verdict(
+                Outcome.NOT_SUBMITTED, f"{check.function} is not defined in {module.name}"
+            )
         elif problem := _signature_problem(check.function, functions[check.function], ref):
             verdict = Verdict(Outcome.EXCEPTION, problem)
         else:
-            ctx = Context(topic, student, ref, check_rng(course.secret, plan.check_id),
-                          spec.misconceptions, course.config.mutation)
+            ctx = Context(
+                topic,
+                student,
+                ref,
+                check_rng(course.secret, plan.check_id),
+                spec.misconceptions,
+                course.config.mutation,
+            )
             verdict = run_check(check, ctx)
         results.append(_result(plan, check, verdict, time.perf_counter() - started))
     student.close()
     return results, student
 
 
-def grade_submission(course: Course, sub: Submission, topics: tuple[str, ...],
-                     only_public: bool = False) -> SubmissionReport:
+def grade_submission(
+    course: Course, sub: Submission, topics: tuple[str, ...], only_public: bool = False
+) -> SubmissionReport:
     started = time.perf_counter()
     sandbox = sandbox_for(course)
     results: list[CheckResult] = []
@@ -196,16 +228,21 @@ def grade_submission(course: Course, sub: Submission, topics: tuple[str, ...],
     outputs: list[str] = []
     starts: list[float] = []
     for topic in topics:
-        topic_results, student = grade_topic(course, topic, sub.modules.get(topic),
-                                             sub.problems.get(topic), sandbox, only_public)
+        topic_results, student = grade_topic(
+            course, topic, sub.modules.get(topic), sub.problems.get(topic), sandbox, only_public
+        )
         results += topic_results
         if student is not None:
             isolation = isolation or student.isolation
             outputs += student.output_log
             starts += student.start_times
     return SubmissionReport(
-        student_id=sub.student_id, results=tuple(results),
+        student_id=sub.student_id,
+        results=tuple(results),
         isolation="+".join(isolation) if isolation else "none (no student code ran)",
-        seed_id=secret_id(course.secret), elapsed=time.perf_counter() - started, topics=topics,
-        student_output="\n".join(outputs), worker_start_s=tuple(starts),
+        seed_id=secret_id(course.secret),
+        elapsed=time.perf_counter() - started,
+        topics=topics,
+        student_output="\n".join(outputs),
+        worker_start_s=tuple(starts),
     )

@@ -14,8 +14,17 @@ from functools import cache
 from grader.checks.base import Check, Misconception
 
 # Topics of the course, in teaching order. Those without a module yet are reported as unknown.
-COURSE_TOPICS = ("losses", "backprop", "conv", "batchnorm", "optimizers", "dropout", "rnn",
-                 "quantization", "cuda_timing")
+COURSE_TOPICS = (
+    "losses",
+    "backprop",
+    "conv",
+    "batchnorm",
+    "optimizers",
+    "dropout",
+    "rnn",
+    "quantization",
+    "cuda_timing",
+)
 IMPLEMENTED = ("losses", "backprop")
 
 
@@ -32,7 +41,7 @@ class TopicSpec:
 
 class UnknownTopic(KeyError):
     def __str__(self) -> str:
-        return (f"unknown topic {self.args[0]!r}; available: {', '.join(IMPLEMENTED)}")
+        return f"unknown topic {self.args[0]!r}; available: {', '.join(IMPLEMENTED)}"
 
 
 @cache

@@ -50,6 +50,7 @@ class Call:
     echo: Sequence[int] = ()
     target: Handle | None = None
     pick: int | None = None
+    assign: Sequence[tuple[str, str, Any]] = ()  # target.attr[key] = value before the call
 
     def header(self, blobs: list[np.ndarray]) -> dict[str, Any]:
         head: dict[str, Any] = {
@@ -63,6 +64,8 @@ class Call:
             head["pick"] = self.pick
         if self.target is not None:
             head.update(target=self.target.id, method=self.fn)
+            if self.assign:
+                head["assign"] = [[a, k, to_wire(v, blobs)] for a, k, v in self.assign]
         else:
             head["fn"] = self.fn
         return head

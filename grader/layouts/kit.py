@@ -80,8 +80,11 @@ def _extract(zip_path: Path, dest: Path) -> Path:
 
 
 def _looks_like_submission(folder: Path, topics: tuple[str, ...]) -> bool:
-    return any((b / f"{t}.py").exists() or (b / f"{t}.py").is_symlink()
-               for b in (folder, folder / "assignments") for t in topics)
+    return any(
+        (b / f"{t}.py").exists() or (b / f"{t}.py").is_symlink()
+        for b in (folder, folder / "assignments")
+        for t in topics
+    )
 
 
 def submission(path: Path, topics: tuple[str, ...], scratch: Path) -> Submission:
@@ -104,8 +107,11 @@ def discover(paths: list[Path], topics: tuple[str, ...], scratch: Path) -> list[
         if path.suffix == ".zip" or _looks_like_submission(path, topics):
             found.append(submission(path, topics, scratch))
             continue
-        children = sorted(p for p in path.iterdir()
-                          if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".zip"))
+        children = sorted(
+            p
+            for p in path.iterdir()
+            if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".zip")
+        )
         found.extend(submission(child, topics, scratch) for child in children)
     seen: dict[str, int] = {}
     unique = []
@@ -113,7 +119,8 @@ def discover(paths: list[Path], topics: tuple[str, ...], scratch: Path) -> list[
         n = seen.get(sub.student_id, 0)
         seen[sub.student_id] = n + 1
         if n:
-            sub = Submission(f"{sub.student_id}-{n + 1}", sub.source, sub.modules, sub.layout,
-                             sub.problems)
+            sub = Submission(
+                f"{sub.student_id}-{n + 1}", sub.source, sub.modules, sub.layout, sub.problems
+            )
         unique.append(sub)
     return unique

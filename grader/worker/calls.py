@@ -5,7 +5,8 @@ Requests (``header["op"]``):
 - ``call``: ``fn`` (module attribute) or ``target`` + ``method`` (a handle's method), ``args`` and
   ``kwargs`` as value nodes, ``keep`` (top-level result positions stored as handles, or
   ``"all"``), ``echo`` (argument positions to send back after the call, to detect mutation),
-  ``pick`` (return only this position of a tuple result, e.g. a forward pass's ``out``).
+  ``pick`` (return only this position of a tuple result, e.g. a forward pass's ``out``),
+  ``assign`` (``[attr, key, value]`` items set on the target before a method call).
 - ``getattr`` / ``setitem``: read ``target.attr`` or set ``target.attr[key] = value``.
 - ``batch``: a list of the above, answered together.
 - ``release``: forget handles.
@@ -131,7 +132,10 @@ class Evaluator:
 
     def call(self, header: dict[str, Any], arrays: list[np.ndarray], blobs: list) -> dict:
         if "target" in header:
-            func = getattr(self.resolve(header["target"]), header["method"])
+            target = self.resolve(header["target"])
+            for attr, key, node in header.get("assign", []):
+                getattr(target, attr)[key] = from_wire(node, arrays, self.resolve)
+            func = getattr(target, header["method"])
         else:
             if self.module is None:
                 raise RuntimeError("module not loaded")
