@@ -219,10 +219,14 @@ def grade_topic(
 
 
 def grade_submission(
-    course: Course, sub: Submission, topics: tuple[str, ...], only_public: bool = False
+    course: Course,
+    sub: Submission,
+    topics: tuple[str, ...],
+    only_public: bool = False,
+    sandbox: Sandbox | None = None,
 ) -> SubmissionReport:
     started = time.perf_counter()
-    sandbox = sandbox_for(course)
+    sandbox = sandbox or sandbox_for(course)
     results: list[CheckResult] = []
     isolation: list[str] = []
     outputs: list[str] = []

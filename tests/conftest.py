@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -31,3 +33,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip_slow)
+
+
+# -- the course under test -------------------------------------------------------------------------
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def course():
+    """The course as autograder.yml defines it (repository root)."""
+    from grader import config
+
+    return config.load(REPO / "autograder.yml")
+
+
+@pytest.fixture(scope="session")
+def fast_course(course):
+    """The same course with short deadlines, so timeout cases cost seconds, not minutes."""
+    limits = course.config.limits.model_copy(update={"call_timeout_s": 2.0,
+                                                    "import_timeout_s": 2.0})
+    return replace(course, config=course.config.model_copy(update={"limits": limits}))

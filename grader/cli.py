@@ -1,0 +1,109 @@
+"""Command line: ``grader check``, ``grader grade``, ``grader validate``. Parsing only; the work
+happens in ``grader.pipeline``, ``grader.batch`` and ``grader.validate``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from grader import __version__, config, registry
+from grader.layouts.kit import LayoutError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grader", description="Autograder for the deep-learning "
+                                "course kit (trusted judge, sandboxed worker).")
+    p.add_argument("--version", action="version", version=f"grader {__version__}")
+    p.add_argument("--config", type=Path, help="path to autograder.yml (default: search upward)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="run the public checks on your own work")
+    check.add_argument("topics", nargs="*", metavar="TOPIC", help="topics (default: all)")
+    check.add_argument("--submission", type=Path, help="folder with your modules "
+                       "(default: the course's assignments/)")
+    check.add_argument("-q", "--quiet", action="store_true", help="only the summary table")
+
+    grade = sub.add_parser("grade", help="grade submissions (folders, zips, or folders of them)")
+    grade.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    grade.add_argument("--out", type=Path, required=True, help="output folder")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
+    grade.add_argument("--layout", choices=("auto", "kit", "cs231n"), default="auto")
+    grade.add_argument("--topic", action="append", dest="topics", metavar="T",
+                       help="grade only this topic (repeatable)")
+
+    sub.add_parser("validate", help="solutions earn every point, stubs earn zero, APIs match")
+    return p
+
+
+def _topics(course: config.Course, names: list[str] | None) -> tuple[str, ...]:
+    if not names:
+        return course.topics
+    unknown = [n for n in names if n not in course.topics]
+    if unknown:
+        raise config.ConfigError(f"unknown topic(s) {', '.join(unknown)}; this course has: "
+                                 f"{', '.join(course.topics)}")
+    return tuple(names)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from grader.reports import terminal  # rich is imported only when output is needed
+
+    try:
+        course = config.load(args.config)
+        if args.command == "check":
+            return _check(course, args, terminal)
+        if args.command == "grade":
+            return _grade(course, args, terminal)
+        return _validate(course, terminal)
+    except (config.ConfigError, LayoutError, registry.UnknownTopic) as exc:
+        terminal.error(str(exc))
+        return EXIT_USAGE
+
+
+def _check(course, args, terminal) -> int:
+    from grader.layouts.kit import submission
+    from grader.pipeline import grade_submission
+
+    topics = _topics(course, args.topics)
+    folder = args.submission or course.assignments_dir
+    if not folder.is_dir():
+        raise LayoutError(f"{folder} is not a folder")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        sub = submission(folder, topics, Path(scratch))
+        report = grade_submission(course, sub, topics, only_public=True)
+    terminal.check_report(report, quiet=args.quiet)
+    return EXIT_OK if all(r.passed for r in report.results if r.counts) else EXIT_FAILED
+
+
+def _grade(course, args, terminal) -> int:
+    from grader.batch import grade_batch
+
+    if args.layout == "cs231n":
+        raise LayoutError("the cs231n layout is not available in this version of the kit; "
+                          "use --layout kit (topic modules at the submission root or under "
+                          "assignments/)")
+    topics = _topics(course, args.topics)
+    with terminal.batch_progress() as on_done:
+        reports = grade_batch(course, args.paths, args.out, topics, args.jobs, on_done)
+    terminal.batch_table(reports, topics)
+    terminal.info(f"wrote {len(reports)} results to {args.out}/<student>/results.json, "
+                  f"feedback.md, and {args.out}/gradebook.csv")
+    return EXIT_OK
+
+
+def _validate(course, terminal) -> int:
+    from grader.validate import validate
+
+    result = validate(course, course.topics)
+    terminal.validation(result)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""results.json in Gradescope's autograder format, with the kit's extensions in extra_data.
+
+The schema (``results.schema.json``, a copy of the contract) is checked on every write.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jsonschema
+
+from grader import __version__
+from grader.pipeline import CheckResult, SubmissionReport
+
+GRADESCOPE_VISIBILITY = {"visible", "hidden", "after_due_date", "after_published"}
+
+
+@cache
+def schema() -> dict[str, Any]:
+    text = resources.files("grader.reports").joinpath("results.schema.json").read_text()
+    return json.loads(text)
+
+
+def _test(result: CheckResult) -> dict[str, Any]:
+    hidden = result.visibility != "visible"
+    status = "passed" if result.passed else "failed"
+    if hidden:
+        output = f"hidden check: {status}"
+    elif result.passed:
+        output = result.message or "passed"
+    else:
+        output = result.message or result.outcome.value
+    extra: dict[str, Any] = {"kind": result.kind, "outcome": result.outcome.value}
+    if result.misconception and not hidden:
+        extra["misconception"] = result.misconception
+    if result.warnings and not hidden:
+        extra["warnings"] = list(result.warnings)
+    return {
+        "name": result.check_id,
+        "score": result.points,
+        "max_score": result.max_points if result.counts else 0.0,
+        "status": status,
+        "output": output,
+        "visibility": result.visibility,
+        "tags": [result.topic, result.kind],
+        "extra_data": extra,
+    }
+
+
+def results_json(report: SubmissionReport) -> dict[str, Any]:
+    topics = {t: {"score": s, "max_score": m} for t, (s, m) in report.topic_scores().items()}
+    summary = ", ".join(f"{t} {s:g}/{m:g}" for t, (s, m) in report.topic_scores().items())
+    tests = [_test(r) for r in report.results]
+    if report.grader_error:
+        tests.append({
+            "name": "grader/internal: autograder failed",
+            "score": 0.0, "max_score": 0.0, "status": "failed",
+            "output": "The autograder failed on this submission (not your fault); your "
+                      "instructor has the details and will regrade.",
+            "visibility": "visible",
+            "extra_data": {"kind": "hygiene", "outcome": "crashed"},
+        })
+    data = {
+        "score": report.score,
+        "max_score": report.max_score,
+        "execution_time": round(report.elapsed, 3),
+        "output": f"Score {report.score:g}/{report.max_score:g} ({summary})",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {
+            "student_id": report.student_id,
+            "topics": topics,
+            "isolation_level": report.isolation,
+            "grader_version": __version__,
+            "seed_id": report.seed_id,
+        },
+    }
+    jsonschema.validate(data, schema())
+    return data
+
+
+def dumps(report: SubmissionReport) -> str:
+    return json.dumps(results_json(report), indent=2, sort_keys=False) + "\n"

@@ -1,0 +1,101 @@
+"""What the CLI prints: tables and feedback on a terminal (rich), plain text elsewhere."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from grader.pipeline import SubmissionReport
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
+
+
+def info(message: str) -> None:
+    console.print(message, markup=False)
+
+
+def _status(r) -> str:
+    if not r.counts:
+        return "[yellow]NOT RUN[/]"
+    return "[green]PASS[/]" if r.passed else f"[red]FAIL[/] ({r.outcome.value})"
+
+
+def check_report(report: SubmissionReport, quiet: bool = False) -> None:
+    table = Table(title=f"public checks: {report.score:g} / {report.max_score:g} points")
+    table.add_column("check")
+    table.add_column("kind")
+    table.add_column("status")
+    table.add_column("points", justify="right")
+    for r in report.results:
+        table.add_row(escape(r.check_id), r.kind, _status(r), f"{r.points:g}/{r.max_points:g}")
+    console.print(table)
+    if quiet:
+        return
+    failed = [r for r in report.results if not r.passed and r.counts]
+    shown: set[tuple[str, str]] = set()
+    for r in failed:
+        key = (r.function, r.message)
+        if key in shown:  # the same fault repeated over a function's checks: say it once
+            continue
+        shown.add(key)
+        console.rule(f"[red]{escape(r.check_id)}[/]")
+        console.print(r.message or r.outcome.value, markup=False)
+    if report.student_output:
+        console.rule("your program printed (capped)")
+        console.print(report.student_output[-3000:], markup=False)
+
+
+@contextlib.contextmanager
+def batch_progress() -> Iterator:
+    if not sys.stderr.isatty():
+        yield None
+        return
+    progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[last]}"), TimeElapsedColumn(),
+                        console=err_console, transient=True)
+    task = progress.add_task("grading", total=None, last="")
+    with progress:
+
+        def on_done(report: SubmissionReport, done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total, last=report.student_id)
+
+        yield on_done
+
+
+def batch_table(reports: list[SubmissionReport], topics: tuple[str, ...]) -> None:
+    table = Table(title="grades")
+    table.add_column("student")
+    for t in topics:
+        table.add_column(t, justify="right")
+    table.add_column("total", justify="right")
+    table.add_column("notes")
+    for rep in reports:
+        scores = rep.topic_scores()
+        outcomes = sorted({r.outcome.value for r in rep.results if not r.passed and r.counts})
+        note = "GRADER ERROR" if rep.grader_error else ", ".join(outcomes)
+        table.add_row(escape(rep.student_id), *(f"{scores[t][0]:g}/{scores[t][1]:g}" for t in topics),
+                      f"{rep.score:g}/{rep.max_score:g}", note)
+    console.print(table)
+
+
+def validation(result) -> None:
+    sol, stub = result.solutions, result.stubs
+    console.print(f"solutions: {sol.score:g}/{sol.max_score:g} points over "
+                  f"{len(sol.results)} checks")
+    not_impl = sum(r.outcome.value == "not_implemented" for r in stub.results)
+    console.print(f"stubs:     {stub.score:g}/{stub.max_score:g} points; {not_impl} of "
+                  f"{len(stub.results)} checks not_implemented")
+    for problem in result.problems:
+        console.print(f"[red]problem:[/] {escape(problem)}")
+    console.print("[green]validate: OK[/]" if result.ok else "[red]validate: FAILED[/]")
