@@ -35,15 +35,23 @@ def staff_log(report: SubmissionReport, crash: str = "") -> str:
     return "\n".join(parts) + "\n"
 
 
-def grade_one(course: Course, sub: Submission, topics: tuple[str, ...], out: Path,
-              sandbox: Sandbox) -> SubmissionReport:
+def grade_one(
+    course: Course, sub: Submission, topics: tuple[str, ...], out: Path, sandbox: Sandbox
+) -> SubmissionReport:
     crash = ""
     try:
         report = grade_submission(course, sub, topics, sandbox=sandbox)
     except Exception:
         crash = traceback.format_exc()
-        report = SubmissionReport(sub.student_id, (), "unknown", secret_id(course.secret), 0.0,
-                                  topics, grader_error=crash.strip().splitlines()[-1])
+        report = SubmissionReport(
+            sub.student_id,
+            (),
+            "unknown",
+            secret_id(course.secret),
+            0.0,
+            topics,
+            grader_error=crash.strip().splitlines()[-1],
+        )
     folder = out / sub.student_id
     write_atomic(folder / "results.json", gradescope.dumps(report))
     write_atomic(folder / "feedback.md", feedback.render(report))
@@ -52,7 +60,11 @@ def grade_one(course: Course, sub: Submission, topics: tuple[str, ...], out: Pat
 
 
 def grade_batch(
-    course: Course, paths: list[Path], out: Path, topics: tuple[str, ...], jobs: int = 1,
+    course: Course,
+    paths: list[Path],
+    out: Path,
+    topics: tuple[str, ...],
+    jobs: int = 1,
     on_done: Callable[[SubmissionReport, int, int], None] | None = None,
 ) -> list[SubmissionReport]:
     out.mkdir(parents=True, exist_ok=True)
@@ -62,8 +74,7 @@ def grade_batch(
         sandbox = sandbox_for(course, extra_hidden=hidden)
         reports: list[SubmissionReport] = []
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(grade_one, course, s, topics, out, sandbox)
-                       for s in submissions]
+            futures = [pool.submit(grade_one, course, s, topics, out, sandbox) for s in submissions]
             for future in as_completed(futures):
                 reports.append(future.result())
                 if on_done:

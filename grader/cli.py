@@ -14,16 +14,22 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="grader", description="Autograder for the deep-learning "
-                                "course kit (trusted judge, sandboxed worker).")
+    p = argparse.ArgumentParser(
+        prog="grader",
+        description="Autograder for the deep-learning "
+        "course kit (trusted judge, sandboxed worker).",
+    )
     p.add_argument("--version", action="version", version=f"grader {__version__}")
     p.add_argument("--config", type=Path, help="path to autograder.yml (default: search upward)")
     sub = p.add_subparsers(dest="command", required=True)
 
     check = sub.add_parser("check", help="run the public checks on your own work")
     check.add_argument("topics", nargs="*", metavar="TOPIC", help="topics (default: all)")
-    check.add_argument("--submission", type=Path, help="folder with your modules "
-                       "(default: the course's assignments/)")
+    check.add_argument(
+        "--submission",
+        type=Path,
+        help="folder with your modules (default: the course's assignments/)",
+    )
     check.add_argument("-q", "--quiet", action="store_true", help="only the summary table")
 
     grade = sub.add_parser("grade", help="grade submissions (folders, zips, or folders of them)")
@@ -31,8 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", type=Path, required=True, help="output folder")
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
     grade.add_argument("--layout", choices=("auto", "kit", "cs231n"), default="auto")
-    grade.add_argument("--topic", action="append", dest="topics", metavar="T",
-                       help="grade only this topic (repeatable)")
+    grade.add_argument(
+        "--topic",
+        action="append",
+        dest="topics",
+        metavar="T",
+        help="grade only this topic (repeatable)",
+    )
 
     sub.add_parser("validate", help="solutions earn every point, stubs earn zero, APIs match")
     return p
@@ -43,8 +54,9 @@ def _topics(course: config.Course, names: list[str] | None) -> tuple[str, ...]:
         return course.topics
     unknown = [n for n in names if n not in course.topics]
     if unknown:
-        raise config.ConfigError(f"unknown topic(s) {', '.join(unknown)}; this course has: "
-                                 f"{', '.join(course.topics)}")
+        raise config.ConfigError(
+            f"unknown topic(s) {', '.join(unknown)}; this course has: {', '.join(course.topics)}"
+        )
     return tuple(names)
 
 
@@ -85,15 +97,19 @@ def _grade(course, args, terminal) -> int:
     from grader.batch import grade_batch
 
     if args.layout == "cs231n":
-        raise LayoutError("the cs231n layout is not available in this version of the kit; "
-                          "use --layout kit (topic modules at the submission root or under "
-                          "assignments/)")
+        raise LayoutError(
+            "the cs231n layout is not available in this version of the kit; "
+            "use --layout kit (topic modules at the submission root or under "
+            "assignments/)"
+        )
     topics = _topics(course, args.topics)
     with terminal.batch_progress() as on_done:
         reports = grade_batch(course, args.paths, args.out, topics, args.jobs, on_done)
     terminal.batch_table(reports, topics)
-    terminal.info(f"wrote {len(reports)} results to {args.out}/<student>/results.json, "
-                  f"feedback.md, and {args.out}/gradebook.csv")
+    terminal.info(
+        f"wrote {len(reports)} results to {args.out}/<student>/results.json, "
+        f"feedback.md, and {args.out}/gradebook.csv"
+    )
     return EXIT_OK
 
 

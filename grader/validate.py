@@ -41,8 +41,10 @@ def _api(path: Path) -> dict[str, tuple[str, str | None]]:
             api[node.name] = ("class", ast.get_docstring(node))
             for item in node.body:
                 if isinstance(item, ast.FunctionDef):
-                    api[f"{node.name}.{item.name}"] = (ast.unparse(item.args),
-                                                       ast.get_docstring(item))
+                    api[f"{node.name}.{item.name}"] = (
+                        ast.unparse(item.args),
+                        ast.get_docstring(item),
+                    )
     return api
 
 
@@ -60,13 +62,16 @@ def api_problems(course: Course, topics: tuple[str, ...]) -> list[str]:
             elif name not in a:
                 problems.append(f"{topic}: {name} is in the stub but not in solutions")
             elif a[name][0] != b[name][0]:
-                problems.append(f"{topic}: {name} signature differs: ({a[name][0]}) vs "
-                                f"({b[name][0]})")
+                problems.append(
+                    f"{topic}: {name} signature differs: ({a[name][0]}) vs ({b[name][0]})"
+                )
             elif a[name][1] != b[name][1]:
                 problems.append(f"{topic}: {name} docstring differs between solution and stub")
     for topic in stub_drift(course.solutions_dir, course.assignments_dir, topics):
-        problems.append(f"{topic}: assignments/{topic}.py is not the stub generated from "
-                        f"solutions/{topic}.py (run: python -m grader.stubs)")
+        problems.append(
+            f"{topic}: assignments/{topic}.py is not the stub generated from "
+            f"solutions/{topic}.py (run: python -m grader.stubs)"
+        )
     return problems
 
 
@@ -74,8 +79,9 @@ def validate(course: Course, topics: tuple[str, ...]) -> Validation:
     problems = api_problems(course, topics)
 
     def kit(folder: Path, name: str) -> Submission:
-        return Submission(name, folder, {t: folder / f"{t}.py" for t in topics
-                                         if (folder / f"{t}.py").is_file()})
+        return Submission(
+            name, folder, {t: folder / f"{t}.py" for t in topics if (folder / f"{t}.py").is_file()}
+        )
 
     solutions = grade_submission(course, kit(course.solutions_dir, "solutions"), topics)
     for r in solutions.results:
@@ -85,8 +91,9 @@ def validate(course: Course, topics: tuple[str, ...]) -> Validation:
     stubs = grade_submission(course, kit(course.assignments_dir, "stubs"), topics)
     for r in stubs.results:
         if r.outcome is not Outcome.NOT_IMPLEMENTED:
-            problems.append(f"stub check {r.check_id} gives {r.outcome.value}, expected "
-                            "not_implemented")
+            problems.append(
+                f"stub check {r.check_id} gives {r.outcome.value}, expected not_implemented"
+            )
     if stubs.score:
         problems.append(f"stubs earn {stubs.score:g} points, expected 0")
     return Validation(tuple(problems), solutions, stubs)

@@ -47,7 +47,8 @@ def encode_frame(header: dict[str, Any], blobs: list[np.ndarray]) -> bytes:
     descr = []
     parts = []
     for arr in blobs:
-        arr = np.ascontiguousarray(arr)
+        if not arr.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d into 1-d)
+            arr = arr.copy(order="C")
         descr.append({"dtype": arr.dtype.str, "shape": list(arr.shape)})
         parts.append(arr.tobytes())
     head = json.dumps({**header, "blobs": descr}, separators=(",", ":")).encode()

@@ -22,9 +22,14 @@ def _entry(r: CheckResult) -> str:
 
 
 def render(report: SubmissionReport) -> str:
-    lines = [f"# Feedback for {report.student_id}", "",
-             f"**Score: {report.score:g} / {report.max_score:g}**", "",
-             "| topic | score | max |", "|---|---:|---:|"]
+    lines = [
+        f"# Feedback for {report.student_id}",
+        "",
+        f"**Score: {report.score:g} / {report.max_score:g}**",
+        "",
+        "| topic | score | max |",
+        "|---|---:|---:|",
+    ]
     for topic, (score, max_score) in report.topic_scores().items():
         lines.append(f"| {topic} | {score:g} | {max_score:g} |")
     if report.grader_error:
@@ -32,10 +37,15 @@ def render(report: SubmissionReport) -> str:
     for topic in report.topics:
         results = [r for r in report.results if r.topic == topic]
         failed = [r for r in results if not r.passed and r.counts]
-        lines += ["", f"## {topic}", "",
-                  f"{len(results) - len(failed)} of {len(results)} checks passed."]
-        mistakes = sorted({r.misconception for r in failed
-                           if r.misconception and r.visibility == "visible"})
+        lines += [
+            "",
+            f"## {topic}",
+            "",
+            f"{len(results) - len(failed)} of {len(results)} checks passed.",
+        ]
+        mistakes = sorted(
+            {r.misconception for r in failed if r.misconception and r.visibility == "visible"}
+        )
         if mistakes:
             lines.append("Known mistakes spotted: " + "; ".join(mistakes) + ".")
         lines.append("")

@@ -16,9 +16,16 @@ def render(reports: list[SubmissionReport], topics: tuple[str, ...]) -> str:
     writer.writerow(["student_id", "score", "max_score", *topics, "status", "isolation_level"])
     for rep in sorted(reports, key=lambda r: r.student_id):
         scores = rep.topic_scores()
-        writer.writerow([rep.student_id, f"{rep.score:g}", f"{rep.max_score:g}",
-                         *(f"{scores.get(t, (0, 0))[0]:g}" for t in topics),
-                         "grader_error" if rep.grader_error else "graded", rep.isolation])
+        writer.writerow(
+            [
+                rep.student_id,
+                f"{rep.score:g}",
+                f"{rep.max_score:g}",
+                *(f"{scores.get(t, (0, 0))[0]:g}" for t in topics),
+                "grader_error" if rep.grader_error else "graded",
+                rep.isolation,
+            ]
+        )
     return buf.getvalue()
 
 

@@ -55,14 +55,18 @@ def results_json(report: SubmissionReport) -> dict[str, Any]:
     summary = ", ".join(f"{t} {s:g}/{m:g}" for t, (s, m) in report.topic_scores().items())
     tests = [_test(r) for r in report.results]
     if report.grader_error:
-        tests.append({
-            "name": "grader/internal: autograder failed",
-            "score": 0.0, "max_score": 0.0, "status": "failed",
-            "output": "The autograder failed on this submission (not your fault); your "
-                      "instructor has the details and will regrade.",
-            "visibility": "visible",
-            "extra_data": {"kind": "hygiene", "outcome": "crashed"},
-        })
+        tests.append(
+            {
+                "name": "grader/internal: autograder failed",
+                "score": 0.0,
+                "max_score": 0.0,
+                "status": "failed",
+                "output": "The autograder failed on this submission (not your fault); your "
+                "instructor has the details and will regrade.",
+                "visibility": "visible",
+                "extra_data": {"kind": "hygiene", "outcome": "crashed"},
+            }
+        )
     data = {
         "score": report.score,
         "max_score": report.max_score,

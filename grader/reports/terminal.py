@@ -61,9 +61,15 @@ def batch_progress() -> Iterator:
     if not sys.stderr.isatty():
         yield None
         return
-    progress = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[last]}"), TimeElapsedColumn(),
-                        console=err_console, transient=True)
+    progress = Progress(
+        TextColumn("grading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
     task = progress.add_task("grading", total=None, last="")
     with progress:
 
@@ -84,18 +90,25 @@ def batch_table(reports: list[SubmissionReport], topics: tuple[str, ...]) -> Non
         scores = rep.topic_scores()
         outcomes = sorted({r.outcome.value for r in rep.results if not r.passed and r.counts})
         note = "GRADER ERROR" if rep.grader_error else ", ".join(outcomes)
-        table.add_row(escape(rep.student_id), *(f"{scores[t][0]:g}/{scores[t][1]:g}" for t in topics),
-                      f"{rep.score:g}/{rep.max_score:g}", note)
+        table.add_row(
+            escape(rep.student_id),
+            *(f"{scores[t][0]:g}/{scores[t][1]:g}" for t in topics),
+            f"{rep.score:g}/{rep.max_score:g}",
+            note,
+        )
     console.print(table)
 
 
 def validation(result) -> None:
     sol, stub = result.solutions, result.stubs
-    console.print(f"solutions: {sol.score:g}/{sol.max_score:g} points over "
-                  f"{len(sol.results)} checks")
+    console.print(
+        f"solutions: {sol.score:g}/{sol.max_score:g} points over {len(sol.results)} checks"
+    )
     not_impl = sum(r.outcome.value == "not_implemented" for r in stub.results)
-    console.print(f"stubs:     {stub.score:g}/{stub.max_score:g} points; {not_impl} of "
-                  f"{len(stub.results)} checks not_implemented")
+    console.print(
+        f"stubs:     {stub.score:g}/{stub.max_score:g} points; {not_impl} of "
+        f"{len(stub.results)} checks not_implemented"
+    )
     for problem in result.problems:
         console.print(f"[red]problem:[/] {escape(problem)}")
     console.print("[green]validate: OK[/]" if result.ok else "[red]validate: FAILED[/]")

@@ -1,0 +1,94 @@
+"""Plain ``pytest`` runs the public checks: ``pytest assignments/`` (or one topic file).
+
+Each ``<topic>.py`` inside the course's assignments folder (the folder next to an
+``autograder.yml``) becomes a collector whose items are that topic's public checks. The first
+item grades the whole topic through the same pipeline as ``grader check`` (one sandboxed worker),
+and every item reports its own check's result, so the two commands always agree.
+Registered through the ``pytest11`` entry point; inert for every other file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader import registry
+
+_COURSES: dict[Path, object] = {}
+
+
+def _course_for(path: Path):
+    from grader import config
+
+    try:
+        cfg_path = config.find_config(path.parent)
+    except config.ConfigError:
+        return None
+    if cfg_path not in _COURSES:
+        try:
+            _COURSES[cfg_path] = config.load(cfg_path)
+        except config.ConfigError:
+            _COURSES[cfg_path] = None
+    course = _COURSES[cfg_path]
+    if course is None or path.parent.resolve() != course.assignments_dir.resolve():
+        return None
+    return course
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector):
+    if file_path.suffix != ".py" or file_path.stem not in registry.IMPLEMENTED:
+        return None
+    course = _course_for(file_path)
+    if course is None or file_path.stem not in course.topics:
+        return None
+    return TopicFile.from_parent(parent, path=file_path, course=course)
+
+
+class CheckFailure(Exception):
+    """A public check that did not pass; its message is the kit's feedback."""
+
+
+class TopicFile(pytest.File):
+    def __init__(self, *, course, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.course = course
+        self._results: dict | None = None
+
+    def collect(self):
+        for plan in self.course.plans[self.path.stem]:
+            if plan.visibility == "visible":
+                yield CheckItem.from_parent(self, name=plan.check_id.split("/", 1)[1])
+
+    def results(self) -> dict:
+        if self._results is None:
+            from grader.pipeline import grade_topic, sandbox_for
+
+            topic = self.path.stem
+            results, _ = grade_topic(
+                self.course,
+                topic,
+                self.path.resolve(),
+                None,
+                sandbox_for(self.course),
+                only_public=True,
+            )
+            self._results = {r.check_id: r for r in results}
+        return self._results
+
+
+class CheckItem(pytest.Item):
+    def runtest(self) -> None:
+        result = self.parent.results()[f"{self.parent.path.stem}/{self.name}"]
+        if not result.counts:
+            pytest.skip(result.message or "not run")
+        if not result.passed:
+            raise CheckFailure(f"[{result.outcome.value}] {result.message}")
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, CheckFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.parent.path.stem}/{self.name}"

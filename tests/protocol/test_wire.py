@@ -1,0 +1,118 @@
+"""Framing: arrays travel as declared dtype/shape/bytes; anything malformed is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from grader.protocol.wire import (
+    Deadline,
+    PeerClosed,
+    ProtocolError,
+    encode_frame,
+    read_frame,
+    write_frame,
+)
+
+DTYPES = st.sampled_from([np.float64, np.float32, np.int64, np.int32, np.uint8, np.bool_])
+
+
+def _pipe_with(data: bytes) -> int:
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    return r
+
+
+@given(hnp.arrays(DTYPES, hnp.array_shapes(min_dims=0, max_dims=4, max_side=5)))
+def test_arrays_round_trip_exactly(arr):
+    r = _pipe_with(encode_frame({"op": "x"}, [arr, arr.T]))
+    header, arrays = read_frame(r, None, 1 << 20)
+    os.close(r)
+    assert header["op"] == "x"
+    for got, want in zip(arrays, [arr, arr.T]):
+        assert type(got) is np.ndarray and got.dtype == want.dtype and got.shape == want.shape
+        assert got.tobytes() == np.ascontiguousarray(want).tobytes()
+
+
+def _raw(header: dict, payload: bytes = b"") -> bytes:
+    head = json.dumps(header).encode()
+    return struct.pack(">I", len(head)) + head + payload
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        {"dtype": "|O", "shape": [1]},  # object arrays
+        {"dtype": "|V8", "shape": [1]},  # structured/void
+        {"dtype": "<U4", "shape": [1]},  # strings
+        {"dtype": ">f8", "shape": [1]},  # foreign byte order is not in the allowlist
+        {"dtype": "<f8", "shape": [-1]},
+        {"dtype": "<f8", "shape": [1.5]},
+        {"dtype": "<f8", "shape": [1] * 9},
+        {"dtype": "<f8", "shape": [1], "extra": 1},
+    ],
+)
+def test_malformed_descriptors_are_refused(blob):
+    r = _pipe_with(_raw({"blobs": [blob]}, b"\0" * 64))
+    with pytest.raises(ProtocolError):
+        read_frame(r, None, 1 << 20)
+    os.close(r)
+
+
+def test_short_payload_is_peer_closed_not_garbage():
+    r = _pipe_with(_raw({"blobs": [{"dtype": "<f8", "shape": [4]}]}, b"\0" * 8))
+    with pytest.raises(PeerClosed):
+        read_frame(r, None, 1 << 20)
+    os.close(r)
+
+
+def test_size_limits():
+    r = _pipe_with(_raw({"blobs": [{"dtype": "<f8", "shape": [1000, 1000]}]}))
+    with pytest.raises(ProtocolError, match="exceeds the limit"):
+        read_frame(r, None, 1 << 20)
+    os.close(r)
+    r = _pipe_with(struct.pack(">I", 1 << 30))
+    with pytest.raises(ProtocolError, match="header"):
+        read_frame(r, None, 1 << 20)
+    os.close(r)
+
+
+def test_non_json_header():
+    r = _pipe_with(struct.pack(">I", 3) + b"\xff\xfe{")
+    with pytest.raises(ProtocolError, match="not JSON"):
+        read_frame(r, None, 1 << 20)
+    os.close(r)
+
+
+def test_deadline_on_a_silent_peer():
+    r, w = os.pipe()
+    started = time.monotonic()
+    with pytest.raises(Deadline):
+        read_frame(r, time.monotonic() + 0.2, 1 << 20)
+    assert time.monotonic() - started < 2
+    os.close(r)
+    os.close(w)
+
+
+def test_write_frame_large_payload_through_a_pipe():
+    arr = np.arange(300_000, dtype=np.float64)  # larger than a pipe buffer
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        write_frame(w, {"op": "big"}, [arr])
+        os._exit(0)
+    os.close(w)
+    header, (got,) = read_frame(r, time.monotonic() + 10, 1 << 30)
+    os.waitpid(pid, 0)
+    os.close(r)
+    assert header["op"] == "big" and np.array_equal(got, arr)
