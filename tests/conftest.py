@@ -50,6 +50,7 @@ def course():
 @pytest.fixture(scope="session")
 def fast_course(course):
     """The same course with short deadlines, so timeout cases cost seconds, not minutes."""
-    limits = course.config.limits.model_copy(update={"call_timeout_s": 2.0,
-                                                    "import_timeout_s": 2.0})
+    limits = course.config.limits.model_copy(
+        update={"call_timeout_s": 2.0, "import_timeout_s": 2.0}
+    )
     return replace(course, config=course.config.model_copy(update={"limits": limits}))

@@ -82,6 +82,7 @@ class Misconception:
     name: str
     hint: str
     variant: Callable[..., Any]
+    compare: tuple[str, ...] | None = None  # only these outputs identify it (None: all)
 
 
 @dataclass

@@ -43,12 +43,33 @@ def compare_outputs(
     return found
 
 
-def _matches(got: Sequence[Any], variant_out: Any, names: Sequence[str], tol: float) -> bool:
+def _same_or_both_nonfinite(name: str, got: np.ndarray, want: np.ndarray, tol: float):
+    """Relative error where NaN and inf count as one value: an overflowing mistake (inf) and its
+    model (NaN) are the same mistake."""
+    got = np.where(np.isfinite(got), got, np.nan)
+    want = np.where(np.isfinite(want), want, np.nan)
+    return relative_error(name, got, want, tol)
+
+
+def _matches(
+    got: Sequence[Any],
+    variant_out: Any,
+    names: Sequence[str],
+    tol: float,
+    only: tuple[str, ...] | None,
+) -> bool:
     variant = variant_out if isinstance(variant_out, tuple) else (variant_out,)
     if len(variant) != len(got):
         return False
+    keep = [i for i, n in enumerate(names) if only is None or n in only]
     try:
-        comparisons = compare_outputs(names, got, variant, tol)
+        comparisons = compare_outputs(
+            [names[i] for i in keep],
+            [got[i] for i in keep],
+            [variant[i] for i in keep],
+            tol,
+            _same_or_both_nonfinite,
+        )
     except (TypeError, ValueError, KeyError, IndexError):
         return False
     return bool(comparisons) and all(c.ok for c in comparisons)
@@ -61,8 +82,13 @@ def diagnose(
     got: Sequence[Any],
     names: Sequence[str],
     tol: float,
+    expected: Sequence[Any] | None = None,
 ) -> Misconception | None:
-    """The first known mistake for ``function`` whose output matches ``got``."""
+    """The first known mistake for ``function`` whose output matches ``got``.
+
+    A mistake that gives the right answer on these inputs (its model matches ``expected``) says
+    nothing here and is skipped.
+    """
     for m in ctx.misconceptions:
         if m.function != function:
             continue
@@ -71,7 +97,9 @@ def diagnose(
                 out = m.variant(ctx.ref, *copy.deepcopy(list(inputs)))
             except Exception:  # a variant that cannot apply to these inputs does not match
                 continue
-        if _matches(got, out, names, max(tol, 1e-6)):
+        if expected is not None and _matches(expected, out, names, max(tol, 1e-6), m.compare):
+            continue
+        if _matches(got, out, names, max(tol, 1e-6), m.compare):
             return m
     return None
 
@@ -86,8 +114,9 @@ def mismatch_verdict(
     comparisons: list[Comparison],
     tol: float,
     what: str,
+    expected: Sequence[Any] | None = None,
 ) -> Verdict:
-    """A ``wrong`` verdict naming the first bad output, where it is worst, and the likely mistake."""
+    """A ``wrong`` verdict: the first bad output, where it is worst, and the likely mistake."""
     bad = [c for c in comparisons if not c.ok]
     first = bad[0]
     lines = [f"{call_text}: {first.name} differs from {what}.", "  " + first.describe()]
@@ -99,7 +128,7 @@ def mismatch_verdict(
         )
     if len(bad) > 1:
         lines.append("  also off: " + ", ".join(c.name for c in bad[1:4]))
-    mistake = diagnose(ctx, function, inputs, got, names, tol)
+    mistake = diagnose(ctx, function, inputs, got, names, tol, expected)
     if mistake:
         lines.append(f"  looks like a known mistake: {mistake.name}. Hint: {mistake.hint}")
     return Verdict(Outcome.WRONG, "\n".join(lines), misconception=mistake.name if mistake else None)

@@ -31,7 +31,9 @@ def _numeric(ctx, x, evaluate, mode: str, k: int):
     return numgrad.directional(evaluate, x, dirs, H), dirs
 
 
-def _verdict(ctx, text, fn, inputs, got, names, analytic, numeric, dirs, grad_name, tol, subject):
+def _verdict(
+    ctx, text, fn, inputs, got, names, analytic, numeric, dirs, grad_name, tol, subject, expected
+):
     if dirs is not None:
         analytic_d = np.tensordot(dirs, analytic, axes=analytic.ndim)
         cmp = gradient_error(
@@ -41,7 +43,7 @@ def _verdict(ctx, text, fn, inputs, got, names, analytic, numeric, dirs, grad_na
         cmp = gradient_error(grad_name, analytic, numeric, tol)
     if cmp.ok:
         return PASS
-    verdict = mismatch_verdict(ctx, text, fn, inputs, got, names, [cmp], tol, subject)
+    verdict = mismatch_verdict(ctx, text, fn, inputs, got, names, [cmp], tol, subject, expected)
     advice = (
         "\n  your backward pass disagrees with your own forward pass: differentiate the "
         "forward computation step by step (chain rule) and check each local gradient."
@@ -105,6 +107,7 @@ class LossGradient:
             self.outputs[1],
             self.tol,
             f"the numeric gradient of your own {self.outputs[0]}",
+            expected,
         )
 
 
@@ -172,6 +175,7 @@ class LayerGradient:
                 self.grads[position],
                 self.tol,
                 f"the numeric gradient of your own {self.forward}",
+                expected,
             )
             if not verdict.passed:
                 return verdict

@@ -6,8 +6,8 @@ Helpers here call the student and compare two of its own results.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import copy
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,18 +47,27 @@ def expect_close(
     ctx: Context,
     function: str,
     law: str,
-    inputs: tuple,
     names: Sequence[str],
     got: Sequence[Any],
     want: Sequence[Any],
     tol: float,
+    evidence: tuple[tuple, Sequence[Any], Sequence[str]] | None = None,
 ) -> Verdict:
-    """PASS when ``got`` matches ``want`` (both computed for the law); else say which law broke."""
+    """PASS when ``got`` matches ``want`` (both computed for the law); else say which law broke.
+
+    ``evidence`` is ``(inputs, outputs, names)``: one plain call of the student's function, used to
+    name a known mistake (its outputs are compared with each mistake's model on those inputs,
+    and mistakes that the reference cannot be told from there are skipped).
+    """
     comparisons = compare_outputs(names, got, want, tol)
     if all(c.ok for c in comparisons):
         return PASS
     bad = next(c for c in comparisons if not c.ok)
-    mistake = diagnose(ctx, function, inputs, got, names, tol)
+    mistake = None
+    if evidence is not None:
+        inputs, outputs, output_names = evidence
+        expected = as_tuple(getattr(ctx.ref, function)(*copy.deepcopy(inputs)))
+        mistake = diagnose(ctx, function, inputs, outputs, output_names, tol, expected)
     lines = [f"{function}: {law} does not hold.", "  " + bad.describe()]
     if mistake:
         lines.append(f"  looks like a known mistake: {mistake.name}. Hint: {mistake.hint}")

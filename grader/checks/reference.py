@@ -68,6 +68,7 @@ class Reference:
             comparisons,
             self.tol,
             "the reference",
+            expected,
         )
 
 
@@ -117,6 +118,7 @@ class BackwardReference:
             comparisons,
             self.tol,
             "the reference backward",
+            expected,
         )
 
 

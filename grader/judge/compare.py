@@ -66,7 +66,7 @@ def relative_error(
         worst_index=tuple(int(i) for i in idx),
         got_value=float(got.flat[flat]),
         expected_value=float(expected.flat[flat]),
-        metric="relative error max|a-b|/max(%g,|a|+|b|)" % floor,
+        metric=f"relative error max|a-b|/max({floor:g},|a|+|b|)",
     )
 
 

@@ -256,6 +256,7 @@ def _net_loss_check(make, with_labels: bool):
             comparisons,
             1e-7,
             "the reference",
+            expected,
         )
 
     return body
@@ -415,6 +416,16 @@ def checks() -> list[Check]:
         if alpha is not None:
             cases.append((f"alpha={alpha}", activation((4, 6), alpha)))
         found += _layer_checks(act, cases, activation((3, 4)), activation((30, 20)), (0,), DX)
+    found.append(
+        BackwardReference(
+            TOPIC,
+            "relu_backward",
+            "relu_forward",
+            "x with exact zeros (gradient 0 there)",
+            lambda rng: (np.where(rng.random((4, 5)) < 0.3, 0.0, rng.standard_normal((4, 5))),),
+            DX,
+        )
+    )
     found.append(
         Reference(
             TOPIC,

@@ -148,8 +148,9 @@ def _misconceptions() -> list[Misconception]:
             Misconception(
                 fn,
                 "correct-class margin counted",
-                "skip j == y[i]: the correct class contributes no margin (it would add 1 per example)",
+                "skip j == y[i]: the correct class contributes no margin (it adds 1 per example)",
                 _correct_class_margin(fn),
+                compare=("loss",),  # the gradient terms of that margin cancel in loops
             )
         )
     for fn in ("softmax_loss_naive", "softmax_loss_vectorized"):
@@ -159,6 +160,7 @@ def _misconceptions() -> list[Misconception]:
                 "no max-shift before exp",
                 "subtract the row maximum from the scores before np.exp; exp(1000) overflows",
                 _no_max_shift_linear,
+                compare=("loss",),
             )
         )
     found.append(
@@ -167,6 +169,7 @@ def _misconceptions() -> list[Misconception]:
             "no max-shift before exp",
             "subtract the row maximum from x before np.exp; exp(1000) overflows",
             _no_max_shift_scores,
+            compare=("loss",),
         )
     )
     return found
@@ -190,11 +193,11 @@ def _zero_weights(fn: str):
             ctx,
             fn,
             f"loss at W = 0 equals {'log C' if want != C - 1 else 'C - 1'}",
-            (W, X, y, 0.3),
             ("loss",),
             got[:1],
             (want,),
             1e-9,
+            evidence=((W, X, y, 0.3), got, LOSS_W),
         )
 
     return body
@@ -214,11 +217,11 @@ def _regulariser_law(fn: str):
             ctx,
             fn,
             "regularisation adds reg*sum(W*W) to the loss and 2*reg*W to dW",
-            (W, X, y, reg),
             LOSS_W,
             got,
             want,
             1e-7,
+            evidence=((W, X, y, reg), with_reg, LOSS_W),
         )
 
     return body
@@ -236,11 +239,11 @@ def _shift_invariance(fn: str):
             ctx,
             fn,
             "invariance to adding a constant to each row of scores",
-            (x + c, y),
             LOSS_X,
             shifted,
             base,
             1e-8,
+            evidence=((x + c, y), shifted, LOSS_X),
         )
 
     return body
@@ -254,7 +257,6 @@ def _l2_linear_in_reg(ctx: Context) -> Verdict:
         ctx,
         "l2_regularization",
         "loss and dW are linear in reg",
-        (W, 0.75),
         LOSS_W,
         three,
         (3 * float(one[0]), 3 * one[1]),
@@ -270,7 +272,6 @@ def _l1_symmetric(ctx: Context) -> Verdict:
         ctx,
         "l1_regularization",
         "loss(-W) == loss(W) and dW(-W) == -dW(W)",
-        (-W, reg),
         LOSS_W,
         neg,
         (float(pos[0]), -pos[1]),

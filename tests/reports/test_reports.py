@@ -1,0 +1,90 @@
+"""results.json (schema-valid, hidden checks say name and status only), feedback, gradebook."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader.checks.base import Outcome
+from grader.layouts.kit import submission
+from grader.pipeline import grade_submission
+from grader.reports import feedback, gradebook, gradescope
+from grader.reports.files import write_atomic
+
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "grader/reports/results.schema.json").read_text()
+)
+
+
+@pytest.fixture(scope="module")
+def stub_report(course, tmp_path_factory):
+    sub = submission(course.assignments_dir, course.topics, tmp_path_factory.mktemp("s"))
+    return grade_submission(course, sub, ("losses",))
+
+
+def test_results_json_validates_and_scores_add_up(stub_report):
+    data = gradescope.results_json(stub_report)
+    jsonschema.validate(data, SCHEMA)
+    assert data["score"] == sum(t["score"] for t in data["tests"]) == 0
+    assert data["max_score"] == sum(t["max_score"] for t in data["tests"]) > 0
+    assert data["extra_data"]["topics"]["losses"]["max_score"] == data["max_score"]
+    assert data["extra_data"]["isolation_level"].startswith("process")
+    assert len(data["extra_data"]["seed_id"]) == 12
+
+
+def test_hidden_checks_show_name_and_status_only(stub_report):
+    data = gradescope.results_json(stub_report)
+    hidden = [t for t in data["tests"] if t["visibility"] == "hidden"]
+    assert hidden
+    for test in hidden:
+        assert test["output"] == "hidden check: failed"
+        assert "misconception" not in test["extra_data"]
+    md = feedback.render(stub_report)
+    line = next(ln for ln in md.splitlines() if "hidden: N=64" in ln)
+    assert line.endswith("(hidden check)")
+
+
+def test_visible_failures_explain_themselves(stub_report):
+    data = gradescope.results_json(stub_report)
+    visible = [t for t in data["tests"] if t["visibility"] == "visible"]
+    assert all(t["extra_data"]["outcome"] == "not_implemented" for t in visible)
+    assert all("NotImplementedError" in t["output"] for t in visible)
+
+
+def test_grader_error_entry_is_schema_valid(stub_report):
+    broken = replace(stub_report, grader_error="KeyError: 'boom'")
+    data = gradescope.results_json(broken)
+    jsonschema.validate(data, SCHEMA)
+    assert data["tests"][-1]["name"] == "grader/internal: autograder failed"
+
+
+def test_not_run_checks_are_excluded_from_the_maximum(stub_report):
+    first = stub_report.results[0]
+    not_run = replace(
+        stub_report, results=(replace(first, outcome=Outcome.NOT_RUN), *stub_report.results[1:])
+    )
+    assert not_run.max_score == stub_report.max_score - first.max_points
+    data = gradescope.results_json(not_run)
+    assert data["tests"][0]["max_score"] == 0
+
+
+def test_gradebook_has_a_row_per_student_and_topic_columns(stub_report):
+    other = replace(stub_report, student_id="zed")
+    rows = list(csv.reader(io.StringIO(gradebook.render([other, stub_report], ("losses",)))))
+    assert rows[0][:4] == ["student_id", "score", "max_score", "losses"]
+    assert [r[0] for r in rows[1:]] == [
+        "stubs" if stub_report.student_id == "stubs" else stub_report.student_id,
+        "zed",
+    ]
+
+
+def test_write_atomic_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "a" / "results.json"
+    write_atomic(target, "{}")
+    assert target.read_text() == "{}" and not list(target.parent.glob(".*tmp"))

@@ -1,0 +1,98 @@
+"""autograder.yml: validated on load, errors name the key, rules resolve points and visibility."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader import config
+
+BASE = """
+topics:
+  losses:
+    default_points: 1
+    rules:
+      - match: "losses/*: hidden:*"
+        visibility: hidden
+      - match: "losses/softmax_loss_vectorized: *"
+        points: 3
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "autograder.yml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_rules_give_points_and_visibility(tmp_path):
+    course = config.load(write(tmp_path, BASE))
+    plans = {p.check_id: p for p in course.plans["losses"]}
+    assert plans["losses/softmax_loss_vectorized: random N=8 D=5 C=4 reg=0.1"].points == 3
+    assert plans["losses/svm_loss_naive: random N=8 D=5 C=4 reg=0.1"].points == 1
+    hidden = [p for p in plans.values() if p.visibility == "hidden"]
+    assert hidden and all(": hidden:" in p.check_id for p in hidden)
+    # later rules override earlier ones; both apply to this check
+    assert plans["losses/softmax_loss_vectorized: hidden: N=64 D=40 C=10 reg=0.05"].points == 3
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (
+            BASE.replace("visibility: hidden", "visibilty: hidden"),
+            "topics.losses.rules[0].visibilty: unknown key (did you mean 'visibility'?)",
+        ),
+        (
+            BASE.replace("default_points: 1", "default_points: -1"),
+            "topics.losses.default_points: Input should be greater than or equal to 0",
+        ),
+        (
+            BASE.replace("visibility: hidden", "visibility: secret"),
+            "topics.losses.rules[0].visibility: Input should be 'hidden', 'after_due_date', "
+            "'after_published' or 'visible'",
+        ),
+        (
+            BASE + "limits:\n  call_timeout: 3\n",
+            "limits.call_timeout: unknown key (did you mean 'call_timeout_s'?)",
+        ),
+        (BASE + "mutation: maybe\n", "mutation: Input should be 'warn' or 'fail'"),
+        (
+            BASE.replace("losses/softmax", "losses/sofmax"),
+            "topics.losses.rules[1].match: 'losses/sofmax_loss_vectorized: *' matches no check",
+        ),
+        (
+            BASE.replace("  losses:", "  loses:").replace('"losses/', '"loses/'),
+            "topics.loses: unknown topic 'loses'",
+        ),
+        ("topics: [1, 2]", "topics: Input should be a valid dictionary"),
+        ("course: [unclosed", "is not valid YAML"),
+        ("- a list", "expected a mapping at the top level"),
+    ],
+)
+def test_errors_name_the_key(tmp_path, text, expected):
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, text))
+    assert expected in str(info.value)
+
+
+def test_missing_config_says_what_to_do(tmp_path):
+    with pytest.raises(config.ConfigError, match="--config"):
+        config.find_config(tmp_path)
+
+
+def test_secret_comes_from_env_then_file(tmp_path, monkeypatch):
+    path = write(tmp_path, BASE)
+    monkeypatch.delenv("GRADER_SECRET", raising=False)
+    assert config.load(path).secret == "public"
+    (tmp_path / ".grader-secret").write_text("from-file\n")
+    assert config.load(path).secret == "from-file"
+    monkeypatch.setenv("GRADER_SECRET", "from-env")
+    assert config.load(path).secret == "from-env"
+
+
+def test_the_shipped_config_is_valid(course):
+    assert set(course.topics) == {"losses", "backprop"}
+    assert all(p.points > 0 for plans in course.plans.values() for p in plans)
