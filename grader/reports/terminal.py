@@ -50,10 +50,10 @@ def check_report(report: SubmissionReport, quiet: bool = False) -> None:
             continue
         shown.add(key)
         console.rule(f"[red]{escape(r.check_id)}[/]")
-        console.print(r.message or r.outcome.value, markup=False)
+        console.print(r.message or r.outcome.value, markup=False, soft_wrap=True)
     if report.student_output:
         console.rule("your program printed (capped)")
-        console.print(report.student_output[-3000:], markup=False)
+        console.print(report.student_output[-3000:], markup=False, soft_wrap=True)
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from grader.checks.diagnose import compare_tree, mismatch_verdict
 from grader.checks.gradient import LayerGradient
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import CACHE, conform, conform_outputs
-from grader.checks.property import Property
+from grader.checks.property import Property, expect_close, student_outputs
 from grader.checks.reference import BackwardReference, Reference
 from grader.judge import numgrad
 from grader.judge.compare import gradient_error
@@ -332,6 +332,64 @@ def _net_init(ctx: Context) -> Verdict:
     return PASS
 
 
+# -- laws of single layers ---------------------------------------------------------------------
+def _forward_out(ctx: Context, fn: str, args: tuple) -> np.ndarray:
+    return student_outputs(ctx, fn, args, OUT)[0]
+
+
+def _sigmoid_symmetry(ctx: Context) -> Verdict:
+    (x,) = activation((5, 6))(ctx.rng)
+    pos, neg = (
+        _forward_out(ctx, "sigmoid_forward", (x,)),
+        _forward_out(ctx, "sigmoid_forward", (-x,)),
+    )
+    return expect_close(
+        ctx,
+        "sigmoid_forward",
+        "sigmoid(x) + sigmoid(-x) == 1",
+        ("out",),
+        (pos + neg,),
+        (np.ones_like(x),),
+        1e-12,
+    )
+
+
+def _tanh_odd(ctx: Context) -> Verdict:
+    (x,) = activation((5, 6))(ctx.rng)
+    pos, neg = _forward_out(ctx, "tanh_forward", (x,)), _forward_out(ctx, "tanh_forward", (-x,))
+    return expect_close(
+        ctx, "tanh_forward", "tanh(-x) == -tanh(x)", ("out",), (neg,), (-pos,), 1e-12
+    )
+
+
+def _affine_linearity(ctx: Context) -> Verdict:
+    x1, w, b = affine((4, 3, 2), 5)(ctx.rng)
+    x2 = ctx.rng.standard_normal(x1.shape)
+    f1 = _forward_out(ctx, "affine_forward", (x1, w, b))
+    f2 = _forward_out(ctx, "affine_forward", (x2, w, b))
+    f12 = _forward_out(ctx, "affine_forward", (x1 + x2, w, b))
+    return expect_close(
+        ctx,
+        "affine_forward",
+        "f(x1 + x2) == f(x1) + f(x2) - b",
+        ("out",),
+        (f12,),
+        (f1 + f2 - b,),
+        1e-10,
+    )
+
+
+def _relu_idempotent(ctx: Context) -> Verdict:
+    (x,) = activation((6, 7))(ctx.rng)
+    once = _forward_out(ctx, "relu_forward", (x,))
+    twice = _forward_out(ctx, "relu_forward", (once,))
+    if np.any(once < 0):
+        return Verdict(Outcome.WRONG, "relu_forward returned negative values; max(0, x) is >= 0")
+    return expect_close(
+        ctx, "relu_forward", "relu(relu(x)) == relu(x)", ("out",), (twice,), (once,), 0.0
+    )
+
+
 # -- initialisation checks ---------------------------------------------------------------------
 def _init_stats(fn: str, fan_in: int, fan_out: int, a: float | None):
     def body(ctx: Context) -> Verdict:
@@ -473,6 +531,10 @@ def checks() -> list[Check]:
     net = "TwoLayerNet"
     found += [
         Property(TOPIC, net, "initial parameters", _net_init),
+        Property(TOPIC, "sigmoid_forward", "symmetry", _sigmoid_symmetry),
+        Property(TOPIC, "tanh_forward", "odd function", _tanh_odd),
+        Property(TOPIC, "affine_forward", "linear in x", _affine_linearity),
+        Property(TOPIC, "relu_forward", "non-negative and idempotent", _relu_idempotent),
         Property(
             TOPIC,
             net,
