@@ -46,9 +46,8 @@ def compare_outputs(
 def _same_or_both_nonfinite(name: str, got: np.ndarray, want: np.ndarray, tol: float):
     """Relative error where NaN and inf count as one value: an overflowing mistake (inf) and its
     model (NaN) are the same mistake."""
-    got = np.where(np.isfinite(got), got, np.nan)
-    want = np.where(np.isfinite(want), want, np.nan)
-    return relative_error(name, got, want, tol)
+    both = ~np.isfinite(got) & ~np.isfinite(want)
+    return relative_error(name, np.where(both, 0.0, got), np.where(both, 0.0, want), tol)
 
 
 def _matches(

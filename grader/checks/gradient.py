@@ -11,7 +11,13 @@ import numpy as np
 from grader.checks.base import PASS, Context, Kind, Outcome, Verdict, check_id, fail
 from grader.checks.diagnose import mismatch_verdict
 from grader.checks.outputs import conform_outputs, describe_call, is_real_scalar
-from grader.checks.reference import Make, as_tuple, forward_cache, param_names
+from grader.checks.reference import (
+    Make,
+    as_tuple,
+    forward_cache,
+    param_names,
+    reference_outputs,
+)
 from grader.judge import numgrad
 from grader.judge.compare import gradient_error
 from grader.judge.student import Call
@@ -72,7 +78,7 @@ class LossGradient:
 
     def run(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
-        expected = as_tuple(getattr(ctx.ref, self.function)(*copy.deepcopy(args)))
+        expected = reference_outputs(ctx, self.function, args)
         got = conform_outputs(
             ctx.student.call(Call(self.function, args)).value, expected, self.outputs, self.function
         )
@@ -138,9 +144,7 @@ class LayerGradient:
         expected = as_tuple(getattr(ctx.ref, self.function)(dout.copy(), cache_ref))
         handle = forward_cache(ctx, self.forward, args, out_ref)
         reply = ctx.student.call(Call(self.function, (dout, handle)))
-        got = conform_outputs(
-            reply.value, expected if len(expected) > 1 else expected[0], self.grads, self.function
-        )
+        got = conform_outputs(reply.value, expected, self.grads, self.function)
         text = (
             f"{self.function}(dout {dout.shape}, cache) after "
             f"{describe_call(self.forward, param_names(ctx, self.forward), args)}"

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from grader.checks.base import PASS, Context, Kind, Outcome, Verdict, check_id
-from grader.checks.outputs import CACHE, describe_call
-from grader.checks.reference import Make, cache_positions, param_names
+from grader.checks.outputs import CACHE, conform_outputs, describe_call
+from grader.checks.reference import Make, cache_positions, param_names, reference_outputs
 from grader.judge.student import Call
 
 
@@ -57,6 +57,9 @@ class NoMutation:
         reply = ctx.student.call(
             Call(self.function, args, keep=cache_positions(self.outputs), echo=watched)
         )
+        conform_outputs(
+            reply.value, reference_outputs(ctx, self.function, args), self.outputs, self.function
+        )
         names = param_names(ctx, self.function)
         changed = [names[i] for i, after in zip(watched, reply.echo) if not _same(args[i], after)]
         if not changed:
@@ -90,6 +93,9 @@ class Deterministic:
         args = self.make(ctx.rng)
         keep = cache_positions(self.outputs)
         first, second = ctx.student.batch([Call(self.function, args, keep=keep)] * 2)
+        expected = reference_outputs(ctx, self.function, args)
+        for reply in (first, second):
+            conform_outputs(reply.value, expected, self.outputs, self.function)
         a, b = first.value, second.value
         if CACHE in self.outputs and isinstance(a, tuple) and isinstance(b, tuple):
             a = tuple(v for v, n in zip(a, self.outputs) if n != CACHE)

@@ -91,10 +91,11 @@ def conform(got: Any, expected: Any, name: str, float_dtype: np.dtype | None = N
     raise AssertionError(f"reference returned an unsupported value for {name}: {_kind(expected)}")
 
 
-def conform_outputs(got: Any, expected: Any, names: Sequence[str], fn: str) -> tuple[Any, ...]:
-    """Check a (possibly single) return value against the reference; return it as a tuple."""
+def conform_outputs(got: Any, expected: tuple, names: Sequence[str], fn: str) -> tuple[Any, ...]:
+    """Check a return value against the reference's (a tuple, one item per name); return the
+    student's value as a tuple in the same layout."""
     if len(names) == 1:
-        conform(got, expected, f"{fn} -> {names[0]}")
+        conform(got, expected[0], f"{fn} -> {names[0]}")
         return (got,)
     conform(got, tuple(expected), f"{fn} return value ({', '.join(names)})")
     for name, g, e in zip(names, got, expected):

@@ -6,7 +6,6 @@ Helpers here call the student and compare two of its own results.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from grader.checks.base import PASS, Context, Kind, Outcome, Verdict, check_id
 from grader.checks.diagnose import compare_outputs, diagnose
 from grader.checks.outputs import conform_outputs
-from grader.checks.reference import as_tuple
+from grader.checks.reference import reference_outputs
 from grader.judge.student import Call
 
 
@@ -36,11 +35,9 @@ class Property:
 
 def student_outputs(ctx: Context, function: str, args: tuple, names: Sequence[str]) -> tuple:
     """Call the student and check the result's structure against the reference's."""
-    expected = as_tuple(getattr(ctx.ref, function)(*copy.deepcopy(args)))
+    expected = reference_outputs(ctx, function, args)
     reply = ctx.student.call(Call(function, args))
-    return conform_outputs(
-        reply.value, expected if len(expected) > 1 else expected[0], names, function
-    )
+    return conform_outputs(reply.value, expected, names, function)
 
 
 def expect_close(
@@ -66,7 +63,7 @@ def expect_close(
     mistake = None
     if evidence is not None:
         inputs, outputs, output_names = evidence
-        expected = as_tuple(getattr(ctx.ref, function)(*copy.deepcopy(inputs)))
+        expected = reference_outputs(ctx, function, inputs)
         mistake = diagnose(ctx, function, inputs, outputs, output_names, tol, expected)
     lines = [f"{function}: {law} does not hold.", "  " + bad.describe()]
     if mistake:

@@ -44,16 +44,18 @@ def relative_error(
 ) -> Comparison:
     """CS231n's ``max |a-b| / max(floor, |a|+|b|)``, elementwise, with the worst element's index.
 
-    Non-finite values where the other side is finite count as an infinite error. Shapes must
+    NaN on either side, or an infinity where the other side differs, counts as an infinite
+    error. Shapes must
     already agree (the caller checks them first and reports a shape mismatch on its own).
     """
     got = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     with np.errstate(all="ignore"):
         err = np.abs(got - expected) / np.maximum(floor, np.abs(got) + np.abs(expected))
-    both_nan = np.isnan(got) & np.isnan(expected)
+    # NaN never matches anything (a NaN result is never right, even against a NaN numeric
+    # gradient of a NaN loss); an infinity matches only the same infinity.
     same_inf = np.isinf(got) & (got == expected)
-    err = np.where(both_nan | same_inf, 0.0, err)
+    err = np.where(same_inf, 0.0, err)
     err = np.where(np.isnan(err), np.inf, err)
     if err.size == 0:
         return Comparison(name, 0.0, tolerance, (), np.nan, np.nan, "relative error")

@@ -104,6 +104,7 @@ class WorkerProcess:
             "hide": list(sandbox.hide),
             "reachable": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, PACKAGE_PARENT}),
             "tmpfs_mb": sandbox.tmpfs_mb,
+            "output_chars": sandbox.output_kb * 1024,
             "rlimits": {
                 "memory_mb": sandbox.memory_mb,
                 "cpu_s": sandbox.cpu_s,

@@ -8,6 +8,7 @@ it returns plain data (``grader.protocol``) and keeps everything else behind han
 
 from __future__ import annotations
 
+import io
 import json
 import linecache
 import os
@@ -52,6 +53,32 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
     return applied
 
 
+class CappedOutput(io.TextIOBase):
+    """sys.stdout/sys.stderr for student code: the first ``limit`` characters go to the output
+    pipe, the rest is counted and dropped here, so printing 100 MB costs no pipe traffic."""
+
+    def __init__(self, fd: int, limit: int) -> None:
+        self.fd = fd
+        self.left = limit
+        self.dropped = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        n = len(text)
+        if self.left > 0:
+            data = text[: self.left].encode("utf-8", "replace")
+            self.left -= min(n, self.left)
+            while data:
+                data = data[os.write(self.fd, data) :]
+            if self.left <= 0:
+                os.write(self.fd, b"\n[... further output dropped by the grader]\n")
+        else:
+            self.dropped += n
+        return n
+
+
 def main() -> None:
     cfg = json.loads(sys.argv[1])
     req_fd, rep_fd = cfg["req_fd"], cfg["rep_fd"]
@@ -60,6 +87,7 @@ def main() -> None:
         source = fh.read(cfg["max_source_bytes"])
     started = time.perf_counter()
     isolation = _isolate(cfg, rep_fd)
+    sys.stdout = sys.stderr = CappedOutput(1, cfg["output_chars"])
     evaluator = Evaluator(cfg["module_name"], cfg["module_path"], source)
     linecache.cache[cfg["module_path"]] = (len(source), None, source.splitlines(True), "")
     write_frame(

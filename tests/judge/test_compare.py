@@ -21,10 +21,13 @@ def test_known_value_and_worst_index():
     assert not cmp.ok and "dW[1, 0]" in cmp.describe() and "1e-07" in cmp.describe()
 
 
-def test_nan_where_finite_is_infinite_error_but_matching_nan_is_not():
+def test_nan_never_matches_and_infinities_match_only_themselves():
     cmp = relative_error("x", np.array([1.0, np.nan]), np.array([1.0, 2.0]), 1e-7)
     assert cmp.error == np.inf and cmp.worst_index == (1,)
-    assert relative_error("x", np.array([np.nan]), np.array([np.nan]), 1e-7).ok
+    # a NaN result is never right, even against a NaN numeric gradient of a NaN loss
+    assert not relative_error("x", np.array([np.nan]), np.array([np.nan]), 1e-7).ok
+    assert relative_error("x", np.array([np.inf]), np.array([np.inf]), 1e-7).ok
+    assert not relative_error("x", np.array([np.inf]), np.array([-np.inf]), 1e-7).ok
 
 
 @given(hnp.arrays(np.float64, st.integers(1, 20), elements=st.floats(-1e6, 1e6)))
