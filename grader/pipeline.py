@@ -41,6 +41,7 @@ class CheckResult:
     misconception: str | None = None
     warnings: tuple[str, ...] = ()
     elapsed: float = 0.0
+    grader_fault: bool = False
 
     @property
     def passed(self) -> bool:
@@ -63,6 +64,13 @@ class SubmissionReport:
     student_output: str = ""
     grader_error: str | None = None
     worker_start_s: tuple[float, ...] = field(default=())
+
+    @property
+    def status(self) -> str:
+        """``graded``, or ``grader_error`` when the grader itself failed anywhere (regrade)."""
+        if self.grader_error or any(r.grader_fault for r in self.results):
+            return "grader_error"
+        return "graded"
 
     @property
     def score(self) -> float:
@@ -127,7 +135,8 @@ def _signature_problem(fn: str, info: dict, ref: ModuleType) -> str | None:
         return f"{fn} should be {kind}"
     if not _params_ok(info.get("params"), sig):
         found = ", ".join(p[0] for p in info.get("params") or [])
-        return f"wrong signature: expected {fn}{sig}, found {fn}({found})".replace(" -> ", " ->")
+        wanted = ", ".join(sig.parameters)
+        return f"wrong signature: expected {fn}({wanted}), found {fn}({found})"
     return None
 
 
@@ -147,6 +156,7 @@ def _result(plan: CheckPlan, check, verdict: Verdict, elapsed: float) -> CheckRe
         misconception=verdict.misconception,
         warnings=verdict.warnings,
         elapsed=elapsed,
+        grader_fault=verdict.grader_fault,
     )
 
 
@@ -164,6 +174,7 @@ def run_check(check, ctx: Context) -> Verdict:
             "the grader itself failed on this check (not your "
             "fault); your instructor has the details",
             staff=traceback.format_exc(),
+            grader_fault=True,
         )
 
 

@@ -48,6 +48,7 @@ class Verdict:
     staff: str = ""
     warnings: tuple[str, ...] = ()
     misconception: str | None = None
+    grader_fault: bool = False  # the grader itself failed; not the student's doing
 
     @property
     def passed(self) -> bool:

@@ -19,7 +19,8 @@ from grader.protocol.values import Handle, from_wire, to_wire
 from grader.protocol.wire import ProtocolError
 from grader.sandbox.process import Sandbox, WorkerDied, WorkerProcess, WorkerTimeout
 
-MAX_RESTARTS = 25
+MAX_STARTS = 100  # workers per module: a bound on time, far above what crashing functions use
+MAX_CRASHES = 3  # a function that killed its worker this often is not called again
 
 
 class StudentFault(Exception):
@@ -108,7 +109,8 @@ class StudentModule:
         self.functions: dict[str, Any] = {}
         self.load_fault: StudentFault | None = None
         self.timed_out: set[str] = set()
-        self.restarts = 0
+        self.crashes: dict[str, int] = {}
+        self.starts = 0
         self.isolation: list[str] = []
         self.output_log: list[str] = []
         self.start_times: list[float] = []
@@ -119,12 +121,11 @@ class StudentModule:
             raise self.load_fault
         if self.worker is not None and self.worker.alive():
             return self.worker
-        if self.worker is not None:
-            self._retire()
-            self.restarts += 1
-            if self.restarts > MAX_RESTARTS:
-                self.load_fault = StudentFault("crashed", "too many worker crashes; gave up")
-                raise self.load_fault
+        self._retire()
+        if self.starts > MAX_STARTS:
+            self.load_fault = StudentFault("crashed", "too many worker restarts; gave up")
+            raise self.load_fault
+        self.starts += 1
         try:
             worker = WorkerProcess(self.path, self.module_name, self.sandbox)
         except (WorkerDied, WorkerTimeout) as exc:
@@ -195,6 +196,8 @@ class StudentModule:
             ) from None
         except WorkerDied as exc:
             self._retire()
+            for name in names:
+                self.crashes[name] = self.crashes.get(name, 0) + 1
             raise StudentFault(exc.outcome, exc.reason) from None
 
     def _reply(self, header: dict[str, Any], arrays: list[np.ndarray], what: str) -> Reply:
@@ -209,6 +212,10 @@ class StudentModule:
         return Reply(value, echo, float(elapsed) if isinstance(elapsed, (int, float)) else 0.0)
 
     def _precheck(self, fn: str) -> None:
+        if self.crashes.get(fn, 0) >= MAX_CRASHES:
+            raise StudentFault(
+                "crashed", f"{fn} crashed the worker {MAX_CRASHES} times; not called again"
+            )
         if fn in self.timed_out:
             raise StudentFault(
                 "timeout", f"{fn} timed out earlier in this grading; not called again"

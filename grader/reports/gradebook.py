@@ -22,7 +22,7 @@ def render(reports: list[SubmissionReport], topics: tuple[str, ...]) -> str:
                 f"{rep.score:g}",
                 f"{rep.max_score:g}",
                 *(f"{scores.get(t, (0, 0))[0]:g}" for t in topics),
-                "grader_error" if rep.grader_error else "graded",
+                rep.status,
                 rep.isolation,
             ]
         )

@@ -38,6 +38,8 @@ def _test(result: CheckResult) -> dict[str, Any]:
         extra["misconception"] = result.misconception
     if result.warnings and not hidden:
         extra["warnings"] = list(result.warnings)
+    if result.grader_fault:
+        extra["grader_error"] = True
     return {
         "name": result.check_id,
         "score": result.points,
@@ -81,6 +83,7 @@ def results_json(report: SubmissionReport) -> dict[str, Any]:
             "isolation_level": report.isolation,
             "grader_version": __version__,
             "seed_id": report.seed_id,
+            "status": report.status,
         },
     }
     jsonschema.validate(data, schema())

@@ -89,7 +89,7 @@ def batch_table(reports: list[SubmissionReport], topics: tuple[str, ...]) -> Non
     for rep in reports:
         scores = rep.topic_scores()
         outcomes = sorted({r.outcome.value for r in rep.results if not r.passed and r.counts})
-        note = "GRADER ERROR" if rep.grader_error else ", ".join(outcomes)
+        note = "GRADER ERROR" if rep.status == "grader_error" else ", ".join(outcomes)
         table.add_row(
             escape(rep.student_id),
             *(f"{scores[t][0]:g}/{scores[t][1]:g}" for t in topics),

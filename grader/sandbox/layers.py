@@ -66,7 +66,10 @@ def set_rlimits(limits: dict[str, int]) -> list[str]:
     applied = []
     for key, value in limits.items():
         res, unit = table[key]
-        resource.setrlimit(res, (value * unit, value * unit))
+        try:
+            resource.setrlimit(res, (value * unit, value * unit))
+        except (ValueError, OSError):  # e.g. RLIMIT_AS on macOS: record what really applies
+            continue
         applied.append(key)
     return ["rlimits(" + ",".join(applied) + ")"]
 

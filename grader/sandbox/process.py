@@ -259,9 +259,12 @@ def _exit_reason(code: int) -> str:
             name = signal.Signals(sig).name
         except ValueError:
             name = str(sig)
-        return f"the worker process was killed by signal {name}"
+        hint = " (out of memory?)" if sig == signal.SIGKILL else ""
+        return f"the worker process was killed by signal {name}{hint}"
     return f"the worker process exited with status {code} during the call (os._exit or a crash)"
 
 
 def _exit_outcome(code: int) -> str:
-    return "memory" if _signal_of(code) == signal.SIGKILL else "crashed"
+    """A worker that dies is ``crashed``; running out of memory normally shows as MemoryError
+    (RLIMIT_AS), which the worker reports itself as ``memory``."""
+    return "crashed"

@@ -88,3 +88,14 @@ def test_write_atomic_leaves_no_partial_file(tmp_path):
     target = tmp_path / "a" / "results.json"
     write_atomic(target, "{}")
     assert target.read_text() == "{}" and not list(target.parent.glob(".*tmp"))
+
+
+def test_a_grader_failure_on_a_check_is_flagged_for_regrading(stub_report):
+    first = replace(stub_report.results[0], grader_fault=True)
+    report = replace(stub_report, results=(first, *stub_report.results[1:]))
+    data = gradescope.results_json(report)
+    assert data["tests"][0]["extra_data"]["grader_error"] is True
+    assert data["extra_data"]["status"] == "grader_error"
+    rows = list(csv.reader(io.StringIO(gradebook.render([report], ("losses",)))))
+    assert rows[1][rows[0].index("status")] == "grader_error"
+    assert gradescope.results_json(stub_report)["extra_data"]["status"] == "graded"
