@@ -157,8 +157,13 @@ def test_output_is_captured_and_capped(module):
 
 @pytest.mark.skipif(not ROOT, reason="uid switch and namespaces need root")
 def test_isolation_layers_hold(module):
-    # outside /tmp (which the worker replaces wholesale), to test hiding itself
-    secret = Path(__file__).resolve().parent / ".hidden-by-sandbox"
+    # outside /tmp, /var/tmp and /root (which the worker replaces wholesale), to test hiding
+    base = next(
+        p
+        for p in (Path("/run"), Path("/var/lib"), Path("/opt"), Path("/srv"))
+        if p.is_dir() and os.access(p, os.W_OK)
+    )
+    secret = base / f"grader-hidden-{os.getpid()}"
     secret.mkdir(exist_ok=True)
     (secret / "answers.py").write_text("x = 1")
     try:
