@@ -113,3 +113,15 @@ class Check(Protocol):
 
 def check_id(topic: str, function: str, case: str) -> str:
     return f"{topic}/{function}: {case}"
+
+
+class Declared:
+    """Base of the check declarations: the id derives from topic, function and case."""
+
+    topic: str
+    function: str
+    case: str
+
+    @property
+    def id(self) -> str:
+        return check_id(self.topic, self.function, self.case)

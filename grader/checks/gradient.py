@@ -3,21 +3,14 @@ student's own forward computation (centered differences in float64, evaluated in
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
 
-from grader.checks.base import PASS, Context, Kind, Outcome, Verdict, check_id, fail
+from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict, fail
 from grader.checks.diagnose import mismatch_verdict
 from grader.checks.outputs import conform_outputs, describe_call, is_real_scalar
-from grader.checks.reference import (
-    Make,
-    as_tuple,
-    forward_cache,
-    param_names,
-    reference_outputs,
-)
+from grader.checks.reference import Make, backward_pass, param_names, reference_outputs
 from grader.judge import numgrad
 from grader.judge.compare import gradient_error
 from grader.judge.student import Call
@@ -58,7 +51,7 @@ def _verdict(
 
 
 @dataclass(frozen=True)
-class LossGradient:
+class LossGradient(Declared):
     """``function`` returns ``(value, grad)``: grad must be d value / d args[wrt]."""
 
     topic: str
@@ -71,10 +64,6 @@ class LossGradient:
     directions: int = 4
     tol: float = 1e-6
     kind: Kind = Kind.GRADIENT
-
-    @property
-    def id(self) -> str:
-        return check_id(self.topic, self.function, self.case)
 
     def run(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
@@ -118,7 +107,7 @@ class LossGradient:
 
 
 @dataclass(frozen=True)
-class LayerGradient:
+class LayerGradient(Declared):
     """``backward(dout, cache)`` must be the gradient of ``sum(forward(*args)[0] * dout)``."""
 
     topic: str
@@ -133,22 +122,9 @@ class LayerGradient:
     tol: float = 1e-6
     kind: Kind = Kind.GRADIENT
 
-    @property
-    def id(self) -> str:
-        return check_id(self.topic, self.function, self.case)
-
     def run(self, ctx: Context) -> Verdict:
-        args = self.make(ctx.rng)
-        out_ref, cache_ref = getattr(ctx.ref, self.forward)(*copy.deepcopy(args))
-        dout = ctx.rng.standard_normal(np.shape(out_ref))
-        expected = as_tuple(getattr(ctx.ref, self.function)(dout.copy(), cache_ref))
-        handle = forward_cache(ctx, self.forward, args, out_ref)
-        reply = ctx.student.call(Call(self.function, (dout, handle)))
-        got = conform_outputs(reply.value, expected, self.grads, self.function)
-        text = (
-            f"{self.function}(dout {dout.shape}, cache) after "
-            f"{describe_call(self.forward, param_names(ctx, self.forward), args)}"
-        )
+        run = backward_pass(ctx, self.forward, self.function, self.make(ctx.rng), self.grads)
+        args, dout, got, expected, text = run.args, run.dout, run.got, run.expected, run.text
         for position, index in enumerate(self.wrt):
 
             def evaluate(points, index=index):

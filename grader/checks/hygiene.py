@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import PASS, Context, Kind, Outcome, Verdict, check_id
+from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.checks.reference import Make, cache_positions, param_names, reference_outputs
 from grader.judge.student import Call
@@ -33,7 +33,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class NoMutation:
+class NoMutation(Declared):
     """The student's function must not modify its array arguments.
 
     Mutation is reported; ``ctx.mutation_policy`` (``warn`` or ``fail``, from autograder.yml)
@@ -46,10 +46,6 @@ class NoMutation:
     make: Make
     outputs: tuple[str, ...]
     kind: Kind = Kind.HYGIENE
-
-    @property
-    def id(self) -> str:
-        return check_id(self.topic, self.function, self.case)
 
     def run(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
@@ -75,7 +71,7 @@ class NoMutation:
 
 
 @dataclass(frozen=True)
-class Deterministic:
+class Deterministic(Declared):
     """Two calls with the same inputs return the same bytes."""
 
     topic: str
@@ -84,10 +80,6 @@ class Deterministic:
     make: Make
     outputs: tuple[str, ...]
     kind: Kind = Kind.HYGIENE
-
-    @property
-    def id(self) -> str:
-        return check_id(self.topic, self.function, self.case)
 
     def run(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grader.checks.base import PASS, Context, Kind, Outcome, Verdict, check_id
+from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict
 from grader.checks.diagnose import compare_outputs, diagnose
 from grader.checks.outputs import conform_outputs
 from grader.checks.reference import reference_outputs
@@ -18,16 +18,12 @@ from grader.judge.student import Call
 
 
 @dataclass(frozen=True)
-class Property:
+class Property(Declared):
     topic: str
     function: str
     case: str
     body: Callable[[Context], Verdict]
     kind: Kind = Kind.PROPERTY
-
-    @property
-    def id(self) -> str:
-        return check_id(self.topic, self.function, self.case)
 
     def run(self, ctx: Context) -> Verdict:
         return self.body(ctx)

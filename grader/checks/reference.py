@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import PASS, Context, Kind, Outcome, Verdict, check_id, fail
+from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict, fail
 from grader.checks.diagnose import compare_outputs, mismatch_verdict
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.judge.student import Call
@@ -37,7 +37,7 @@ def cache_positions(names: Sequence[str]) -> list[int]:
 
 
 @dataclass(frozen=True)
-class Reference:
+class Reference(Declared):
     """Call ``function(*make(rng))`` in the student's module and in the reference; compare."""
 
     topic: str
@@ -47,10 +47,6 @@ class Reference:
     outputs: tuple[str, ...]
     tol: float = 1e-7
     kind: Kind = Kind.REFERENCE
-
-    @property
-    def id(self) -> str:
-        return check_id(self.topic, self.function, self.case)
 
     def run(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
@@ -76,7 +72,7 @@ class Reference:
 
 
 @dataclass(frozen=True)
-class BackwardReference:
+class BackwardReference(Declared):
     """Student forward (cache kept in the worker), then student backward on a random upstream
     gradient; the gradients are compared with the reference backward of the reference forward."""
 
@@ -89,38 +85,51 @@ class BackwardReference:
     tol: float = 1e-7
     kind: Kind = Kind.REFERENCE
 
-    @property
-    def id(self) -> str:
-        return check_id(self.topic, self.function, self.case)
-
     def run(self, ctx: Context) -> Verdict:
-        args = self.make(ctx.rng)
-        out_ref, cache_ref = getattr(ctx.ref, self.forward)(*copy.deepcopy(args))
-        dout = ctx.rng.standard_normal(np.shape(out_ref))
-        expected = as_tuple(getattr(ctx.ref, self.function)(dout.copy(), cache_ref))
-        handle = forward_cache(ctx, self.forward, args, out_ref)
-        reply = ctx.student.call(Call(self.function, (dout, handle)))
-        got = conform_outputs(reply.value, expected, self.grads, self.function)
-        comparisons = compare_outputs(self.grads, got, expected, self.tol)
+        run = backward_pass(ctx, self.forward, self.function, self.make(ctx.rng), self.grads)
+        comparisons = compare_outputs(self.grads, run.got, run.expected, self.tol)
         if all(c.ok for c in comparisons):
             return PASS
-        names = param_names(ctx, self.forward)
-        text = (
-            f"{self.function}(dout {dout.shape}, cache) after "
-            f"{describe_call(self.forward, names, args)}"
-        )
         return mismatch_verdict(
             ctx,
-            text,
+            run.text,
             self.function,
-            (dout, *args),
-            got,
+            (run.dout, *run.args),
+            run.got,
             self.grads,
             comparisons,
             self.tol,
             "the reference backward",
-            expected,
+            run.expected,
         )
+
+
+@dataclass(frozen=True)
+class BackwardRun:
+    """One student forward + backward on judge-chosen inputs, next to the reference's."""
+
+    args: tuple
+    dout: np.ndarray
+    got: tuple  # the student's gradients, structure checked
+    expected: tuple  # the reference backward of the reference forward
+    text: str  # "affine_backward(dout (4, 3), cache) after affine_forward(x (4, 5), ...)"
+
+
+def backward_pass(
+    ctx: Context, forward: str, backward: str, args: tuple, grads: tuple[str, ...]
+) -> BackwardRun:
+    """Student forward (cache kept in the worker), then student backward on a random ``dout``."""
+    out_ref, cache_ref = getattr(ctx.ref, forward)(*copy.deepcopy(args))
+    dout = ctx.rng.standard_normal(np.shape(out_ref))
+    expected = as_tuple(getattr(ctx.ref, backward)(dout.copy(), cache_ref))
+    handle = forward_cache(ctx, forward, args, out_ref)
+    reply = ctx.student.call(Call(backward, (dout, handle)))
+    got = conform_outputs(reply.value, expected, grads, backward)
+    text = (
+        f"{backward}(dout {dout.shape}, cache) after "
+        f"{describe_call(forward, param_names(ctx, forward), args)}"
+    )
+    return BackwardRun(args, dout, got, expected, text)
 
 
 def forward_cache(ctx: Context, forward: str, args: tuple, out_ref: Any) -> Any:
