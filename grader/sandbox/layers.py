@@ -2,9 +2,10 @@
 
 Always: resource limits (address space, CPU time, file size, open files, processes). When the
 worker starts as root on Linux, also: new network, mount, PID, IPC and UTS namespaces (no
-network at all, only loopback, which stays down), a private tmpfs on /tmp, the course's
-reference files and the other submissions hidden under empty mounts, and then a switch to the
-unprivileged uid/gid ``nobody`` with ``no_new_privs``. Each layer that was applied is named in
+network at all, only loopback, which stays down), a procfs that shows only the worker's own
+processes, a private tmpfs on /tmp, the course's reference files and the other submissions
+hidden under empty mounts, and then a switch to an unprivileged uid/gid of its own (one per
+worker), not dumpable, with ``no_new_privs``. Each layer that was applied is named in
 the list that ends up in results.json as the isolation level.
 
 Standard library only: this module runs in the worker.
@@ -27,12 +28,13 @@ CLONE_NEWNET = 0x40000000
 MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
+MS_NOEXEC = 8
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
-NOBODY = 65534
 
 _libc = None
 
@@ -103,7 +105,7 @@ def _blocked_ancestor(path: str) -> tuple[str, str] | None:
 
 
 def keep_reachable(paths: list[str]) -> None:
-    """Make ``paths`` reachable for ``nobody`` where a private ancestor (e.g. /root) blocks them.
+    """Make ``paths`` reachable for the worker uid where a private ancestor (e.g. /root) blocks them.
 
     The blocking directory is covered by an empty tmpfs (which also hides the rest of it) and only
     the entries on the way to ``paths`` are bind-mounted back into it.
@@ -147,12 +149,21 @@ def private_tmp(size_mb: int) -> None:
             _mount_tmpfs(path, f"mode=1777,size={size_mb}m")
 
 
-def drop_privileges() -> list[str]:
+def mount_proc() -> None:
+    """A procfs of the worker's own PID namespace: other processes (the judge, other students'
+    workers) are not even listed. Run by the namespace's first process, before dropping root."""
+    _check(_c().mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "proc")
+
+
+def drop_privileges(uid: int) -> list[str]:
+    """Become ``uid`` (one per worker, so no two workers can signal or trace each other), not
+    dumpable, and unable to gain privileges again."""
     os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
+    os.setgid(uid)
+    os.setuid(uid)
+    _check(_c().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "not dumpable")
     _check(_c().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    return ["uid(nobody)", "no_new_privs"]
+    return ["uid(unprivileged, one per worker)", "not dumpable", "no_new_privs"]
 
 
 def die_with_parent() -> None:

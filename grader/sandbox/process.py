@@ -7,6 +7,7 @@ killed (its process group, and the PID namespace's init when namespaces are in u
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -25,6 +26,15 @@ from grader.protocol.wire import Deadline, PeerClosed, ProtocolError, read_frame
 
 PACKAGE_PARENT = str(Path(grader.__file__).resolve().parent.parent)
 BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker.main import main; main()"
+_uids = itertools.count()
+
+
+def worker_uid() -> int:
+    """An unprivileged uid for one worker: distinct per worker of this judge (and, through the
+    judge's pid, most likely of other judges on the machine); never a real account."""
+    return 1_000_000 + (os.getpid() % 2000) * 1000 + next(_uids) % 1000
+
+
 # Variables that keep numerical libraries single-threaded and working on this machine.
 PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
 
@@ -104,6 +114,7 @@ class WorkerProcess:
             "hide": list(sandbox.hide),
             "reachable": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, PACKAGE_PARENT}),
             "tmpfs_mb": sandbox.tmpfs_mb,
+            "uid": worker_uid(),
             "output_chars": sandbox.output_kb * 1024,
             "rlimits": {
                 "memory_mb": sandbox.memory_mb,

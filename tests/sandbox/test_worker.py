@@ -47,6 +47,9 @@ SOURCE = textwrap.dedent(
     def whoami():
         return os.getuid()
 
+    def processes():
+        return sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+
     def listdir(path):
         return len(os.listdir(path))
 
@@ -88,9 +91,8 @@ def test_start_up_is_fast_and_reports_its_layers(module):
         x.startswith("rlimits") for x in worker.isolation
     )
     if ROOT:
-        assert {"uid(nobody)", "netns(no network)", "pidns", "private tmpfs"} <= set(
-            worker.isolation
-        )
+        layers = {"netns(no network)", "pidns", "private tmpfs", "private /proc", "not dumpable"}
+        assert layers <= set(worker.isolation)
 
 
 def test_call_with_handles(module):
@@ -168,7 +170,12 @@ def test_isolation_layers_hold(module):
     (secret / "answers.py").write_text("x = 1")
     try:
         s = student(module, hide=(str(secret),))
-        assert s.call(Call("whoami")).value == 65534
+        other = student(module)
+        uid = s.call(Call("whoami")).value
+        assert uid >= 1_000_000 and other.call(Call("whoami")).value not in (0, uid)
+        other.close()
+        # only its own processes: not the judge, not other students' workers
+        assert s.call(Call("processes")).value == [1]
         assert s.call(Call("listdir", (str(secret),))).value == 0
     finally:
         (secret / "answers.py").unlink()
