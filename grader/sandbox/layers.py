@@ -105,7 +105,7 @@ def _blocked_ancestor(path: str) -> tuple[str, str] | None:
 
 
 def keep_reachable(paths: list[str]) -> None:
-    """Make ``paths`` reachable for the worker uid where a private ancestor (e.g. /root) blocks them.
+    """Make ``paths`` reachable for the worker uid where a private folder (/root) blocks them.
 
     The blocking directory is covered by an empty tmpfs (which also hides the rest of it) and only
     the entries on the way to ``paths`` are bind-mounted back into it.
