@@ -1,0 +1,73 @@
+"""Kit layout: folders and zips, modules at the root or under assignments/, nothing unsafe."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.layouts.kit import LayoutError, discover, safe_id
+
+TOPICS = ("losses", "backprop")
+
+
+def make_zip(path: Path, members: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return path
+
+
+def test_a_folder_of_folders_and_zips(tmp_path):
+    batch = tmp_path / "batch"
+    (batch / "ann").mkdir(parents=True)
+    (batch / "ann" / "losses.py").write_text("x = 1")
+    (batch / "ben" / "assignments").mkdir(parents=True)
+    (batch / "ben" / "assignments" / "backprop.py").write_text("x = 1")
+    make_zip(batch / "cat.zip", {"cat/losses.py": "x = 1", "cat/notes.txt": "hi"})
+    make_zip(batch / "dan.zip", {"losses.py": "x = 1", "backprop.py": "x = 2"})
+    subs = {s.student_id: s for s in discover([batch], TOPICS, tmp_path / "scratch")}
+    assert sorted(subs) == ["ann", "ben", "cat", "dan"]
+    assert set(subs["ann"].modules) == {"losses"}
+    assert subs["ben"].modules["backprop"].parent.name == "assignments"
+    assert subs["cat"].modules["losses"].read_text() == "x = 1"  # a zip of one folder
+    assert set(subs["dan"].modules) == {"losses", "backprop"}
+
+
+def test_zip_members_cannot_escape_and_bad_zips_are_clear_errors(tmp_path):
+    make_zip(tmp_path / "eve.zip", {"../../escaped.py": "x", "/abs.py": "x", "losses.py": "x"})
+    (sub,) = discover([tmp_path / "eve.zip"], TOPICS, tmp_path / "scratch")
+    assert set(sub.modules) == {"losses"}
+    assert not (tmp_path / "escaped.py").exists() and not Path("/abs.py").exists()
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    with pytest.raises(LayoutError, match="not a valid zip"):
+        discover([tmp_path / "bad.zip"], TOPICS, tmp_path / "scratch")
+
+
+def test_symlinked_modules_are_refused(tmp_path):
+    sub_dir = tmp_path / "mallory"
+    sub_dir.mkdir()
+    os.symlink("/etc/passwd", sub_dir / "losses.py")
+    (sub,) = discover([sub_dir], TOPICS, tmp_path / "scratch")
+    assert "losses" not in sub.modules and "symlink" in sub.problems["losses"]
+
+
+def test_same_student_twice_keeps_both(tmp_path):
+    (tmp_path / "batch" / "zoe").mkdir(parents=True)
+    (tmp_path / "batch" / "zoe" / "losses.py").write_text("x = 1")
+    make_zip(tmp_path / "batch" / "zoe.zip", {"losses.py": "x = 1"})
+    ids = [s.student_id for s in discover([tmp_path / "batch"], TOPICS, tmp_path / "s")]
+    assert ids == ["zoe", "zoe-2"]
+
+
+def test_ids_are_safe_folder_names():
+    assert safe_id("../../etc") == "etc"
+    assert safe_id("Jane Doe (late)") == "Jane_Doe_late"
+    assert safe_id("...") == "submission"
+
+
+def test_missing_path_is_a_clear_error(tmp_path):
+    with pytest.raises(LayoutError, match="does not exist"):
+        discover([tmp_path / "nope"], TOPICS, tmp_path)
