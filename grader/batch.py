@@ -65,14 +65,21 @@ def grade_batch(
     out: Path,
     topics: tuple[str, ...],
     jobs: int = 1,
-    on_done: Callable[[SubmissionReport, int, int], None] | None = None,
+    on_done: Callable[[SubmissionReport | None, int, int], None] | None = None,
 ) -> list[SubmissionReport]:
+    """Grade every submission under ``paths`` into ``out``; return the reports by student id.
+
+    ``on_done(report, done, total)`` is called once with ``None`` when the submissions are
+    known, then after each one (for a progress bar).
+    """
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="grader-unzip-") as scratch:
         submissions = discover(paths, topics, Path(scratch))
         hidden = (out.resolve(), Path(scratch), *(p.resolve() for p in paths))
         sandbox = sandbox_for(course, extra_hidden=hidden)
         reports: list[SubmissionReport] = []
+        if on_done:
+            on_done(None, 0, len(submissions))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = [pool.submit(grade_one, course, s, topics, out, sandbox) for s in submissions]
             for future in as_completed(futures):

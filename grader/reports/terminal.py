@@ -73,8 +73,9 @@ def batch_progress() -> Iterator:
     task = progress.add_task("grading", total=None, last="")
     with progress:
 
-        def on_done(report: SubmissionReport, done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total, last=report.student_id)
+        def on_done(report: SubmissionReport | None, done: int, total: int) -> None:
+            last = report.student_id if report else ""
+            progress.update(task, completed=done, total=total, last=last)
 
         yield on_done
 
