@@ -357,6 +357,14 @@ def checks() -> list[Check]:
             Reference(TOPIC, fn, "single weight (1, 1)", weights((1, 1), 2.0), LOSS_W),
             Reference(TOPIC, fn, "hidden: (30, 20) reg=0.01", weights((30, 20), 0.01), LOSS_W),
             LossGradient(TOPIC, fn, "numeric dW, elementwise (3, 4)", weights((3, 4), 0.5), LOSS_W),
+            LossGradient(
+                TOPIC,
+                fn,
+                "numeric dW, directional (40, 30)",
+                weights((40, 30), 0.2),
+                LOSS_W,
+                mode="directional",
+            ),
             NoMutation(TOPIC, fn, "inputs unchanged", weights((3, 3), 0.1), LOSS_W),
         ]
     found.append(Property(TOPIC, "l2_regularization", "linear in reg", _l2_linear_in_reg))
