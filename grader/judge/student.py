@@ -130,12 +130,14 @@ class StudentModule:
             worker = WorkerProcess(self.path, self.module_name, self.sandbox)
         except (WorkerDied, WorkerTimeout) as exc:
             raise StudentFault("crashed", f"the worker could not start: {exc}") from None
+        self.worker = worker  # from here on, _retire() stops it whatever happens
         self.isolation = worker.isolation
         self.start_times.append(worker.setup_s)
         what = f"importing {self.path.name}"
         try:
             header, _ = worker.request({"op": "load"}, [], self.import_timeout)
         except WorkerTimeout:
+            self._retire()
             self.load_fault = StudentFault(
                 "timeout",
                 f"{what} did not finish within {self.import_timeout:g} s "
@@ -143,6 +145,7 @@ class StudentModule:
             )
             raise self.load_fault from None
         except WorkerDied as exc:
+            self._retire()
             self.load_fault = StudentFault(exc.outcome, f"{what}: {exc.reason}")
             raise self.load_fault from None
         if not header.get("ok"):
@@ -155,7 +158,6 @@ class StudentModule:
             raise self.load_fault
         functions = header.get("functions")
         self.functions = functions if isinstance(functions, dict) else {}
-        self.worker = worker
         return worker
 
     def _retire(self) -> None:

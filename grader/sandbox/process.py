@@ -187,12 +187,11 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """Kill the whole tree: the PID namespace's init, the process group, the process."""
-        for target in (self.inner_pid,):
-            if target:
-                try:
-                    os.kill(target, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+        if self.inner_pid:
+            try:
+                os.kill(self.inner_pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import textwrap
 import time
 from pathlib import Path
@@ -184,3 +185,21 @@ def test_isolation_layers_hold(module):
     assert s.call(Call("connect")).value in ("OSError", "ConnectionRefusedError")
     assert s.call(Call("connect")).value != "connected"
     s.close()
+
+
+@pytest.mark.parametrize(
+    "source", ["raise ValueError('at import')", "def broken(:\n", "import sys\nsys.exit(0)"]
+)
+def test_a_module_that_fails_to_load_leaves_no_worker_behind(tmp_path, source):
+    path = tmp_path / "unloadable_module_for_leak_test.py"
+    path.write_text(source)
+    s = student(path)
+    with pytest.raises(StudentFault) as info:
+        s.call(Call("anything"))
+    assert info.value.outcome == "exception"
+    with pytest.raises(StudentFault):  # remembered: no second worker is started
+        s.call(Call("anything"))
+    assert s.starts == 1
+    time.sleep(0.1)
+    left = subprocess.run(["pgrep", "-f", path.name], capture_output=True, text=True).stdout
+    assert left.split() == []
