@@ -104,6 +104,11 @@ def _blocked_ancestor(path: str) -> tuple[str, str] | None:
     return None
 
 
+def reachable_by_others(paths: list[str]) -> bool:
+    """True when another uid can reach every existing path (no private folder on the way)."""
+    return all(_blocked_ancestor(p) is None for p in paths if os.path.exists(p))
+
+
 def keep_reachable(paths: list[str]) -> None:
     """Make ``paths`` reachable for the worker uid where a private folder (/root) blocks them.
 

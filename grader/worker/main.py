@@ -27,32 +27,50 @@ from grader.worker.calls import Evaluator
 
 
 def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
-    """Apply the layers ``cfg`` asks for; return their names. May fork (PID namespace)."""
+    """Apply the layers ``cfg`` asks for and the machine allows; return their names.
+
+    As root with namespaces: all layers, and a fork (the PID namespace's first process runs the
+    student code). As root without them (a container without CAP_SYS_ADMIN): the uid switch
+    alone, when the Python installation is readable by other users. Otherwise rlimits only.
+    """
     applied = ["process", "python -I", "scrubbed env"]
     if cfg.get("isolate") and layers.can_isolate():
-        applied += layers.enter_namespaces()
-        layers.keep_reachable(cfg["reachable"])
-        layers.hide(cfg["hide"])
-        layers.private_tmp(cfg["tmpfs_mb"])
-        applied += ["private tmpfs", "reference files hidden"]
-        sync_r, sync_w = os.pipe()
-        child = os.fork()
-        if child:  # outer process: report the inner pid, then wait and mirror its exit
-            write_frame(rep_fd, {"inner_pid": child}, [])
-            os.write(sync_w, b"x")
-            _, status = os.waitpid(child, 0)
-            code = os.waitstatus_to_exitcode(status)
-            os._exit(128 - code if code < 0 else code)  # a signal -> 128 + signal, as shells do
-        os.read(sync_r, 1)
-        os.close(sync_r)
-        os.close(sync_w)
-        layers.mount_proc()
-        applied.append("private /proc")
-        applied += layers.drop_privileges(cfg["uid"])
-        layers.die_with_parent()
+        try:
+            applied += layers.enter_namespaces()
+            in_namespaces = True
+        except OSError:
+            applied.append("no namespaces (not permitted here)")
+            in_namespaces = False
+        if in_namespaces:
+            layers.keep_reachable(cfg["reachable"])
+            layers.hide(cfg["hide"])
+            layers.private_tmp(cfg["tmpfs_mb"])
+            applied += ["private tmpfs", "reference files hidden"]
+            _fork_into_pid_namespace(rep_fd)
+            layers.mount_proc()
+            applied.append("private /proc")
+        if in_namespaces or layers.reachable_by_others(cfg["reachable"]):
+            applied += layers.drop_privileges(cfg["uid"])
+            layers.die_with_parent()
     applied += layers.set_rlimits(cfg["rlimits"])
     os.chdir("/tmp" if os.path.isdir("/tmp") else "/")
     return applied
+
+
+def _fork_into_pid_namespace(rep_fd: int) -> None:
+    """Fork; the child (pid 1 of the new PID namespace) returns and goes on. The parent tells
+    the judge the child's pid (so the judge can kill the namespace), then mirrors its exit."""
+    sync_r, sync_w = os.pipe()
+    child = os.fork()
+    if child:
+        write_frame(rep_fd, {"inner_pid": child}, [])
+        os.write(sync_w, b"x")
+        _, status = os.waitpid(child, 0)
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(128 - code if code < 0 else code)  # a signal -> 128 + signal, as shells do
+    os.read(sync_r, 1)
+    os.close(sync_r)
+    os.close(sync_w)
 
 
 class CappedOutput(io.TextIOBase):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -203,3 +206,51 @@ def test_a_module_that_fails_to_load_leaves_no_worker_behind(tmp_path, source):
     time.sleep(0.1)
     left = subprocess.run(["pgrep", "-f", path.name], capture_output=True, text=True).stdout
     assert left.split() == []
+
+
+JUDGE_WITHOUT_SYS_ADMIN = """
+import json, sys
+from pathlib import Path
+from grader.judge.student import Call, StudentModule
+from grader.sandbox.process import Sandbox
+s = StudentModule(Path(sys.argv[1]), "demo", Sandbox(), 5.0, 5.0)
+print(json.dumps({"value": s.call(Call("double", (2.0,), keep=[1])).value[0],
+                  "isolation": s.isolation}))
+s.close()
+"""
+
+
+@pytest.mark.skipif(not ROOT or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_root_without_namespaces_still_grades(module):
+    """Like a container's root without CAP_SYS_ADMIN: the worker falls back and says so."""
+    proc = subprocess.run(
+        [
+            "setpriv",
+            "--bounding-set",
+            "-sys_admin",
+            "--inh-caps",
+            "-sys_admin",
+            sys.executable,
+            "-c",
+            JUDGE_WITHOUT_SYS_ADMIN,
+            str(module),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["value"] == 4.0
+    assert "no namespaces (not permitted here)" in result["isolation"]
+    assert not any(layer.startswith("netns") for layer in result["isolation"])
+
+
+def test_reachability_of_paths(tmp_path):
+    from grader.sandbox import layers
+
+    private = tmp_path / "private"
+    (private / "inside").mkdir(parents=True)
+    private.chmod(0o700)
+    assert layers.reachable_by_others(["/usr/bin", "/does/not/exist"])
+    assert not layers.reachable_by_others(["/usr/bin", str(private / "inside")])
