@@ -103,6 +103,7 @@ def main() -> None:
     cfg = json.loads(sys.argv[1])
     req_fd, rep_fd = cfg["req_fd"], cfg["rep_fd"]
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the file-size limit: an OSError, not death
     with open(cfg["module_path"], encoding="utf-8", errors="replace") as fh:
         source = fh.read(cfg["max_source_bytes"])
     started = time.perf_counter()

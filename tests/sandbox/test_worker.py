@@ -64,6 +64,10 @@ SOURCE = textwrap.dedent(
             return type(exc).__name__
         return "connected"
 
+    def big_file():
+        with open("/tmp/big", "wb") as fh:
+            fh.write(b"x" * (40 << 20))
+
     def refuse():
         raise NotImplementedError("todo")
 
@@ -150,6 +154,15 @@ def test_not_implemented_and_sys_exit(module):
         s.call(Call("leave"))
     assert info.value.outcome == "exception" and "sys.exit(4)" in info.value.reason
     assert s.call(Call("double", (1.0,), keep=[1])).value[0] == 2.0  # still the same worker
+    s.close()
+
+
+def test_file_size_limit_is_an_exception_not_a_crash(module):
+    s = StudentModule(module, "demo", Sandbox(file_size_mb=16), 5.0, 5.0)
+    with pytest.raises(StudentFault) as info:
+        s.call(Call("big_file"))
+    assert info.value.outcome == "exception" and "OSError" in info.value.reason
+    assert s.call(Call("double", (1.0,), keep=[1])).value[0] == 2.0
     s.close()
 
 
