@@ -151,10 +151,12 @@ class Evaluator:
         if pick is not None and type(result) is tuple and len(result) > pick:
             result = result[pick]
         keep = header.get("keep", [])
-        if keep == "all":
-            value = to_wire(result, blobs, self.keep) if result is not None else {"t": "none"}
-            if value["t"] != "handle":
-                value = {"t": "handle", "id": self.keep(result), "type": type(result).__name__}
+        if keep == "all":  # e.g. a constructed model: the object stays here
+            value = (
+                {"t": "handle", "id": self.keep(result), "type": type(result).__name__}
+                if result is not None
+                else {"t": "none"}
+            )
         elif keep and type(result) is tuple and len(result) > max(keep):
             items = [
                 {"t": "handle", "id": self.keep(v), "type": type(v).__name__}
