@@ -29,6 +29,7 @@ MS_RDONLY = 1
 MS_NOSUID = 2
 MS_NODEV = 4
 MS_NOEXEC = 8
+MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
@@ -148,10 +149,22 @@ def hide(paths: list[str]) -> None:
             _check(_c().mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"hide {path}")
 
 
-def private_tmp(size_mb: int) -> None:
-    for path in ("/tmp", "/var/tmp", "/dev/shm"):
-        if os.path.isdir(path):
-            _mount_tmpfs(path, f"mode=1777,size={size_mb}m")
+def private_tmp(size_mb: int, keep: list[str]) -> None:
+    """Fresh tmpfs on /tmp, /var/tmp and /dev/shm; paths of ``keep`` that lived there (a Python
+    installation or virtual environment under /tmp) are bind-mounted back, read-only."""
+    for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
+        if not os.path.isdir(tmp):
+            continue
+        inside = [p for p in keep if os.path.isdir(p) and p.startswith(tmp.rstrip("/") + "/")]
+        fds = {p: os.open(p, os.O_PATH) for p in inside}
+        _mount_tmpfs(tmp, f"mode=1777,size={size_mb}m")
+        for path, fd in fds.items():
+            os.makedirs(path, exist_ok=True)
+            src, dst = f"/proc/self/fd/{fd}".encode(), path.encode()
+            _check(_c().mount(src, dst, None, MS_BIND | MS_REC, None), f"keep {path}")
+            flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+            _check(_c().mount(None, dst, None, flags, None), f"read-only {path}")
+            os.close(fd)
 
 
 def mount_proc() -> None:

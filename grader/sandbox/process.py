@@ -112,7 +112,8 @@ class WorkerProcess:
             "max_source_bytes": 2 * 1024 * 1024,
             "isolate": sandbox.isolate,
             "hide": list(sandbox.hide),
-            "reachable": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, PACKAGE_PARENT}),
+            # the Python installation stays readable for the worker's uid; the course does not
+            "reachable": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix}),
             "tmpfs_mb": sandbox.tmpfs_mb,
             "uid": worker_uid(),
             "output_chars": sandbox.output_kb * 1024,

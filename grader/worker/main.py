@@ -43,8 +43,8 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
             in_namespaces = False
         if in_namespaces:
             layers.keep_reachable(cfg["reachable"])
+            layers.private_tmp(cfg["tmpfs_mb"], keep=cfg["reachable"])
             layers.hide(cfg["hide"])
-            layers.private_tmp(cfg["tmpfs_mb"])
             applied += ["private tmpfs", "reference files hidden"]
             _fork_into_pid_namespace(rep_fd)
             layers.mount_proc()
