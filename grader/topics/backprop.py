@@ -1,4 +1,5 @@
-"""Topic ``backprop``: affine and activation layers, maxout, affine-relu, TwoLayerNet, init.
+"""Topic ``backprop``: affine and activation layers, maxout, affine-relu; with
+``grader.topics.backprop_net``, TwoLayerNet and the weight initialisers.
 
 Declarations only: input makers, the checks, and the known mistakes they can name. Forward
 functions return ``(out, cache)``; the cache stays in the worker and is passed back by handle.
@@ -6,21 +7,15 @@ functions return ``(out, cache)``; the cache stays in the worker and is passed b
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
-from grader.checks.base import PASS, Check, Context, Kind, Misconception, Outcome, Verdict
-from grader.checks.diagnose import compare_tree, mismatch_verdict
+from grader.checks.base import Check, Context, Kind, Misconception, Outcome, Verdict
 from grader.checks.gradient import LayerGradient
 from grader.checks.hygiene import Deterministic, NoMutation
-from grader.checks.outputs import CACHE, conform, conform_outputs
+from grader.checks.outputs import CACHE
 from grader.checks.property import Property, expect_close, student_outputs
 from grader.checks.reference import BackwardReference, Reference
-from grader.judge import numgrad
-from grader.judge.compare import gradient_error
-from grader.judge.student import Call, StudentFault
-from grader.protocol.values import Handle, RngSeed
+from grader.topics import backprop_net
 
 TOPIC = "backprop"
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu")
@@ -83,25 +78,6 @@ def maxout(N: int, D: int, M: int, K: int):
     return make
 
 
-def net_case(N: int, D: int, H: int, C: int, reg: float, extra_dims: bool = False):
-    def make(rng: np.random.Generator) -> tuple:
-        for _ in range(1000):
-            params = {
-                "W1": rng.standard_normal((D, H)) * 0.5,
-                "b1": rng.standard_normal(H) * 0.1,
-                "W2": rng.standard_normal((H, C)) * 0.5,
-                "b2": rng.standard_normal(C) * 0.1,
-            }
-            X = rng.standard_normal((N, D))
-            if np.min(np.abs(X @ params["W1"] + params["b1"])) > 1e-3:
-                y = rng.integers(0, C, N)
-                shaped = X.reshape(N, 1, D) if extra_dims else X
-                return params, shaped, y, reg
-        raise RuntimeError("could not draw network inputs away from the ReLU kink")
-
-    return make
-
-
 # -- known mistakes ----------------------------------------------------------------------------
 def _relu_identity(ref, dout, x):
     return dout.copy()
@@ -135,20 +111,7 @@ def _maxout_all_pieces(ref, dout, x, w, b):
     return dx, dw, dz.sum(axis=0)
 
 
-def _net_loss(ref, params, X, y, reg, reg_factor=1.0, reg_bias=False):
-    net = ref.TwoLayerNet(
-        X[0].size, params["W1"].shape[1], params["W2"].shape[1], reg=reg * reg_factor
-    )
-    net.params = copy.deepcopy(params)
-    loss, grads = net.loss(X, y)
-    if reg_bias:
-        for key in ("b1", "b2"):
-            loss += 0.5 * reg * float(np.sum(params[key] ** 2))
-            grads[key] = grads[key] + reg * params[key]
-    return loss, grads
-
-
-MISCONCEPTIONS = [
+MISCONCEPTIONS = backprop_net.MISCONCEPTIONS + [
     Misconception(
         "relu_backward",
         "gradient passed through where x <= 0",
@@ -191,143 +154,7 @@ MISCONCEPTIONS = [
         "only the piece that won the max (argmax over K) receives dout",
         _maxout_all_pieces,
     ),
-    Misconception(
-        "TwoLayerNet",
-        "L2 term reg*sum(W*W) instead of 0.5*reg*sum(W*W)",
-        "fc nets use 0.5 * reg * sum(W * W) (gradient reg * W), unlike the linear classifiers",
-        lambda ref, *a: _net_loss(ref, *a, reg_factor=2.0),
-    ),
-    Misconception(
-        "TwoLayerNet",
-        "biases regularised",
-        "apply the L2 term to W1 and W2 only",
-        lambda ref, *a: _net_loss(ref, *a, reg_bias=True),
-    ),
 ]
-
-
-# -- TwoLayerNet checks ------------------------------------------------------------------------
-def _student_net(ctx: Context, params: dict, X: np.ndarray, reg: float) -> Handle:
-    D, H = params["W1"].shape
-    C = params["W2"].shape[1]
-    reply = ctx.student.call(
-        Call("TwoLayerNet", (D, H, C), {"weight_scale": 1e-3, "reg": reg}, keep="all")
-    )
-    if not isinstance(reply.value, Handle):
-        raise StudentFault("bad_output", "TwoLayerNet(...) did not produce an object")
-    return reply.value
-
-
-def _net_loss_check(make, with_labels: bool):
-    def body(ctx: Context) -> Verdict:
-        params, X, y, reg = make(ctx.rng)
-        net = _student_net(ctx, params, X, reg)
-        assign = [("params", k, v) for k, v in params.items()]
-        args = (X, y) if with_labels else (X,)
-        reply = ctx.student.call(Call("loss", args, assign=assign, target=net))
-        expected = _net_loss(ctx.ref, params, X, y, reg)
-        names = ("loss", "grads") if with_labels else ("scores",)
-        if not with_labels:
-            net_ref = ctx.ref.TwoLayerNet(
-                X[0].size, params["W1"].shape[1], params["W2"].shape[1], reg=reg
-            )
-            net_ref.params = copy.deepcopy(params)
-            expected = (net_ref.loss(X),)
-        got = conform_outputs(reply.value, expected, names, "TwoLayerNet.loss")
-        comparisons = [
-            c for n, g, e in zip(names, got, expected) for c in compare_tree(n, g, e, 1e-7)
-        ]
-        if all(c.ok for c in comparisons):
-            return PASS
-        text = (
-            f"TwoLayerNet(D={params['W1'].shape[0]}, H={params['W1'].shape[1]}, "
-            f"C={params['W2'].shape[1]}, reg={reg:g}).loss(X {X.shape}"
-            + (f", y {y.shape})" if with_labels else ")")
-        )
-        return mismatch_verdict(
-            ctx,
-            text,
-            "TwoLayerNet",
-            (params, X, y, reg),
-            got,
-            names,
-            comparisons,
-            1e-7,
-            "the reference",
-            expected,
-        )
-
-    return body
-
-
-def _net_numeric(make):
-    def body(ctx: Context) -> Verdict:
-        params, X, y, reg = make(ctx.rng)
-        net = _student_net(ctx, params, X, reg)
-        assign = [("params", k, v) for k, v in params.items()]
-        reply = ctx.student.call(Call("loss", (X, y), assign=assign, target=net))
-        expected = _net_loss(ctx.ref, params, X, y, reg)
-        got = conform_outputs(reply.value, expected, ("loss", "grads"), "TwoLayerNet.loss")
-        for key in PARAMS:
-
-            def evaluate(points, key=key):
-                calls = [
-                    Call(
-                        "loss",
-                        (X, y),
-                        target=net,
-                        assign=[
-                            *assign[: PARAMS.index(key)],
-                            ("params", key, p),
-                            *assign[PARAMS.index(key) + 1 :],
-                        ],
-                    )
-                    for p in points
-                ]
-                values = []
-                for r in ctx.student.batch(calls):
-                    if not (isinstance(r.value, tuple) and r.value):
-                        raise StudentFault("bad_output", "loss stopped returning (loss, grads)")
-                    values.append(float(r.value[0]))
-                return values
-
-            numeric = numgrad.elementwise(evaluate, params[key])
-            cmp = gradient_error(f"grads[{key!r}]", got[1][key], numeric, 1e-6)
-            if not cmp.ok:
-                return Verdict(
-                    Outcome.WRONG,
-                    f"TwoLayerNet.loss: grads[{key!r}] differs from "
-                    "the numeric gradient of your own loss.\n  "
-                    + cmp.describe()
-                    + "\n  check the backward pass through this layer (chain rule).",
-                )
-        return PASS
-
-    return body
-
-
-def _net_init(ctx: Context) -> Verdict:
-    D, H, C, scale = 40, 30, 7, 0.05
-    reply = ctx.student.call(
-        Call("TwoLayerNet", (D, H, C), {"weight_scale": scale, "reg": 0.1}, keep="all")
-    )
-    if not isinstance(reply.value, Handle):
-        raise StudentFault("bad_output", "TwoLayerNet(...) did not produce an object")
-    params = ctx.student.getattr(reply.value, "params")
-    shapes = {"W1": (D, H), "b1": (H,), "W2": (H, C), "b2": (C,)}
-    conform(params, {k: np.zeros(s) for k, s in shapes.items()}, "TwoLayerNet.params")
-    for key in ("b1", "b2"):
-        if np.any(params[key] != 0):
-            return Verdict(Outcome.WRONG, f"TwoLayerNet.params[{key!r}] should start at zeros")
-    for key in ("W1", "W2"):
-        std, mean = float(np.std(params[key])), float(np.mean(params[key]))
-        if not (0.8 * scale < std < 1.2 * scale and abs(mean) < 0.25 * scale):
-            return Verdict(
-                Outcome.WRONG,
-                f"TwoLayerNet.params[{key!r}] has std {std:.4g} and "
-                f"mean {mean:.3g}; expected weight_scale * randn, std {scale} mean 0",
-            )
-    return PASS
 
 
 # -- laws of single layers ---------------------------------------------------------------------
@@ -386,45 +213,6 @@ def _relu_idempotent(ctx: Context) -> Verdict:
     return expect_close(
         ctx, "relu_forward", "relu(relu(x)) == relu(x)", ("out",), (twice,), (once,), 0.0
     )
-
-
-# -- initialisation checks ---------------------------------------------------------------------
-def _init_stats(fn: str, fan_in: int, fan_out: int, a: float | None):
-    def body(ctx: Context) -> Verdict:
-        seed = int(ctx.rng.integers(2**31))
-        args = (fan_in, fan_out, RngSeed(seed)) + (() if a is None else (a,))
-        first, again = ctx.student.batch([Call(fn, args), Call(fn, args)])
-        w = first.value
-        conform(w, np.zeros((fan_in, fan_out)), f"{fn} result")
-        if not np.array_equal(w, again.value):
-            return Verdict(
-                Outcome.WRONG,
-                f"{fn}: two calls with generators of the same seed "
-                "gave different weights; draw only from the rng argument",
-            )
-        if fn == "xavier_init":
-            bound = np.sqrt(6.0 / (fan_in + fan_out))
-            top = float(np.max(np.abs(w)))
-            if top > bound or top < 0.95 * bound or abs(float(np.mean(w))) > 0.1 * bound:
-                return Verdict(
-                    Outcome.WRONG,
-                    f"{fn}({fan_in}, {fan_out}): values should fill "
-                    f"U(-{bound:.4g}, {bound:.4g}); max |w| is {top:.4g}, mean "
-                    f"{float(np.mean(w)):.3g}",
-                )
-            return PASS
-        std = np.sqrt(2.0 / (1.0 + (a or 0.0) ** 2)) / np.sqrt(fan_in)
-        got = float(np.std(w))
-        if not 0.95 * std < got < 1.05 * std or abs(float(np.mean(w))) > 0.1 * std:
-            return Verdict(
-                Outcome.WRONG,
-                f"{fn}({fan_in}, {fan_out}, a={a}): std {got:.4g}, "
-                f"expected gain/sqrt(fan_in) = {std:.4g} with gain sqrt(2/(1+a^2)) "
-                "(fan_in, not fan_out)",
-            )
-        return PASS
-
-    return body
 
 
 # -- checks --------------------------------------------------------------------------------------
@@ -526,72 +314,11 @@ def checks() -> list[Check]:
         (0, 1, 2),
         DXWB,
     )
-    net = "TwoLayerNet"
     found += [
-        Property(TOPIC, net, "initial parameters", _net_init),
         Property(TOPIC, "sigmoid_forward", "symmetry", _sigmoid_symmetry),
         Property(TOPIC, "tanh_forward", "odd function", _tanh_odd),
         Property(TOPIC, "affine_forward", "linear in x", _affine_linearity),
         Property(TOPIC, "relu_forward", "non-negative and idempotent", _relu_idempotent),
-        Property(
-            TOPIC,
-            net,
-            "scores (y=None)",
-            _net_loss_check(net_case(5, 6, 4, 3, 0.0), False),
-            kind=Kind.REFERENCE,
-        ),
-        Property(
-            TOPIC,
-            net,
-            "loss and grads, reg=0",
-            _net_loss_check(net_case(6, 5, 7, 4, 0.0), True),
-            kind=Kind.REFERENCE,
-        ),
-        Property(
-            TOPIC,
-            net,
-            "loss and grads, reg=0.7",
-            _net_loss_check(net_case(6, 5, 7, 4, 0.7), True),
-            kind=Kind.REFERENCE,
-        ),
-        Property(
-            TOPIC,
-            net,
-            "image-shaped X (N, 1, D)",
-            _net_loss_check(net_case(4, 6, 5, 3, 0.1, extra_dims=True), True),
-            kind=Kind.REFERENCE,
-        ),
-        Property(
-            TOPIC,
-            net,
-            "hidden: N=32 D=20 H=15 C=10 reg=0.05",
-            _net_loss_check(net_case(32, 20, 15, 10, 0.05), True),
-            kind=Kind.REFERENCE,
-        ),
-        Property(
-            TOPIC,
-            net,
-            "numeric gradient of every parameter",
-            _net_numeric(net_case(3, 4, 5, 3, 0.4)),
-            kind=Kind.GRADIENT,
-        ),
-        Property(
-            TOPIC,
-            "xavier_init",
-            "bound, mean and seeding (300x200)",
-            _init_stats("xavier_init", 300, 200, None),
-        ),
-        Property(
-            TOPIC,
-            "kaiming_init",
-            "std and seeding, a=0 (400x300)",
-            _init_stats("kaiming_init", 400, 300, 0.0),
-        ),
-        Property(
-            TOPIC,
-            "kaiming_init",
-            "std with leaky slope a=0.5 (500x100)",
-            _init_stats("kaiming_init", 500, 100, 0.5),
-        ),
     ]
+    found += backprop_net.checks(TOPIC)
     return found
