@@ -20,7 +20,7 @@ from types import ModuleType
 from grader import registry
 from grader.checks.base import CheckFailed, Context, Outcome, Verdict
 from grader.config import CheckPlan, Course
-from grader.judge.seeds import check_rng, secret_id
+from grader.judge.seeds import check_rng, check_seed, secret_id
 from grader.judge.student import StudentFault, StudentModule
 from grader.layouts.kit import Submission
 from grader.sandbox.process import Sandbox
@@ -160,9 +160,10 @@ def _result(plan: CheckPlan, check, verdict: Verdict, elapsed: float) -> CheckRe
     )
 
 
-def run_check(check, ctx: Context) -> Verdict:
+def run_check(check, ctx: Context, worker_seed: int) -> Verdict:
     """Run one check; every student fault becomes that check's verdict."""
     try:
+        ctx.student.seed(worker_seed)
         return check.run(ctx)
     except CheckFailed as failed:
         return failed.verdict
@@ -223,7 +224,9 @@ def grade_topic(
                 spec.misconceptions,
                 course.config.mutation,
             )
-            verdict = run_check(check, ctx)
+            verdict = run_check(
+                check, ctx, check_seed(course.secret, f"{plan.check_id}#worker") % 2**32
+            )
         results.append(_result(plan, check, verdict, time.perf_counter() - started))
     student.close()
     return results, student

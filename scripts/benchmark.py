@@ -56,14 +56,20 @@ def _tree_rss(root_pid: int) -> int:
 
 
 def timed_process(cmd: list[str], cwd: Path) -> tuple[float, int, int]:
-    """(wall seconds, peak tree RSS bytes, exit code) of one command."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, _tree_rss(proc.pid))
-        time.sleep(0.005)
-    return time.perf_counter() - started, peak, proc.returncode
+    """(wall seconds, peak tree RSS bytes, exit code) of one command; its output is shown only
+    when it fails."""
+    with tempfile.TemporaryFile() as log:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss(proc.pid))
+            time.sleep(0.005)
+        wall = time.perf_counter() - started
+        if proc.returncode:
+            log.seek(0)
+            sys.stderr.write(log.read()[-5000:].decode(errors="replace"))
+    return wall, peak, proc.returncode
 
 
 def grade_reference(runs: int) -> dict:

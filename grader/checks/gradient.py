@@ -36,10 +36,14 @@ def _verdict(
     if dirs is not None:
         analytic_d = np.tensordot(dirs, analytic, axes=analytic.ndim)
         cmp = gradient_error(
-            f"{grad_name} along {len(dirs)} random directions", analytic_d, numeric, tol
+            f"{grad_name} along {len(dirs)} random directions",
+            analytic_d,
+            numeric.values,
+            tol,
+            numeric.roundoff,
         )
     else:
-        cmp = gradient_error(grad_name, analytic, numeric, tol)
+        cmp = gradient_error(grad_name, analytic, numeric.values, tol, numeric.roundoff)
     if cmp.ok:
         return PASS
     verdict = mismatch_verdict(ctx, text, fn, inputs, got, names, [cmp], tol, subject, expected)

@@ -40,18 +40,25 @@ class Comparison:
 
 
 def relative_error(
-    name: str, got: np.ndarray, expected: np.ndarray, tolerance: float, floor: float = 1e-8
+    name: str,
+    got: np.ndarray,
+    expected: np.ndarray,
+    tolerance: float,
+    floor: float = 1e-8,
+    slack: float = 0.0,
 ) -> Comparison:
     """CS231n's ``max |a-b| / max(floor, |a|+|b|)``, elementwise, with the worst element's index.
 
+    ``slack`` is an absolute difference that counts as none (the roundoff of a numeric gradient).
     NaN on either side, or an infinity where the other side differs, counts as an infinite
-    error. Shapes must
-    already agree (the caller checks them first and reports a shape mismatch on its own).
+    error. Shapes must already agree (the caller checks them first and reports a shape mismatch
+    on its own).
     """
     got = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
     with np.errstate(all="ignore"):
-        err = np.abs(got - expected) / np.maximum(floor, np.abs(got) + np.abs(expected))
+        diff = np.maximum(np.abs(got - expected) - slack, 0.0)
+        err = diff / np.maximum(floor, np.abs(got) + np.abs(expected))
     # NaN never matches anything (a NaN result is never right, even against a NaN numeric
     # gradient of a NaN loss); an infinity matches only the same infinity.
     same_inf = np.isinf(got) & (got == expected)
@@ -73,9 +80,10 @@ def relative_error(
 
 
 def gradient_error(
-    name: str, got: np.ndarray, expected: np.ndarray, tolerance: float
+    name: str, got: np.ndarray, expected: np.ndarray, tolerance: float, roundoff: float = 0.0
 ) -> Comparison:
-    """Relative error for gradients, with a floor at 1e-4 of the larger array's magnitude.
+    """Relative error for gradients: floor at 1e-4 of the larger array's magnitude, and the
+    numeric gradient's floating-point roundoff (``roundoff``, absolute) forgiven.
 
     A numeric gradient carries an absolute error of about eps*|f|/h, so entries that are (nearly)
     zero are judged against the array's scale rather than against 1e-8; large entries are judged
@@ -83,7 +91,8 @@ def gradient_error(
     """
     scale = float(max(np.max(np.abs(got), initial=0.0), np.max(np.abs(expected), initial=0.0)))
     floor = max(1e-8, 1e-4 * scale) if np.isfinite(scale) else 1e-8
-    cmp = relative_error(name, got, expected, tolerance, floor=floor)
-    return Comparison(
-        **{**cmp.__dict__, "metric": "relative error max|a-b|/max(1e-4*scale,|a|+|b|)"}
-    )
+    cmp = relative_error(name, got, expected, tolerance, floor=floor, slack=roundoff)
+    metric = "relative error max|a-b|/max(1e-4*scale,|a|+|b|)"
+    if roundoff:
+        metric += f", differences under the numeric roundoff {roundoff:.1g} forgiven"
+    return Comparison(**{**cmp.__dict__, "metric": metric})

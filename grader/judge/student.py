@@ -244,6 +244,11 @@ class StudentModule:
             raise StudentFault("crashed", "the worker answered a batch with the wrong length")
         return [self._reply(r, arrays, c.fn) for r, c in zip(results, calls)]
 
+    def seed(self, seed: int) -> None:
+        """Seed the worker's global random generators (for student code that uses them)."""
+        reply, arrays = self._request({"op": "seed", "seed": seed}, [], self.call_timeout, set())
+        self._reply(reply, arrays, "seeding")
+
     def getattr(self, target: Handle, attr: str) -> Any:
         reply, arrays = self._request(
             {"op": "getattr", "target": target.id, "attr": attr}, [], self.call_timeout, {attr}

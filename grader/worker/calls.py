@@ -10,11 +10,14 @@ Requests (``header["op"]``):
 - ``getattr`` / ``setitem``: read ``target.attr`` or set ``target.attr[key] = value``.
 - ``batch``: a list of the above, answered together.
 - ``release``: forget handles.
+- ``seed``: seed the global ``numpy.random`` and ``random`` generators (per check, from the judge,
+  so that student code drawing from them grades the same every time).
 """
 
 from __future__ import annotations
 
 import inspect
+import random
 import sys
 import time
 import traceback
@@ -95,6 +98,10 @@ class Evaluator:
             if op == "release":
                 for hid in header["ids"]:
                     self.handles.pop(hid, None)
+                return {"ok": True}
+            if op == "seed":  # student code may use the global generators (np.random.randn)
+                np.random.seed(header["seed"])
+                random.seed(header["seed"])
                 return {"ok": True}
             if op == "ping":
                 return {"ok": True}

@@ -53,7 +53,17 @@ def test_numeric_gradients_of_a_quadratic():
         return [float(p @ A @ p) for p in points]
 
     exact = (A + A.T) @ x
-    assert np.allclose(numgrad.elementwise(evaluate, x), exact, rtol=1e-8)
+    full = numgrad.elementwise(evaluate, x)
+    assert np.allclose(full.values, exact, rtol=1e-8)
+    assert 0 < full.roundoff < 1e-8
     dirs = numgrad.random_directions(rng, x.shape, 3)
     assert np.allclose(np.linalg.norm(dirs, axis=1), 1.0)
-    assert np.allclose(numgrad.directional(evaluate, x, dirs), dirs @ exact, rtol=1e-7)
+    assert np.allclose(numgrad.directional(evaluate, x, dirs).values, dirs @ exact, rtol=1e-7)
+
+
+def test_roundoff_slack_forgives_only_tiny_differences():
+    analytic = np.array([1.97651168e-06, 0.17])
+    numeric = np.array([1.97646344e-06, 0.17])  # a real case: 5e-11 of cancellation noise
+    assert not gradient_error("g", analytic, numeric, 1e-6).ok
+    assert gradient_error("g", analytic, numeric, 1e-6, roundoff=2e-8).ok
+    assert not gradient_error("g", analytic, numeric * 1.01, 1e-6, roundoff=2e-8).ok

@@ -68,6 +68,11 @@ SOURCE = textwrap.dedent(
         with open("/tmp/big", "wb") as fh:
             fh.write(b"x" * (40 << 20))
 
+    def draw():
+        import random
+
+        return np.random.rand(3), random.random()
+
     def refuse():
         raise NotImplementedError("todo")
 
@@ -155,6 +160,16 @@ def test_not_implemented_and_sys_exit(module):
     assert info.value.outcome == "exception" and "sys.exit(4)" in info.value.reason
     assert s.call(Call("double", (1.0,), keep=[1])).value[0] == 2.0  # still the same worker
     s.close()
+
+
+def test_seeding_makes_global_randomness_repeatable(module):
+    draws = []
+    for _ in range(2):  # two separate workers
+        s = student(module)
+        s.seed(1234)
+        draws.append(s.call(Call("draw")).value)
+        s.close()
+    assert np.array_equal(draws[0][0], draws[1][0]) and draws[0][1] == draws[1][1]
 
 
 def test_file_size_limit_is_an_exception_not_a_crash(module):
