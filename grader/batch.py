@@ -6,7 +6,6 @@ with a visible "autograder failed" entry and a staff log, and the others go on.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import traceback
 from collections.abc import Callable
@@ -88,7 +87,3 @@ def grade_batch(
                     on_done(reports[-1], len(reports), len(submissions))
     gradebook.write(out / "gradebook.csv", reports, topics)
     return sorted(reports, key=lambda r: r.student_id)
-
-
-def progress_enabled() -> bool:
-    return sys.stderr.isatty()

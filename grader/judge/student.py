@@ -146,7 +146,7 @@ class StudentModule:
             raise self.load_fault from None
         except WorkerDied as exc:
             self._retire()
-            self.load_fault = StudentFault(exc.outcome, f"{what}: {exc.reason}")
+            self.load_fault = StudentFault("crashed", f"{what}: {exc.reason}")
             raise self.load_fault from None
         if not header.get("ok"):
             self.load_fault = _fault_from_error(header.get("error"), what)
@@ -200,7 +200,7 @@ class StudentModule:
             self._retire()
             for name in names:
                 self.crashes[name] = self.crashes.get(name, 0) + 1
-            raise StudentFault(exc.outcome, exc.reason) from None
+            raise StudentFault("crashed", exc.reason) from None
 
     def _reply(self, header: dict[str, Any], arrays: list[np.ndarray], what: str) -> Reply:
         if not header.get("ok"):
@@ -254,15 +254,3 @@ class StudentModule:
             {"op": "getattr", "target": target.id, "attr": attr}, [], self.call_timeout, {attr}
         )
         return self._reply(reply, arrays, f"reading .{attr}").value
-
-    def setitem(self, target: Handle, attr: str, key: str, value: Any) -> None:
-        blobs: list[np.ndarray] = []
-        header = {
-            "op": "setitem",
-            "target": target.id,
-            "attr": attr,
-            "key": key,
-            "value": to_wire(value, blobs),
-        }
-        reply, arrays = self._request(header, blobs, self.call_timeout, {attr})
-        self._reply(reply, arrays, f"setting .{attr}[{key!r}]")

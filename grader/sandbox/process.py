@@ -40,12 +40,12 @@ PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
 
 
 class WorkerDied(Exception):
-    """The worker exited or broke the protocol; ``reason`` says how."""
+    """The worker exited or broke the protocol; ``reason`` says how. Running out of memory shows
+    as a MemoryError inside the worker (RLIMIT_AS), which the worker reports itself."""
 
-    def __init__(self, reason: str, outcome: str = "crashed") -> None:
+    def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.outcome = outcome
 
 
 class WorkerTimeout(Exception):
@@ -233,7 +233,7 @@ class WorkerProcess:
             code = self.proc.wait()
             self.inner_pid = None
             self._close()
-            raise WorkerDied(_exit_reason(code), _exit_outcome(code)) from None
+            raise WorkerDied(_exit_reason(code)) from None
         except ProtocolError as exc:
             self.kill()
             raise WorkerDied(f"the worker broke the protocol: {exc}") from None
@@ -250,7 +250,7 @@ class WorkerProcess:
         except (BrokenPipeError, OSError):
             code = self.proc.wait()
             self._close()
-            raise WorkerDied(_exit_reason(code), _exit_outcome(code)) from None
+            raise WorkerDied(_exit_reason(code)) from None
         return self._read(deadline, what=str(header.get("op")))
 
 
@@ -273,9 +273,3 @@ def _exit_reason(code: int) -> str:
         hint = " (out of memory?)" if sig == signal.SIGKILL else ""
         return f"the worker process was killed by signal {name}{hint}"
     return f"the worker process exited with status {code} during the call (os._exit or a crash)"
-
-
-def _exit_outcome(code: int) -> str:
-    """A worker that dies is ``crashed``; running out of memory normally shows as MemoryError
-    (RLIMIT_AS), which the worker reports itself as ``memory``."""
-    return "crashed"
