@@ -9,8 +9,8 @@ import numpy as np
 
 from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict, fail
 from grader.checks.diagnose import mismatch_verdict
-from grader.checks.outputs import conform_outputs, describe_call, is_real_scalar
-from grader.checks.reference import Make, backward_pass, param_names, reference_outputs
+from grader.checks.outputs import describe_call, is_real_scalar
+from grader.checks.reference import Make, backward_pass, param_names, student_and_reference
 from grader.judge import numgrad
 from grader.judge.compare import gradient_error
 from grader.judge.student import Call
@@ -71,10 +71,7 @@ class LossGradient(Declared):
 
     def run(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
-        expected = reference_outputs(ctx, self.function, args)
-        got = conform_outputs(
-            ctx.student.call(Call(self.function, args)).value, expected, self.outputs, self.function
-        )
+        got, expected = student_and_reference(ctx, self.function, args, self.outputs)
 
         def evaluate(points):
             replies = ctx.student.batch(

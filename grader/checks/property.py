@@ -12,9 +12,7 @@ from typing import Any
 
 from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict
 from grader.checks.diagnose import compare_outputs, diagnose
-from grader.checks.outputs import conform_outputs
-from grader.checks.reference import reference_outputs
-from grader.judge.student import Call
+from grader.checks.reference import reference_outputs, student_and_reference
 
 
 @dataclass(frozen=True)
@@ -31,9 +29,7 @@ class Property(Declared):
 
 def student_outputs(ctx: Context, function: str, args: tuple, names: Sequence[str]) -> tuple:
     """Call the student and check the result's structure against the reference's."""
-    expected = reference_outputs(ctx, function, args)
-    reply = ctx.student.call(Call(function, args))
-    return conform_outputs(reply.value, expected, names, function)
+    return student_and_reference(ctx, function, args, names)[0]
 
 
 def expect_close(

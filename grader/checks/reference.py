@@ -32,6 +32,16 @@ def reference_outputs(ctx: Context, function: str, args: tuple) -> tuple:
     return as_tuple(getattr(ctx.ref, function)(*copy.deepcopy(args)))
 
 
+def student_and_reference(
+    ctx: Context, function: str, args: tuple, names: Sequence[str]
+) -> tuple[tuple, tuple]:
+    """Call ``function(*args)`` in the worker (caches kept there) and in the reference; return
+    (the student's outputs, structure checked; the reference's outputs), both as tuples."""
+    expected = reference_outputs(ctx, function, args)
+    reply = ctx.student.call(Call(function, args, keep=cache_positions(names)))
+    return conform_outputs(reply.value, expected, names, function), expected
+
+
 def cache_positions(names: Sequence[str]) -> list[int]:
     return [i for i, n in enumerate(names) if n == CACHE]
 
@@ -50,9 +60,7 @@ class Reference(Declared):
 
     def run(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
-        expected = reference_outputs(ctx, self.function, args)
-        reply = ctx.student.call(Call(self.function, args, keep=cache_positions(self.outputs)))
-        got = conform_outputs(reply.value, expected, self.outputs, self.function)
+        got, expected = student_and_reference(ctx, self.function, args, self.outputs)
         comparisons = compare_outputs(self.outputs, got, expected, self.tol)
         if all(c.ok for c in comparisons):
             return PASS
