@@ -48,10 +48,29 @@ class Rule(_Strict):
     visibility: Visibility | None = None
 
 
+class LimitOverrides(_Strict):
+    """Per-topic changes to the course limits (for example more memory for a CUDA context)."""
+
+    call_timeout_s: float | None = Field(None, gt=0, le=3600)
+    import_timeout_s: float | None = Field(None, gt=0, le=600)
+    memory_mb: int | None = Field(None, ge=256, le=65536)
+    cpu_s: int | None = Field(None, ge=1, le=86400)
+
+
+class SpeedConfig(_Strict):
+    """Speed checks: the vectorised function must beat the naive reference by ``min_ratio``,
+    timed in the same grading run (median of ``repeats`` interleaved timings)."""
+
+    min_ratio: float = Field(4.0, gt=0)
+    repeats: int = Field(5, ge=1, le=50)
+
+
 class TopicConfig(_Strict):
     default_points: float = Field(1.0, ge=0)
     visibility: Visibility = "visible"
     rules: tuple[Rule, ...] = ()
+    speed: SpeedConfig = SpeedConfig()
+    limits: LimitOverrides = LimitOverrides()
 
 
 class CourseConfig(_Strict):

@@ -12,7 +12,7 @@ import importlib.util
 import inspect
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -42,15 +42,11 @@ class CheckResult:
     warnings: tuple[str, ...] = ()
     elapsed: float = 0.0
     grader_fault: bool = False
+    counts: bool = True  # toward the maximum: not-run GPU checks do not, unless configured
 
     @property
     def passed(self) -> bool:
         return self.outcome is Outcome.PASSED
-
-    @property
-    def counts(self) -> bool:
-        """Whether the check counts toward the maximum (not-run GPU checks may not)."""
-        return self.outcome is not Outcome.NOT_RUN
 
 
 @dataclass(frozen=True)
@@ -140,7 +136,9 @@ def _signature_problem(fn: str, info: dict, ref: ModuleType) -> str | None:
     return None
 
 
-def _result(plan: CheckPlan, check, verdict: Verdict, elapsed: float) -> CheckResult:
+def _result(
+    plan: CheckPlan, check, verdict: Verdict, elapsed: float, not_run_counts: bool = False
+) -> CheckResult:
     passed = verdict.outcome is Outcome.PASSED
     return CheckResult(
         check_id=plan.check_id,
@@ -157,6 +155,7 @@ def _result(plan: CheckPlan, check, verdict: Verdict, elapsed: float) -> CheckRe
         warnings=verdict.warnings,
         elapsed=elapsed,
         grader_fault=verdict.grader_fault,
+        counts=verdict.outcome is not Outcome.NOT_RUN or not_run_counts,
     )
 
 
@@ -197,8 +196,12 @@ def grade_topic(
             _result(p, spec.check(p.check_id), Verdict(Outcome.NOT_SUBMITTED, reason), 0.0)
             for p in plans
         ], None
-    limits = course.config.limits
-    student = StudentModule(module, topic, sandbox, limits.call_timeout_s, limits.import_timeout_s)
+    limits, tcfg = course.config.limits, course.config.topics[topic]
+    over = tcfg.limits.model_dump(exclude_none=True)
+    call_timeout = over.pop("call_timeout_s", limits.call_timeout_s)
+    import_timeout = over.pop("import_timeout_s", limits.import_timeout_s)
+    sandbox = replace(sandbox, **over)
+    student = StudentModule(module, topic, sandbox, call_timeout, import_timeout)
     try:
         functions = student.loaded_functions()
         load_fault: StudentFault | None = None
@@ -223,11 +226,20 @@ def grade_topic(
                 check_rng(course.secret, plan.check_id),
                 spec.misconceptions,
                 course.config.mutation,
+                {"speed": tcfg.speed},
             )
             verdict = run_check(
                 check, ctx, check_seed(course.secret, f"{plan.check_id}#worker") % 2**32
             )
-        results.append(_result(plan, check, verdict, time.perf_counter() - started))
+        results.append(
+            _result(
+                plan,
+                check,
+                verdict,
+                time.perf_counter() - started,
+                course.config.gpu_checks_count_without_gpu,
+            )
+        )
     student.close()
     return results, student
 

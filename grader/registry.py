@@ -8,6 +8,7 @@ Each topic is a module in ``grader.topics`` declaring ``TOPIC``, ``FUNCTIONS``, 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
 from functools import cache
 
@@ -25,7 +26,14 @@ COURSE_TOPICS = (
     "quantization",
     "cuda_timing",
 )
-IMPLEMENTED = ("losses", "backprop")
+
+
+def _implemented() -> tuple[str, ...]:
+    """The course topics that have a declaration module in ``grader.topics``."""
+    return tuple(t for t in COURSE_TOPICS if importlib.util.find_spec(f"grader.topics.{t}"))
+
+
+IMPLEMENTED = _implemented()
 
 
 @dataclass(frozen=True)

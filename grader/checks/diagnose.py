@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.checks.base import Context, Misconception, Outcome, Verdict
 from grader.checks.outputs import CACHE, is_real_scalar
-from grader.judge.compare import Comparison, relative_error
+from grader.judge.compare import Comparison, exact, relative_error
 
 Metric = Callable[[str, np.ndarray, np.ndarray, float], Comparison]
 
@@ -25,6 +25,8 @@ def compare_tree(
     elif isinstance(expected, (tuple, list)):
         for i, (g, e) in enumerate(zip(got, expected)):
             yield from compare_tree(f"{name}[{i}]", g, e, tol, metric)
+    elif isinstance(expected, (bool, np.bool_, str)):
+        yield exact(name, got, expected)
     elif isinstance(expected, np.ndarray) or is_real_scalar(expected):
         yield metric(name, np.asarray(got), np.asarray(expected), tol)
 

@@ -76,6 +76,14 @@ def conform(got: Any, expected: Any, name: str, float_dtype: np.dtype | None = N
                 Outcome.BAD_OUTPUT, f"{name}: expected shape {expected.shape}, got {got.shape}"
             )
         return
+    if isinstance(expected, (bool, np.bool_)):
+        if not isinstance(got, (bool, np.bool_)):
+            raise fail(Outcome.BAD_OUTPUT, f"{name}: expected True or False, got {_kind(got)}")
+        return
+    if isinstance(expected, str):
+        if not isinstance(got, str):
+            raise fail(Outcome.BAD_OUTPUT, f"{name}: expected a string, got {_kind(got)}")
+        return
     if is_real_scalar(expected):
         if not is_real_scalar(got):
             hint = (

@@ -15,8 +15,8 @@ class Comparison:
     error: float
     tolerance: float
     worst_index: tuple[int, ...]
-    got_value: float
-    expected_value: float
+    got_value: float | str | bool
+    expected_value: float | str | bool
     metric: str
 
     @property
@@ -24,19 +24,32 @@ class Comparison:
         return bool(self.error <= self.tolerance)
 
     def where(self) -> str:
+        got, want = _show(self.got_value), _show(self.expected_value)
         if not self.worst_index:
-            return f"{self.name}: yours {self.got_value:.6g}, expected {self.expected_value:.6g}"
+            return f"{self.name}: yours {got}, expected {want}"
         idx = ", ".join(str(i) for i in self.worst_index)
-        return (
-            f"worst at {self.name}[{idx}]: yours {self.got_value:.6g}, "
-            f"expected {self.expected_value:.6g}"
-        )
+        return f"worst at {self.name}[{idx}]: yours {got}, expected {want}"
 
     def describe(self) -> str:
         return (
             f"compared {self.name} by {self.metric}: error {self.error:.3g} "
             f"(tolerance {self.tolerance:.0e}); {self.where()}"
         )
+
+
+def _show(value: float | str | bool) -> str:
+    if isinstance(value, (str, bool)):
+        return repr(value)
+    return f"{value:.6g}"
+
+
+def exact(name: str, got: str | bool, expected: str | bool) -> Comparison:
+    """Equality, for answers that are words or truth values (``"memory"``, ``True``)."""
+    same = type(got) is type(expected) and got == expected
+    if isinstance(expected, (bool, np.bool_)):
+        same = isinstance(got, (bool, np.bool_)) and bool(got) == bool(expected)
+        got, expected = bool(got), bool(expected)
+    return Comparison(name, 0.0 if same else float("inf"), 0.0, (), got, expected, "equality")
 
 
 def relative_error(

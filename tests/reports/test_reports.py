@@ -67,7 +67,8 @@ def test_grader_error_entry_is_schema_valid(stub_report):
 def test_not_run_checks_are_excluded_from_the_maximum(stub_report):
     first = stub_report.results[0]
     not_run = replace(
-        stub_report, results=(replace(first, outcome=Outcome.NOT_RUN), *stub_report.results[1:])
+        stub_report,
+        results=(replace(first, outcome=Outcome.NOT_RUN, counts=False), *stub_report.results[1:]),
     )
     assert not_run.max_score == stub_report.max_score - first.max_points
     data = gradescope.results_json(not_run)
@@ -99,3 +100,16 @@ def test_a_grader_failure_on_a_check_is_flagged_for_regrading(stub_report):
     rows = list(csv.reader(io.StringIO(gradebook.render([report], ("losses",)))))
     assert rows[1][rows[0].index("status")] == "grader_error"
     assert gradescope.results_json(stub_report)["extra_data"]["status"] == "graded"
+
+
+def test_not_run_counts_toward_the_maximum_only_when_configured(course):
+    from grader import registry
+    from grader.checks.base import Verdict
+    from grader.pipeline import _result
+
+    plan = course.plans["losses"][0]
+    check = registry.topic("losses").check(plan.check_id)
+    not_run = Verdict(Outcome.NOT_RUN, "not run: no CUDA device")
+    assert not _result(plan, check, not_run, 0.0).counts
+    assert _result(plan, check, not_run, 0.0, not_run_counts=True).counts
+    assert _result(plan, check, Verdict(Outcome.WRONG), 0.0).counts

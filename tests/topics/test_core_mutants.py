@@ -3,22 +3,10 @@ function it breaks, and where the bug is a known misconception the feedback name
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
+from mutation import Mutant, assert_caught
 
-from grader.checks.base import Outcome
 from grader.pipeline import grade_topic, sandbox_for
-
-
-@dataclass(frozen=True)
-class Mutant:
-    topic: str
-    function: str
-    old: str
-    new: str
-    misconception: str | None = None
-
 
 MUTANTS = [
     Mutant(
@@ -84,35 +72,9 @@ CALLERS = {  # the reference composes layers: affine_relu and TwoLayerNet call t
 }
 
 
-def _mutate(source: str, mutant: Mutant) -> str:
-    """Replace the first occurrence of ``old`` inside ``function`` only."""
-    start = max(source.find(f"def {mutant.function}("), source.find(f"class {mutant.function}"))
-    at = source.find(mutant.old, start)
-    assert start >= 0 and at >= 0, f"mutant no longer applies: {mutant.old!r}"
-    return source[:at] + mutant.new + source[at + len(mutant.old) :]
-
-
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: f"{m.function}:{m.new.strip()[:30]}")
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.label)
 def test_mutant_is_caught(course, tmp_path, mutant):
-    source = (course.solutions_dir / f"{mutant.topic}.py").read_text()
-    path = tmp_path / f"{mutant.topic}.py"
-    path.write_text(_mutate(source, mutant))
-    results, _ = grade_topic(course, mutant.topic, path, None, sandbox_for(course))
-    mine = [r for r in results if r.function == mutant.function]
-    failed = [r for r in mine if not r.passed]
-    assert failed, f"no check of {mutant.function} caught the mutant"
-    assert all(r.outcome in (Outcome.WRONG, Outcome.BAD_OUTPUT, Outcome.EXCEPTION) for r in failed)
-    if mutant.misconception:
-        named = {r.misconception for r in failed}
-        assert mutant.misconception in named, f"named {named}"
-    # a mutant may only hurt the functions that call the mutated one
-    callers = CALLERS.get(mutant.function, set())
-    others = [
-        r.check_id
-        for r in results
-        if r.function not in {mutant.function, *callers} and not r.passed
-    ]
-    assert not others, f"unrelated checks failed: {others[:5]}"
+    assert_caught(course, tmp_path, mutant, CALLERS.get(mutant.function, ()))
 
 
 def test_two_layer_net_with_full_reg_convention_is_named(course, tmp_path):
