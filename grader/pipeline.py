@@ -112,6 +112,17 @@ def sandbox_for(course: Course, extra_hidden: tuple[Path, ...] = ()) -> Sandbox:
     )
 
 
+def _worker_setup(topic: str) -> str:
+    """What the topic's worker installs before importing the module (``WORKER_SETUP`` of its
+    declaration module, e.g. the simulated CUDA device where the judge has no GPU)."""
+    requested = getattr(importlib.import_module(f"grader.topics.{topic}"), "WORKER_SETUP", "")
+    if not requested:
+        return ""
+    from grader.sim import worker_setup
+
+    return worker_setup(requested)
+
+
 def _params_ok(student: list | None, reference: inspect.Signature) -> bool:
     """Can the student's callable take the reference's parameters positionally?"""
     if student is None:
@@ -200,7 +211,7 @@ def grade_topic(
     over = tcfg.limits.model_dump(exclude_none=True)
     call_timeout = over.pop("call_timeout_s", limits.call_timeout_s)
     import_timeout = over.pop("import_timeout_s", limits.import_timeout_s)
-    sandbox = replace(sandbox, **over)
+    sandbox = replace(sandbox, **over, setup=_worker_setup(topic))
     student = StudentModule(module, topic, sandbox, call_timeout, import_timeout)
     try:
         functions = student.loaded_functions()

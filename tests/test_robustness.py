@@ -2,9 +2,11 @@
 
 One batch (``fast_course``: 2 s call and import deadlines, two jobs) is graded once per module;
 every test reads its reports. ``alice`` is a correct submission, ``bob`` makes realistic
-mistakes (his feedback is tested in test_feedback_misconceptions.py), and every other folder is
-a robustness case: a ``losses.py`` with correct ``svm_loss_vectorized`` and
-``softmax_loss_vectorized`` except for one misbehaviour, named by the folder.
+mistakes (his feedback is tested in test_feedback_misconceptions.py), carol to heidi make the
+realistic mistakes of the later topics (tested in tests/topics/test_<topic>_example.py; here only
+their losses and backprop, which they do not submit), and every other folder is a robustness
+case: a ``losses.py`` with correct ``svm_loss_vectorized`` and ``softmax_loss_vectorized``
+except for one misbehaviour, named by the folder.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ SVM = "svm_loss_vectorized"
 SOFTMAX = "softmax_loss_vectorized"
 HYGIENE = ("inputs unchanged", "deterministic")  # checks that do not compare values
 DEADLINE_S = 2.0  # fast_course's call_timeout_s
-ROBUSTNESS = sorted(p.name for p in EXAMPLES.iterdir() if p.name not in ("alice", "bob"))
+# Realistic students (one buggy submission per topic besides bob's); every other folder is a
+# robustness case.
+STUDENTS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
+ROBUSTNESS = sorted(p.name for p in EXAMPLES.iterdir() if p.name not in STUDENTS)
 
 
 # -- the batch, graded once ----------------------------------------------------------------------

@@ -197,11 +197,14 @@ def _public_functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef]]:
 @pytest.mark.parametrize("topic", TOPICS)
 def test_each_public_function_body_is_one_student_region(topic):
     """After the docstring, a function's whole body (return included) lies inside its region:
-    the stub then leaves no reference code behind."""
+    the stub then leaves no reference code behind. Helpers the students are given say
+    "(given code)" in their docstring and have no region."""
     source = (SOLUTIONS_DIR / f"{topic}.py").read_text(encoding="utf-8")
     regions = dict(student_functions(source, f"solutions/{topic}.py"))
     for name, node in _public_functions(ast.parse(source)):
         assert ast.get_docstring(node), f"{topic}.{name} has no docstring"
+        if "(given code)" in ast.get_docstring(node) and name not in regions:
+            continue
         assert name in regions, f"{topic}.{name} has no student region"
         region = regions[name]
         for statement in node.body[1:]:

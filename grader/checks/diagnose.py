@@ -121,7 +121,8 @@ def mismatch_verdict(
     bad = [c for c in comparisons if not c.ok]
     first = bad[0]
     lines = [f"{call_text}: {first.name} differs from {what}.", "  " + first.describe()]
-    nonfinite = not np.isfinite(first.got_value) and np.isfinite(first.expected_value)
+    numeric = not isinstance(first.expected_value, (str, bool))  # words compare by equality
+    nonfinite = numeric and not np.isfinite(first.got_value) and np.isfinite(first.expected_value)
     if nonfinite:
         lines.append(
             "  your output has NaN/inf where the expected value is finite "

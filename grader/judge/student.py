@@ -100,7 +100,7 @@ class StudentModule:
         call_timeout: float,
         import_timeout: float,
     ) -> None:
-        self.path = path
+        self.path = Path(path).absolute()  # the worker runs elsewhere: relative paths break
         self.module_name = module_name
         self.sandbox = sandbox
         self.call_timeout = call_timeout

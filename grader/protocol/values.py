@@ -3,7 +3,8 @@
 Each node is a small JSON object with a type tag ``t``:
 ``none``, ``bool``, ``int``, ``float``, ``str``, ``array`` (index into the frame's blobs),
 ``scalar`` (a numpy scalar, sent as a 0-d blob), ``tuple``, ``list``, ``dict`` (string keys),
-``rng`` (a seed the worker turns into ``numpy.random.default_rng``), ``handle`` (an object that
+``rng`` (a seed the worker turns into ``numpy.random.default_rng``), ``workload`` (a judge-chosen
+workload the worker builds as a callable: callables cannot cross), ``handle`` (an object that
 stays inside the worker) and ``other`` (something that cannot be sent: its type name only).
 
 ``to_wire`` runs in the worker (and in the judge for requests); ``from_wire`` runs in the judge
@@ -48,6 +49,37 @@ class RngSeed:
     seed: int
 
 
+WORKLOAD_KINDS = frozenset({"sim_kernel", "matmul"})
+MAX_WORKLOAD_PARAMS = 16
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Asks the worker to pass a callable that runs this workload (``kind`` and numeric
+    ``params``, e.g. a simulated kernel's durations; see ``grader.sim.workloads``)."""
+
+    kind: str
+    params: tuple[tuple[str, float], ...] = ()
+
+    def param(self, name: str, default: float = 0.0) -> float:
+        return dict(self.params).get(name, default)
+
+
+def _workload(node: dict[str, Any]) -> Workload:
+    kind, params = node.get("kind"), node.get("params")
+    if kind not in WORKLOAD_KINDS:
+        raise ProtocolError(f"unknown workload kind {kind!r:.40}")
+    if not isinstance(params, list) or len(params) > MAX_WORKLOAD_PARAMS:
+        raise ProtocolError("bad workload parameters")
+    items = []
+    for pair in params:
+        ok = isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
+        if not ok or type(pair[1]) not in (int, float) or not np.isfinite(pair[1]):
+            raise ProtocolError("bad workload parameter")
+        items.append((pair[0][:40], float(pair[1])))
+    return Workload(kind, tuple(items))
+
+
 def _type_name(obj: Any) -> str:
     cls = type(obj)
     return f"{cls.__module__}.{cls.__qualname__}"
@@ -90,6 +122,8 @@ def to_wire(
         return {"t": "handle", "id": value.id, "type": value.type_name}
     if isinstance(value, RngSeed):
         return {"t": "rng", "seed": value.seed}
+    if isinstance(value, Workload):
+        return {"t": "workload", "kind": value.kind, "params": [list(p) for p in value.params]}
     if isinstance(value, np.generic) and type(value).__module__ == "numpy":
         arr = np.asarray(value)
         if arr.dtype.str in ALLOWED_DTYPES:
@@ -119,11 +153,13 @@ def from_wire(
     arrays: list[np.ndarray],
     resolve: Callable[[int], Any] | None = None,
     _budget: list[int] | None = None,
+    build: Callable[[Workload], Any] | None = None,
 ) -> Any:
     """Decode a node. Judge side (``resolve`` None): handles stay ``Handle`` values.
 
     Worker side: ``resolve`` maps handle ids back to the stored objects and ``rng`` nodes become
-    generators.
+    generators; ``build`` turns a ``Workload`` into the callable that runs it (without it, the
+    ``Workload`` value itself is returned).
     """
     budget = _budget if _budget is not None else [MAX_NODES]
     budget[0] -= 1
@@ -154,7 +190,7 @@ def from_wire(
         items = node.get("items")
         if not isinstance(items, list):
             raise ProtocolError("bad sequence")
-        out = [from_wire(v, arrays, resolve, budget) for v in items]
+        out = [from_wire(v, arrays, resolve, budget, build) for v in items]
         return tuple(out) if tag == "tuple" else out
     if tag == "dict":
         items = node.get("items")
@@ -164,7 +200,7 @@ def from_wire(
         for pair in items:
             if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
                 raise ProtocolError("bad dict item")
-            result[pair[0]] = from_wire(pair[1], arrays, resolve, budget)
+            result[pair[0]] = from_wire(pair[1], arrays, resolve, budget, build)
         return result
     if tag == "handle":
         hid = node.get("id")
@@ -178,6 +214,9 @@ def from_wire(
         if type(seed) is not int:
             raise ProtocolError("bad rng seed")
         return np.random.default_rng(seed) if resolve is not None else RngSeed(seed)
+    if tag == "workload":
+        workload = _workload(node)
+        return build(workload) if build is not None else workload
     if tag == "other":
         return Other(str(node.get("type", "?"))[:200], str(node.get("note", ""))[:500])
     raise ProtocolError(f"unknown value tag {tag!r:.40}")

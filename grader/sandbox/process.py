@@ -67,6 +67,7 @@ class Sandbox:
     isolate: bool = True
     hide: tuple[str, ...] = ()
     tmpfs_mb: int = 64
+    setup: str = ""  # e.g. "simulated_cuda": installed in the worker before the module imports
 
 
 def scrubbed_env() -> dict[str, str]:
@@ -115,6 +116,7 @@ class WorkerProcess:
             # the Python installation stays readable for the worker's uid; the course does not
             "reachable": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix}),
             "tmpfs_mb": sandbox.tmpfs_mb,
+            "setup": sandbox.setup,
             "uid": worker_uid(),
             "output_chars": sandbox.output_kb * 1024,
             "rlimits": {

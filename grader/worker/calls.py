@@ -12,6 +12,10 @@ Requests (``header["op"]``):
 - ``release``: forget handles.
 - ``seed``: seed the global ``numpy.random`` and ``random`` generators (per check, from the judge,
   so that student code drawing from them grades the same every time).
+
+A ``setup`` (from the judge's worker config) is applied at ``load``, before the student module
+runs: ``simulated_cuda`` installs the simulated device and clocks (``grader.sim.install``);
+it and ``cuda`` also say how ``workload`` arguments become callables.
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ TRACEBACK_CHARS = 6000
 
 
 class Evaluator:
-    def __init__(self, module_name: str, module_path: str, source: str) -> None:
+    def __init__(self, module_name: str, module_path: str, source: str, setup: str = "") -> None:
         self.module_name = module_name
+        self.setup = setup
+        self.build: Any = None  # Workload -> callable, once the setup is applied
         self.module_path = module_path
         self.source = source
         self.module: types.ModuleType | None = None
@@ -118,6 +124,10 @@ class Evaluator:
             return {"ok": False, "error": self.describe(exc)}
 
     def load(self) -> dict[str, Any]:
+        if self.setup:
+            from grader.sim.install import workload_builder
+
+            self.build = workload_builder(self.setup)
         module = types.ModuleType(self.module_name)
         module.__file__ = self.module_path
         sys.modules[self.module_name] = module
@@ -147,9 +157,12 @@ class Evaluator:
             if self.module is None:
                 raise RuntimeError("module not loaded")
             func = getattr(self.module, header["fn"])
-        args = [from_wire(a, arrays, self.resolve) for a in header.get("args", [])]
+        args = [
+            from_wire(a, arrays, self.resolve, build=self.build) for a in header.get("args", [])
+        ]
         kwargs = {
-            k: from_wire(v, arrays, self.resolve) for k, v in header.get("kwargs", {}).items()
+            k: from_wire(v, arrays, self.resolve, build=self.build)
+            for k, v in header.get("kwargs", {}).items()
         }
         started = time.perf_counter()
         result = func(*args, **kwargs)

@@ -52,7 +52,11 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
         if in_namespaces or layers.reachable_by_others(cfg["reachable"]):
             applied += layers.drop_privileges(cfg["uid"])
             layers.die_with_parent()
-    applied += layers.set_rlimits(cfg["rlimits"])
+    rlimits = dict(cfg["rlimits"])
+    if cfg.get("setup") == "cuda":  # a CUDA context reserves tens of GiB of address space
+        rlimits.pop("memory_mb", None)
+        applied.append("no address-space limit (CUDA)")
+    applied += layers.set_rlimits(rlimits)
     os.chdir("/tmp" if os.path.isdir("/tmp") else "/")
     return applied
 
@@ -109,7 +113,7 @@ def main() -> None:
     started = time.perf_counter()
     isolation = _isolate(cfg, rep_fd)
     sys.stdout = sys.stderr = CappedOutput(1, cfg["output_chars"])
-    evaluator = Evaluator(cfg["module_name"], cfg["module_path"], source)
+    evaluator = Evaluator(cfg["module_name"], cfg["module_path"], source, cfg.get("setup", ""))
     linecache.cache[cfg["module_path"]] = (len(source), None, source.splitlines(True), "")
     write_frame(
         rep_fd,

@@ -71,3 +71,12 @@ def test_ids_are_safe_folder_names():
 def test_missing_path_is_a_clear_error(tmp_path):
     with pytest.raises(LayoutError, match="does not exist"):
         discover([tmp_path / "nope"], TOPICS, tmp_path)
+
+
+def test_a_relative_module_path_is_graded_like_an_absolute_one(course, tmp_path, monkeypatch):
+    from grader.pipeline import grade_topic, sandbox_for
+
+    (tmp_path / "losses.py").write_text((course.solutions_dir / "losses.py").read_text())
+    monkeypatch.chdir(tmp_path)
+    results, _ = grade_topic(course, "losses", Path("losses.py"), None, sandbox_for(course))
+    assert results and all(r.passed for r in results), [r.message for r in results][:1]

@@ -1,0 +1,36 @@
+"""A simulated asynchronous CUDA device on a virtual clock, for grading timing code without a GPU.
+
+- ``device``: the host clock and the device timeline (launches, events, synchronize), in
+  integer nanoseconds; nothing here reads real time, so a simulated 10 s costs microseconds.
+- ``workloads``: what a judge-chosen workload costs per call (first call slow, then a few slow
+  calls, then a steady duration with small deterministic jitter and hiccups).
+- ``install``: worker side; puts the simulation in place of ``torch.cuda`` and of the ``time``
+  module's clocks before a student module is imported.
+
+The judge decides whether a worker simulates (``worker_setup``): only when the judge itself has
+no CUDA device; on a CUDA machine the worker keeps the real ``torch.cuda``.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+SIMULATED = "simulated_cuda"  # the topic asks for the simulation; the judge has no CUDA
+REAL_CUDA = "cuda"  # the topic asks for the simulation but the judge has a real CUDA device
+
+
+@cache
+def judge_has_cuda() -> bool:
+    """True when this (judge) process sees a CUDA device through torch."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def worker_setup(requested: str) -> str:
+    """The setup a worker gets for a topic that declares ``WORKER_SETUP = requested``."""
+    if requested != SIMULATED:
+        return requested
+    return REAL_CUDA if judge_has_cuda() else SIMULATED

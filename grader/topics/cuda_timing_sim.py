@@ -1,0 +1,238 @@
+"""Topic ``cuda_timing``, timers on the simulated device: the true timings and the known mistakes.
+
+The worker runs the student's ``time_cuda`` / ``time_cpu`` on a judge-chosen ``sim_kernel``
+workload (``grader.sim``). The judge knows each call's device time, so it computes here what a
+correct timer reports, and what each known mistaken timer reports, by running small models of
+those timers on a simulated device of its own with exactly the worker's semantics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from grader.checks.base import PASS, Context, Declared, Kind, Misconception, Outcome, Verdict
+from grader.checks.diagnose import compare_outputs, mismatch_verdict
+from grader.checks.outputs import conform_outputs
+from grader.judge.student import Call, StudentFault
+from grader.protocol.values import Workload
+from grader.sim import judge_has_cuda
+from grader.sim.device import NS_PER_MS, SimDevice
+from grader.sim.workloads import SimKernel
+
+STATS = ("stats",)
+TIMERS = ("time_cuda", "time_cpu")
+Timer = Callable[[SimDevice, SimKernel, int, int], np.ndarray]
+
+
+# -- models of timers, on the judge's own simulated device -----------------------------------------
+def stats(times_ms: np.ndarray, median_is_mean: bool = False) -> dict:
+    times = np.asarray(times_ms, dtype=np.float64)
+    mean = float(np.mean(times))
+    return {
+        "median_ms": mean if median_is_mean else float(np.median(times)),
+        "mean_ms": mean,
+        "min_ms": float(np.min(times)),
+        "max_ms": float(np.max(times)),
+        "times_ms": times,
+    }
+
+
+def events(dev: SimDevice, fn: SimKernel, warmup: int, iters: int) -> np.ndarray:
+    """Events around each call, one synchronize at the end (the reference ``time_cuda``)."""
+    for _ in range(warmup):
+        fn()
+    spans = []
+    for _ in range(iters):
+        start = dev.stamp()
+        fn()
+        spans.append(dev.stamp() - start)
+    dev.synchronize()
+    return np.array(spans) / NS_PER_MS
+
+
+def host_clock(sync_start: bool, sync_stop: bool) -> Timer:
+    """``time.perf_counter`` around each call, with or without the two synchronizations."""
+
+    def timer(dev: SimDevice, fn: SimKernel, warmup: int, iters: int) -> np.ndarray:
+        for _ in range(warmup):
+            fn()
+        times = []
+        for _ in range(iters):
+            if sync_start:
+                dev.synchronize()
+            start = dev.read_clock()
+            fn()
+            if sync_stop:
+                dev.synchronize()
+            times.append(dev.read_clock() - start)
+        return np.array(times) / NS_PER_MS
+
+    return timer
+
+
+CORRECT: dict[str, Timer] = {"time_cuda": events, "time_cpu": host_clock(True, True)}
+
+
+def run_timer(
+    timer: Timer, spec: Workload, warmup: int, iters: int, skip_warmup: bool = False
+) -> np.ndarray:
+    dev = SimDevice()
+    return timer(dev, SimKernel(dev, spec), 0 if skip_warmup else warmup, iters)
+
+
+def true_stats(function: str, spec: Workload, warmup: int, iters: int) -> dict:
+    return stats(run_timer(CORRECT[function], spec, warmup, iters))
+
+
+# -- known mistakes ------------------------------------------------------------------------------
+NO_SYNC = "timer without synchronize"
+NO_WARMUP = "no warm-up"
+FIRST_CALL_AVERAGED = "first call averaged in (no warm-up, mean reported as the median)"
+MEAN_AS_MEDIAN = "mean reported as the median"
+UNSYNCED_START = "clock started without synchronizing (queued warm-up work timed)"
+ELAPSED_TOO_EARLY = "events' elapsed_time read before synchronizing"
+ELAPSED_HINT = (
+    "call torch.cuda.synchronize() (or end.synchronize()) after the last end.record() and "
+    "before reading start.elapsed_time(end): until then the end event has not happened"
+)
+
+
+def _variant(timer: Timer | None, skip_warmup: bool = False, median_is_mean: bool = False):
+    def variant(ref, fn: str, spec: Workload, warmup: int, iters: int) -> dict:
+        model = CORRECT[fn] if timer is None else timer
+        return stats(run_timer(model, spec, warmup, iters, skip_warmup), median_is_mean)
+
+    return variant
+
+
+def _raises(ref, *inputs):
+    raise RuntimeError("CUDA error: device not ready")  # named from the worker's exception
+
+
+def timer_misconceptions() -> list[Misconception]:
+    found = []
+    for fn in TIMERS:
+        found += [
+            Misconception(
+                fn,
+                NO_SYNC,
+                "CUDA launches return at once: call torch.cuda.synchronize() before starting "
+                "and before stopping the clock, or time with CUDA events",
+                _variant(host_clock(False, False)),
+            ),
+            Misconception(
+                fn,
+                NO_WARMUP,
+                "call fn() `warmup` times before timing: the first calls pay initialisation "
+                "and autotuning and are much slower",
+                _variant(None, skip_warmup=True),
+            ),
+            Misconception(
+                fn,
+                FIRST_CALL_AVERAGED,
+                "warm up first and report np.median of the timed calls: one slow first call "
+                "dominates a mean",
+                _variant(None, skip_warmup=True, median_is_mean=True),
+            ),
+            Misconception(
+                fn,
+                MEAN_AS_MEDIAN,
+                "median_ms must be np.median(times): outliers pull the mean, not the median",
+                _variant(None, median_is_mean=True),
+            ),
+            Misconception(
+                fn,
+                UNSYNCED_START,
+                "call torch.cuda.synchronize() right before starting the clock too: the "
+                "warm-up calls are still running on the GPU when the loop starts",
+                _variant(host_clock(False, True)),
+            ),
+            Misconception(fn, ELAPSED_TOO_EARLY, ELAPSED_HINT, _raises),
+        ]
+    return found
+
+
+# -- the check -----------------------------------------------------------------------------------
+def describe_workload(spec: Workload) -> str:
+    p = dict(spec.params)
+    slow = int(p["slow_calls"]) - 1
+    return (
+        f"<simulated kernel: first call {p['first_ms']:g} ms, then {slow} calls of "
+        f"{p['slow_ms']:g} ms, then {p['duration_ms']:g} ms>"
+    )
+
+
+@dataclass(frozen=True)
+class SimulatedTimer(Declared):
+    """``function(workload, warmup, iters)`` on the simulated device against the true timings.
+
+    ``warmup``/``iters`` None: the call passes only the workload (the defaults are checked).
+    Without a simulated device (the judge has CUDA) the GPU checks grade the timers instead.
+    """
+
+    topic: str
+    function: str
+    case: str
+    spec: Workload
+    warmup: int | None
+    iters: int | None
+    tol: float = 1e-2
+    kind: Kind = Kind.REFERENCE
+
+    def run(self, ctx: Context) -> Verdict:
+        if judge_has_cuda():
+            return Verdict(
+                Outcome.NOT_RUN,
+                "not run: this machine has a CUDA device, so the gpu checks time the real one",
+            )
+        warmup = 10 if self.warmup is None else self.warmup
+        iters = 50 if self.iters is None else self.iters
+        args = (self.spec,) if self.warmup is None else (self.spec, warmup, iters)
+        call = f"{self.function}(fn={describe_workload(self.spec)}"
+        call += ")" if self.warmup is None else f", warmup={warmup}, iters={iters})"
+        try:
+            reply = ctx.student.call(Call(self.function, args))
+        except StudentFault as fault:
+            if fault.outcome == "exception" and "device not ready" in fault.reason:
+                return Verdict(
+                    Outcome.EXCEPTION,
+                    f"{call}: {fault.reason}\n  looks like a known mistake: "
+                    f"{ELAPSED_TOO_EARLY}. Hint: {ELAPSED_HINT}",
+                    staff=fault.staff,
+                    misconception=ELAPSED_TOO_EARLY,
+                )
+            raise
+        expected = true_stats(self.function, self.spec, warmup, iters)
+        got = conform_outputs(reply.value, (expected,), STATS, self.function)
+        comparisons = compare_outputs(STATS, got, (expected,), self.tol)
+        if all(c.ok for c in comparisons):
+            return PASS
+        inputs = (self.function, self.spec, warmup, iters)
+        verdict = mismatch_verdict(
+            ctx,
+            call,
+            self.function,
+            inputs,
+            got,
+            STATS,
+            comparisons,
+            self.tol,
+            "the true timings of the simulated device",
+            (expected,),
+        )
+        got_median, true_median = float(got[0]["median_ms"]), expected["median_ms"]
+        if got_median < 0.1 * true_median:
+            note = (
+                f"  measured {got_median:.3g} ms for work that takes {true_median:.3g} ms on "
+                "the device: the timer does not wait for the GPU (call torch.cuda.synchronize() "
+                "or use events)"
+            )
+            return Verdict(verdict.outcome, verdict.message + "\n" + note, **_rest(verdict))
+        return verdict
+
+
+def _rest(verdict: Verdict) -> dict:
+    return {"misconception": verdict.misconception, "staff": verdict.staff}

@@ -1,0 +1,228 @@
+"""Topic ``rnn``: vanilla RNN and LSTM (steps and whole sequences), word embeddings, temporal
+affine layer and temporal softmax loss (CS231n rnn_layers.py).
+
+Declarations only. The pieces live beside this module: ``rnn_laws`` (input makers and property
+laws), ``rnn_mistakes`` (the known mistakes the checks can name) and ``rnn_lstm_step`` (checks of
+lstm_step_backward, whose forward returns three values and whose backward takes two upstream
+gradients). Conventions (TOPICS.md): tanh RNN; LSTM gates i, f, o, g; c0 = 0; repeated word
+indices accumulate; the temporal loss is summed over unmasked positions and divided by N.
+"""
+
+from __future__ import annotations
+
+from grader.checks.base import Check, Kind
+from grader.checks.gradient import LayerGradient, LossGradient
+from grader.checks.hygiene import Deterministic, NoMutation
+from grader.checks.property import Property
+from grader.checks.reference import BackwardReference, Reference
+from grader.topics import rnn_laws as law
+from grader.topics.rnn_laws import (
+    LOSS_X,
+    OUT,
+    embedding,
+    lstm_step,
+    rnn_step,
+    sequence,
+    temporal_affine,
+    temporal_loss,
+)
+from grader.topics.rnn_lstm_step import STEP_OUT, StepBackwardReference, StepGradient
+from grader.topics.rnn_mistakes import MISCONCEPTIONS
+
+__all__ = ["FUNCTIONS", "MISCONCEPTIONS", "TOPIC", "checks"]
+
+TOPIC = "rnn"
+FUNCTIONS = (
+    "rnn_step_forward",
+    "rnn_step_backward",
+    "rnn_forward",
+    "rnn_backward",
+    "word_embedding_forward",
+    "word_embedding_backward",
+    "temporal_affine_forward",
+    "temporal_affine_backward",
+    "temporal_softmax_loss",
+    "lstm_step_forward",
+    "lstm_step_backward",
+    "lstm_forward",
+    "lstm_backward",
+)
+RECURRENT_GRADS = ("dx", "dh0", "dWx", "dWh", "db")
+STEP_GRADS = ("dx", "dprev_h", "dWx", "dWh", "db")
+
+
+# -- checks --------------------------------------------------------------------------------------
+def _layer(
+    fwd: str, bwd: str, cases: list, small, large, grads: tuple[str, ...], wrt: tuple[int, ...]
+) -> list[Check]:
+    """Reference comparisons of forward and backward on each case, gradient checks (elementwise
+    on ``small``, directional on ``large``) and hygiene of the forward pass."""
+    found: list[Check] = []
+    for case, make in cases:
+        found.append(Reference(TOPIC, fwd, case, make, OUT))
+        found.append(BackwardReference(TOPIC, bwd, fwd, case, make, grads))
+    found += [
+        LayerGradient(TOPIC, bwd, fwd, "numeric gradient, elementwise", small, grads, wrt),
+        LayerGradient(
+            TOPIC, bwd, fwd, "numeric gradient, directional", large, grads, wrt, mode="directional"
+        ),
+        NoMutation(TOPIC, fwd, "inputs unchanged", small, OUT),
+        Deterministic(TOPIC, fwd, "deterministic", small, OUT),
+    ]
+    return found
+
+
+def _rnn_checks() -> list[Check]:
+    found = _layer(
+        "rnn_step_forward",
+        "rnn_step_backward",
+        [
+            ("N=3 D=10 H=4", rnn_step(3, 10, 4)),
+            ("N=1 D=1 H=1", rnn_step(1, 1, 1)),
+            ("hidden: N=8 D=12 H=6", rnn_step(8, 12, 6)),
+        ],
+        rnn_step(2, 3, 2),
+        rnn_step(10, 15, 8),
+        STEP_GRADS,
+        (0, 1, 2, 3, 4),
+    )
+    found += _layer(
+        "rnn_forward",
+        "rnn_backward",
+        [
+            ("N=2 T=3 D=4 H=5", sequence(2, 3, 4, 5)),
+            ("T=1", sequence(3, 1, 4, 3)),
+            ("N=1 D=1 H=1 T=5", sequence(1, 5, 1, 1)),
+            ("hidden: N=5 T=8 D=6 H=7", sequence(5, 8, 6, 7)),
+        ],
+        sequence(2, 3, 2, 2),
+        sequence(6, 10, 8, 7),
+        RECURRENT_GRADS,
+        (0, 1, 2, 3, 4),
+    )
+    found.append(
+        Property(TOPIC, "rnn_forward", "iterates rnn_step_forward", law.rnn_forward_iterates_step)
+    )
+    return found
+
+
+def _embedding_and_affine_checks() -> list[Check]:
+    found = _layer(
+        "word_embedding_forward",
+        "word_embedding_backward",
+        [
+            ("repeated words, N=2 T=4 V=5 D=3", embedding(2, 4, 5, 3)),
+            ("no repeated word, N=2 T=3 V=10 D=4", embedding(2, 3, 10, 4, distinct=True)),
+            ("V=1 D=1 (every word the same)", embedding(2, 3, 1, 1)),
+            ("hidden: N=6 T=9 V=12 D=8", embedding(6, 9, 12, 8)),
+        ],
+        embedding(2, 3, 4, 2),
+        embedding(8, 10, 20, 16),
+        ("dW",),
+        (1,),
+    )
+    found.append(
+        Property(
+            TOPIC,
+            "word_embedding_backward",
+            "a word repeated everywhere gets the sum of dout",
+            law.embedding_accumulates,
+        )
+    )
+    found += _layer(
+        "temporal_affine_forward",
+        "temporal_affine_backward",
+        [
+            ("N=2 T=3 D=4 M=5", temporal_affine(2, 3, 4, 5)),
+            ("N=1 T=1 D=1 M=1", temporal_affine(1, 1, 1, 1)),
+            ("hidden: N=6 T=7 D=8 M=9", temporal_affine(6, 7, 8, 9)),
+        ],
+        temporal_affine(2, 3, 2, 3),
+        temporal_affine(8, 10, 12, 15),
+        ("dx", "dw", "db"),
+        (0, 1, 2),
+    )
+    return found
+
+
+def _loss_checks() -> list[Check]:
+    fn = "temporal_softmax_loss"
+    found: list[Check] = [
+        Reference(TOPIC, fn, case, make, LOSS_X)
+        for case, make in [
+            ("mask with some zeros, N=3 T=4 V=5", temporal_loss(3, 4, 5)),
+            ("a fully masked row", temporal_loss(4, 5, 6, "masked row")),
+            ("no position masked", temporal_loss(3, 4, 5, "ones")),
+            ("N=1 T=1", temporal_loss(1, 1, 7, "ones")),
+            ("every position masked (loss 0)", temporal_loss(2, 3, 4, "zeros")),
+            ("hidden: N=10 T=12 V=20", temporal_loss(10, 12, 20)),
+        ]
+    ]
+    found += [
+        Reference(
+            TOPIC,
+            fn,
+            "large scores (about 1000)",
+            temporal_loss(3, 4, 5, scale=1000.0),
+            LOSS_X,
+            kind=Kind.HYGIENE,
+        ),
+        LossGradient(TOPIC, fn, "numeric gradient, elementwise", temporal_loss(2, 3, 4), LOSS_X),
+        LossGradient(
+            TOPIC,
+            fn,
+            "numeric gradient, directional",
+            temporal_loss(8, 10, 12, "masked row"),
+            LOSS_X,
+            mode="directional",
+        ),
+        Property(TOPIC, fn, "masked positions do not count", law.masked_positions_ignored),
+        Property(TOPIC, fn, "divided by N, not by the number of tokens", law.divided_by_n),
+        NoMutation(TOPIC, fn, "inputs unchanged", temporal_loss(2, 3, 4), LOSS_X),
+        Deterministic(TOPIC, fn, "deterministic", temporal_loss(2, 3, 4), LOSS_X),
+    ]
+    return found
+
+
+def _lstm_checks() -> list[Check]:
+    fwd = "lstm_step_forward"
+    step_cases = [
+        ("N=3 D=5 H=4", lstm_step(3, 5, 4)),
+        ("N=1 D=1 H=1", lstm_step(1, 1, 1)),
+        ("hidden: N=7 D=9 H=6", lstm_step(7, 9, 6)),
+    ]
+    found: list[Check] = []
+    for case, make in step_cases:
+        found.append(Reference(TOPIC, fwd, case, make, STEP_OUT))
+        found.append(StepBackwardReference(TOPIC, case, make))
+    found += [
+        Property(TOPIC, fwd, "gate order i, f, o, g", law.lstm_gate_order),
+        NoMutation(TOPIC, fwd, "inputs unchanged", lstm_step(2, 3, 2), STEP_OUT),
+        Deterministic(TOPIC, fwd, "deterministic", lstm_step(2, 3, 2), STEP_OUT),
+        StepGradient(TOPIC, "numeric gradient, elementwise", lstm_step(2, 3, 2)),
+        StepGradient(TOPIC, "numeric gradient, directional", lstm_step(8, 10, 6), "directional"),
+    ]
+    found += _layer(
+        "lstm_forward",
+        "lstm_backward",
+        [
+            ("N=2 T=3 D=4 H=5", sequence(2, 3, 4, 5, gates=4)),
+            ("T=1", sequence(3, 1, 4, 3, gates=4)),
+            ("N=1 D=1 H=1 T=5", sequence(1, 5, 1, 1, gates=4)),
+            ("hidden: N=5 T=8 D=6 H=7", sequence(5, 8, 6, 7, gates=4)),
+        ],
+        sequence(2, 3, 2, 2, gates=4),
+        sequence(6, 10, 8, 7, gates=4),
+        RECURRENT_GRADS,
+        (0, 1, 2, 3, 4),
+    )
+    found.append(
+        Property(
+            TOPIC, "lstm_forward", "iterates lstm_step_forward", law.lstm_forward_iterates_step
+        )
+    )
+    return found
+
+
+def checks() -> list[Check]:
+    return _rnn_checks() + _embedding_and_affine_checks() + _loss_checks() + _lstm_checks()

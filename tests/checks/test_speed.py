@@ -1,0 +1,145 @@
+"""The speed check kind (grader/checks/speed.py), on the conv topic's two speed checks.
+
+The checks run against real worker processes: the reference passes; a correct but slow
+submission (the fast functions calling the naive ones) fails as ``wrong`` with the measured
+ratio in its message, even when it freezes the worker's clock; a fast but wrong submission
+fails as wrong output, not on time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import registry
+from grader.checks.base import Context, Outcome, Verdict
+from grader.checks.speed import Race
+from grader.config import SpeedConfig
+from grader.judge.seeds import check_rng
+from grader.judge.student import StudentModule
+from grader.pipeline import reference_module, run_check, sandbox_for
+
+FORWARD = "conv/conv_forward_fast: speed: x (4, 3, 16, 16) w (16, 3, 3, 3) vs the naive reference"
+BACKWARD = "conv/conv_backward_fast: speed: x (4, 3, 16, 16) w (16, 3, 3, 3) vs the naive reference"
+RATIO = re.compile(
+    r"took [\d.]+ ms \(median of 3\), the naive reference \w+ [\d.]+ ms: "
+    r"(?:only )?([\d.]+)x (?:faster|as fast)"
+)
+
+SLOW = """
+
+def conv_forward_fast(x, w, b, conv_param):
+    return conv_forward_naive(x, w, b, conv_param)
+
+
+def conv_backward_fast(dout, cache):
+    return conv_backward_naive(dout, cache)
+"""
+
+FROZEN_CLOCK = """
+import time
+
+time.perf_counter = lambda: 0.0
+time.perf_counter_ns = lambda: 0
+time.monotonic = lambda: 0.0
+time.time = lambda: 0.0
+"""
+
+
+def _run(course, tmp_path: Path, source: str, check_id: str) -> Verdict:
+    path = tmp_path / "conv.py"
+    path.write_text(source)
+    spec = registry.topic("conv")
+    student = StudentModule(path, "conv", sandbox_for(course), 10.0, 5.0)
+    ctx = Context(
+        "conv",
+        student,
+        reference_module(course.solutions_dir / "conv.py"),
+        check_rng(course.secret, check_id),
+        spec.misconceptions,
+        extras={"speed": SpeedConfig(min_ratio=5, repeats=3)},
+    )
+    try:
+        return run_check(spec.check(check_id), ctx, 0)
+    finally:
+        student.close()
+
+
+def _reference_source(course) -> str:
+    return (course.solutions_dir / "conv.py").read_text()
+
+
+@pytest.mark.parametrize("check_id", [FORWARD, BACKWARD])
+def test_reference_passes_with_a_wide_margin(course, tmp_path, check_id):
+    verdict = _run(course, tmp_path, _reference_source(course), check_id)
+    assert verdict.outcome is Outcome.PASSED, verdict.message
+    ratio = float(RATIO.search(verdict.message).group(1))
+    assert ratio >= 5
+    assert "at least 5x required" in verdict.message
+
+
+@pytest.mark.parametrize("check_id", [FORWARD, BACKWARD])
+def test_slow_but_correct_fails_with_the_ratio(course, tmp_path, check_id):
+    verdict = _run(course, tmp_path, _reference_source(course) + SLOW, check_id)
+    assert verdict.outcome is Outcome.WRONG
+    ratio = float(RATIO.search(verdict.message).group(1))
+    assert ratio < 5
+    assert "at least 5x required" in verdict.message
+    assert "vectorise" in verdict.message
+
+
+def test_the_worker_clock_does_not_count(course, tmp_path):
+    """Timing is the judge's: a submission that freezes time in the worker is still slow."""
+    source = _reference_source(course) + SLOW + FROZEN_CLOCK
+    verdict = _run(course, tmp_path, source, FORWARD)
+    assert verdict.outcome is Outcome.WRONG
+    assert float(RATIO.search(verdict.message).group(1)) < 5
+
+
+def test_fast_but_wrong_fails_as_wrong_output(course, tmp_path):
+    source = _reference_source(course).replace(
+        "out = w.reshape(F, -1) @ cols + b[:, None]",
+        "out = w[:, :, ::-1, ::-1].reshape(F, -1) @ cols + b[:, None]",
+    )
+    verdict = _run(course, tmp_path, source, FORWARD)
+    assert verdict.outcome is Outcome.WRONG
+    assert "out differs from the reference conv_forward_naive" in verdict.message
+    assert "round 1 of the speed check" in verdict.message
+    assert "faster" not in verdict.message
+    assert verdict.misconception == "kernel flipped (true convolution instead of cross-correlation)"
+
+
+def test_memoising_the_previous_answer_fails(course, tmp_path):
+    """Every round draws fresh inputs: replaying the first answer is wrong from round 2 on."""
+    source = (
+        _reference_source(course)
+        + """
+
+_memo = []
+
+
+def conv_forward_fast(x, w, b, conv_param, _fast=conv_forward_fast):
+    if not _memo:
+        _memo.append(_fast(x, w, b, conv_param))
+    return _memo[0]
+"""
+    )
+    verdict = _run(course, tmp_path, source, FORWARD)
+    assert verdict.outcome is Outcome.WRONG
+    assert "round 2 of the speed check" in verdict.message
+
+
+def test_race_ratio_and_message():
+    race = Race("f_fast", "f_naive", student=(0.004, 0.002, 0.003), reference=(0.09, 0.06, 0.2))
+    assert race.ratio == pytest.approx(0.09 / 0.003)
+    text = race.describe(5)
+    assert text == (
+        "f_fast took 3 ms (median of 3), the naive reference f_naive 90 ms: 30x faster, "
+        "at least 5x required"
+    )
+    assert np.isinf(Race("f", "g", (0.0,), (1.0,)).ratio)
+    slow = Race("f", "g", student=(0.2,), reference=(0.1,))
+    assert "only 0.5x as fast (slower), at least 5x required" in slow.describe(5)

@@ -1,0 +1,288 @@
+"""The quantization checks catch realistic bugs: each mutant of the reference solution loses
+points on the function it breaks, and where the bug is a known misconception the feedback
+names it."""
+
+from __future__ import annotations
+
+import pytest
+from mutation import Mutant, assert_caught
+
+from grader.pipeline import grade_topic, sandbox_for
+from grader.topics.quantization_affine import (
+    DEQ_WRAP,
+    FLOOR,
+    HALF_UP,
+    NOT_WIDENED,
+    PER_TENSOR,
+    ZP_NOT_INT,
+)
+from grader.topics.quantization_compress import (
+    CENTROID_MEAN,
+    K_TRUNCATED,
+    NO_FILLER,
+    RANDOM_INIT,
+    SIGNED_PRUNE,
+)
+from grader.topics.quantization_integer import ACC_OVERFLOW, MASK_UNROUNDED, STE_NO_MASK
+from grader.topics.quantization_train import NO_SKIP, NO_T2
+
+T = "quantization"
+SCALER = "DynamicLossScaler"
+
+NAMED = [
+    Mutant(
+        T,
+        "quantize",
+        "q = np.clip(np.rint(x / scale) + zero_point",
+        "q = np.clip(np.floor(x / scale + 0.5) + zero_point",
+        HALF_UP,
+    ),
+    Mutant(
+        T,
+        "quantize",
+        "q = np.clip(np.rint(x / scale) + zero_point",
+        "q = np.clip(np.floor(x / scale) + zero_point",
+        FLOOR,
+    ),
+    Mutant(
+        T,
+        "quantize",
+        "q = np.clip(np.rint(x / scale) + zero_point",
+        "q = np.clip(np.round(np.abs(x / scale) + 0.0001) * np.sign(x) + zero_point",
+        HALF_UP,  # C-style round: halves away from zero
+    ),
+    Mutant(
+        T,
+        "choose_qparams",
+        "zero_point = qmin - int(np.rint(lo / scale))\n"
+        "    return scale, int(min(max(zero_point, qmin), qmax))",
+        "zero_point = qmin - lo / scale\n    return scale, zero_point",
+        ZP_NOT_INT,
+    ),
+    Mutant(
+        T,
+        "choose_qparams",
+        "lo = min(float(np.min(x)), 0.0)\n    hi = max(float(np.max(x)), 0.0)",
+        "lo = float(np.min(x))\n    hi = float(np.max(x))",
+        NOT_WIDENED,
+    ),
+    Mutant(
+        T,
+        "choose_qparams_per_channel",
+        "params = [choose_qparams(row, qmin, qmax, symmetric) for row in channels]",
+        "params = [choose_qparams(w, qmin, qmax, symmetric)] * len(channels)",
+        PER_TENSOR,
+    ),
+    Mutant(
+        T,
+        "quantize_per_channel",
+        "return np.clip(np.rint(x / s) + z",
+        "return np.clip(np.floor(x / s + 0.5) + z",
+        HALF_UP,
+    ),
+    Mutant(
+        T,
+        "dequantize",
+        "return (q.astype(np.float64) - zero_point) * scale",
+        "return (q - zero_point) * scale",
+        DEQ_WRAP,
+    ),
+    Mutant(
+        T,
+        "fake_quantize_forward",
+        "rounded = np.rint(x / scale) + zero_point",
+        "rounded = np.floor(x / scale + 0.5) + zero_point",
+        HALF_UP,
+    ),
+    Mutant(
+        T,
+        "fake_quantize_backward",
+        "return np.where(mask, dout, 0.0)",
+        "return dout.copy()",
+        STE_NO_MASK,
+    ),
+    Mutant(
+        T,
+        "quantized_linear",
+        "x32 = xq.astype(np.int32) - np.int32(x_zp)\n"
+        "    w32 = wq.astype(np.int32) - np.int32(w_zp)",
+        "x32 = xq - x_zp\n    w32 = wq - w_zp",
+        ACC_OVERFLOW,
+    ),
+    Mutant(
+        T,
+        "quantized_linear",
+        "out = np.rint(multiplier * acc.astype(np.float64))",
+        "out = np.floor(multiplier * acc.astype(np.float64) + 0.5)",
+        HALF_UP,
+    ),
+    Mutant(
+        T,
+        "magnitude_prune",
+        "order = np.argsort(np.abs(w),",
+        "order = np.argsort(w,",
+        SIGNED_PRUNE,
+    ),
+    Mutant(
+        T,
+        "magnitude_prune",
+        "k = int(round(sparsity * w.size))",
+        "k = int(sparsity * w.size)",
+        K_TRUNCATED,
+    ),
+    Mutant(
+        T,
+        "kmeans_quantize",
+        "centroids = np.linspace(flat.min(), flat.max(), k)",
+        "centroids = np.random.choice(flat, k, replace=False)",
+        RANDOM_INIT,
+    ),
+    Mutant(
+        T,
+        "kmeans_quantize",
+        "centroids = np.linspace(flat.min(), flat.max(), k)",
+        "centroids = np.random.uniform(flat.min(), flat.max(), k)",
+        RANDOM_INIT,
+    ),
+    Mutant(
+        T,
+        "centroid_gradient",
+        "return sums.astype(np.float64)",
+        "return sums / np.maximum(np.bincount(assignments.reshape(-1), minlength=k), 1)",
+        CENTROID_MEAN,
+    ),
+    Mutant(
+        T,
+        "compressed_size_bits",
+        "entries = int(np.sum(-(-distances // span)))",
+        "entries = positions.size",
+        NO_FILLER,
+    ),
+    Mutant(
+        T,
+        "distillation_loss",
+        "loss = float(alpha * T**2 * kl + (1 - alpha) * ce)",
+        "loss = float(alpha * kl + (1 - alpha) * ce)",
+        None,  # loss alone: caught by the numeric gradient, not the named mistake
+    ),
+    Mutant(
+        T,
+        "distillation_loss",
+        "loss = float(alpha * T**2 * kl + (1 - alpha) * ce)\n\n"
+        "    dhard = np.exp(log_p)\n"
+        "    dhard[rows, y] -= 1.0\n"
+        "    dstudent = (alpha * T * (np.exp(log_ps) - pt)",
+        "loss = float(alpha * kl + (1 - alpha) * ce)\n\n"
+        "    dhard = np.exp(log_p)\n"
+        "    dhard[rows, y] -= 1.0\n"
+        "    dstudent = (alpha / T * (np.exp(log_ps) - pt)",
+        NO_T2,
+    ),
+    Mutant(
+        T,
+        SCALER,
+        "new_params = {k: p.copy() for k, p in params.items()}",
+        "new_params = {k: p - lr * unscaled[k] for k, p in params.items()}",
+        NO_SKIP,
+    ),
+]
+
+UNNAMED = [
+    Mutant(
+        T,
+        "quantize",
+        "q = np.clip(np.rint(x / scale) + zero_point, qmin, qmax)",
+        "q = np.rint(x / scale) + zero_point",
+    ),
+    Mutant(
+        T,
+        "quantize",
+        "q = np.clip(np.rint(x / scale) + zero_point, qmin, qmax)",
+        "q = np.clip(np.rint(x / scale), qmin, qmax) + zero_point",
+    ),
+    Mutant(
+        T,
+        "choose_qparams",
+        "return scale, (qmin + qmax + 1) // 2",
+        "return scale, (qmin + qmax) // 2",
+    ),
+    Mutant(
+        T,
+        "choose_qparams",
+        "scale = max((hi - lo) / (qmax - qmin), FLOAT32_EPS)",
+        "scale = max((hi - lo) / (qmax - qmin + 1), FLOAT32_EPS)",
+    ),
+    Mutant(T, "dequantize_per_channel", "* np.reshape(scales, shape)", "* scales"),
+    Mutant(
+        T,
+        "fake_quantize_forward",
+        "out = (np.clip(rounded, qmin, qmax) - zero_point) * scale",
+        "out = np.clip(rounded, qmin, qmax) * scale",
+    ),
+    Mutant(T, "quantized_linear", "acc = x32 @ w32 + bias_q.astype(np.int32)", "acc = x32 @ w32"),
+    Mutant(
+        T,
+        "threshold_prune",
+        "threshold = quality * np.std(w)\n    mask",
+        "threshold = quality * np.std(w, ddof=1)\n    mask",
+    ),
+    Mutant(T, "apply_mask", "return np.where(mask, w, 0.0)", "return np.where(mask, 0.0, w)"),
+    Mutant(
+        T,
+        "kmeans_quantize",
+        "centroids[filled] = sums[filled] / counts[filled]",
+        "centroids = sums / np.maximum(counts, 1)",
+    ),
+    Mutant(
+        T,
+        "compressed_size_bits",
+        "return entries * (bits + index_bits) + 32 * 2**bits",
+        "return entries * (bits + index_bits)",
+    ),
+    Mutant(
+        T,
+        "distillation_loss",
+        "dstudent = (alpha * T * (np.exp(log_ps) - pt)",
+        "dstudent = (alpha * T**2 * (np.exp(log_ps) - pt)",
+    ),
+    Mutant(
+        T,
+        "distillation_loss",
+        "shifted = z - np.max(z, axis=1, keepdims=True)",
+        "shifted = z",
+    ),
+    Mutant(
+        T,
+        SCALER,
+        "if self.growth_tracker == self.growth_interval:",
+        "if True:",
+    ),
+    Mutant(
+        T,
+        SCALER,
+        "self.scale *= self.backoff_factor\n            self.growth_tracker = 0",
+        "self.scale *= self.backoff_factor",
+    ),
+    Mutant(T, SCALER, "self.scale = float(init_scale)", "self.scale = 2.0**15"),
+]
+
+CALLERS = {"choose_qparams": {"choose_qparams_per_channel"}}
+
+
+@pytest.mark.parametrize("mutant", NAMED + UNNAMED, ids=lambda m: m.label)
+def test_mutant_is_caught(course, tmp_path, mutant):
+    assert_caught(course, tmp_path, mutant, CALLERS.get(mutant.function, ()))
+
+
+def test_mask_before_rounding_is_named_in_backward(course, tmp_path):
+    """The mask lives in the forward pass's cache; the bug shows (and is named) in backward."""
+    source = (course.solutions_dir / "quantization.py").read_text()
+    old = "mask = (rounded >= qmin) & (rounded <= qmax)"
+    assert old in source
+    unrounded = "(x / scale + zero_point)"
+    path = tmp_path / "quantization.py"
+    path.write_text(source.replace(old, f"mask = ({unrounded} >= qmin) & ({unrounded} <= qmax)"))
+    results, _ = grade_topic(course, T, path, None, sandbox_for(course))
+    failed = [r for r in results if not r.passed]
+    assert failed and {r.function for r in failed} == {"fake_quantize_backward"}
+    assert MASK_UNROUNDED in {r.misconception for r in failed}
