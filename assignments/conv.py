@@ -108,11 +108,12 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple[Any, ...]) -> np.ndar
 def conv_forward_fast(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict[str, int]
 ) -> tuple[np.ndarray, tuple[Any, ...]]:
-    """Forward pass of a convolutional layer, vectorised (im2col + one matrix product).
+    """Forward pass of a convolutional layer, vectorised (im2col + matrix products).
 
     Same inputs, output and conventions as conv_forward_naive; no Python loop over examples,
     filters or pixels. The windows are read with np.lib.stride_tricks.sliding_window_view (a
-    view, no copy) and gathered into the im2col matrix of shape (C*HH*WW, N*H'*W').
+    view, no copy) and gathered into one im2col matrix per example, shape (C*HH*WW, H'*W'),
+    so that the product with the (F, C*HH*WW) filter matrix lands in the output's layout.
 
     Inputs:
     - x: float64 array of shape (N, C, H, W).
@@ -122,9 +123,9 @@ def conv_forward_fast(
 
     Returns a tuple of:
     - out: float64 array of shape (N, F, H', W'), equal to conv_forward_naive's.
-    - cache: the tuple (x, w, b, conv_param, cols): CS231n's four items, then the im2col matrix
-      cols of shape (C*HH*WW, N*H'*W') (column (n, i, j) holds the window of out[n, :, i, j]),
-      kept so that the backward pass need not gather the windows again.
+    - cache: the tuple (x, w, b, conv_param, cols): CS231n's four items, then the im2col
+      matrices cols of shape (N, C*HH*WW, H'*W') (cols[n, :, i*W' + j] holds the window of
+      out[n, :, i, j]), kept so that the backward pass need not gather the windows again.
     """
     # ***** START OF YOUR CODE *****
     raise NotImplementedError("conv_forward_fast: your code here (see the docstring)")
@@ -136,7 +137,8 @@ def conv_backward_fast(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of a convolutional layer, vectorised.
 
-    dw and the gradient of the im2col matrix are matrix products; dx is assembled (col2im) by a
+    dw and the gradient of the im2col matrices are matrix products (one per example, summed
+    over examples for dw); dx is assembled (col2im) by a
     loop over the HH*WW kernel offsets, each adding a strided slice of the padded gradient, never
     by a loop over pixels.
 

@@ -163,11 +163,12 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple[Any, ...]) -> np.ndar
 def conv_forward_fast(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict[str, int]
 ) -> tuple[np.ndarray, tuple[Any, ...]]:
-    """Forward pass of a convolutional layer, vectorised (im2col + one matrix product).
+    """Forward pass of a convolutional layer, vectorised (im2col + matrix products).
 
     Same inputs, output and conventions as conv_forward_naive; no Python loop over examples,
     filters or pixels. The windows are read with np.lib.stride_tricks.sliding_window_view (a
-    view, no copy) and gathered into the im2col matrix of shape (C*HH*WW, N*H'*W').
+    view, no copy) and gathered into one im2col matrix per example, shape (C*HH*WW, H'*W'),
+    so that the product with the (F, C*HH*WW) filter matrix lands in the output's layout.
 
     Inputs:
     - x: float64 array of shape (N, C, H, W).
@@ -177,9 +178,9 @@ def conv_forward_fast(
 
     Returns a tuple of:
     - out: float64 array of shape (N, F, H', W'), equal to conv_forward_naive's.
-    - cache: the tuple (x, w, b, conv_param, cols): CS231n's four items, then the im2col matrix
-      cols of shape (C*HH*WW, N*H'*W') (column (n, i, j) holds the window of out[n, :, i, j]),
-      kept so that the backward pass need not gather the windows again.
+    - cache: the tuple (x, w, b, conv_param, cols): CS231n's four items, then the im2col
+      matrices cols of shape (N, C*HH*WW, H'*W') (cols[n, :, i*W' + j] holds the window of
+      out[n, :, i, j]), kept so that the backward pass need not gather the windows again.
     """
     # ***** START OF YOUR CODE *****
     N, C, H, W = x.shape
@@ -190,9 +191,9 @@ def conv_forward_fast(
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="constant")
     windows = np.lib.stride_tricks.sliding_window_view(x_pad, (HH, WW), axis=(2, 3))
     windows = windows[:, :, ::stride, ::stride][:, :, :H_out, :W_out]  # (N, C, H', W', HH, WW)
-    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * HH * WW, N * H_out * W_out)
-    out = w.reshape(F, -1) @ cols + b[:, None]  # (F, N*H'*W')
-    out = np.ascontiguousarray(out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3))
+    cols = windows.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * HH * WW, H_out * W_out)
+    out = w.reshape(F, -1) @ cols + b[:, None]  # one product per example: (N, F, H'*W')
+    out = out.reshape(N, F, H_out, W_out)
     cache = (x, w, b, conv_param, cols)
     return out, cache
     # ***** END OF YOUR CODE *****
@@ -203,9 +204,9 @@ def conv_backward_fast(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Backward pass of a convolutional layer, vectorised.
 
-    dw and the gradient of the im2col matrix are matrix products; dx is assembled (col2im) by a
-    loop over the HH*WW kernel offsets, each adding a strided slice of the padded gradient, never
-    by a loop over pixels.
+    dw and the gradient of the im2col matrices are matrix products (one per example, summed
+    over examples for dw); dx is assembled (col2im) by a loop over the HH*WW kernel offsets,
+    each adding a strided slice of the padded gradient, never by a loop over pixels.
 
     Inputs:
     - dout: float64 array of shape (N, F, H', W'), upstream derivative.
@@ -222,16 +223,16 @@ def conv_backward_fast(
     F, _, HH, WW = w.shape
     _, _, H_out, W_out = dout.shape
     stride, pad = conv_param["stride"], conv_param["pad"]
-    dout_f = dout.transpose(1, 0, 2, 3).reshape(F, N * H_out * W_out)
-    db = np.sum(dout_f, axis=1)
-    dw = (dout_f @ cols.T).reshape(w.shape)
-    dcols = (w.reshape(F, -1).T @ dout_f).reshape(C, HH, WW, N, H_out, W_out)
+    d = dout.reshape(N, F, H_out * W_out)
+    db = np.sum(d, axis=(0, 2))
+    dw = np.sum(d @ cols.transpose(0, 2, 1), axis=0).reshape(w.shape)
+    dcols = (w.reshape(F, -1).T @ d).reshape(N, C, HH, WW, H_out, W_out)
     dx_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
     for a in range(HH):
         for e in range(WW):
             rows = slice(a, a + stride * H_out, stride)
             columns = slice(e, e + stride * W_out, stride)
-            dx_pad[:, :, rows, columns] += dcols[:, a, e].transpose(1, 0, 2, 3)
+            dx_pad[:, :, rows, columns] += dcols[:, :, a, e]
     dx = dx_pad[:, :, pad : pad + H, pad : pad + W].copy()
     return dx, dw, db
     # ***** END OF YOUR CODE *****

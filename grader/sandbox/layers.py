@@ -58,9 +58,12 @@ def _check(ret: int, what: str) -> None:
 
 
 def set_rlimits(limits: dict[str, int]) -> list[str]:
-    """Apply soft=hard limits; keys: memory_mb, cpu_s, file_size_mb, open_files, processes."""
+    """Apply soft=hard limits; keys: memory_mb (address space), data_mb (heap and private
+    writable mappings: a memory cap that CUDA's address-space reservations do not hit), cpu_s,
+    file_size_mb, open_files, processes."""
     table = {
         "memory_mb": (resource.RLIMIT_AS, 1024 * 1024),
+        "data_mb": (resource.RLIMIT_DATA, 1024 * 1024),
         "cpu_s": (resource.RLIMIT_CPU, 1),
         "file_size_mb": (resource.RLIMIT_FSIZE, 1024 * 1024),
         "open_files": (resource.RLIMIT_NOFILE, 1),

@@ -53,9 +53,9 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
             applied += layers.drop_privileges(cfg["uid"])
             layers.die_with_parent()
     rlimits = dict(cfg["rlimits"])
-    if cfg.get("setup") == "cuda":  # a CUDA context reserves tens of GiB of address space
-        rlimits.pop("memory_mb", None)
-        applied.append("no address-space limit (CUDA)")
+    if cfg.get("setup") == "cuda" and "memory_mb" in rlimits:
+        # a CUDA context reserves tens of GiB of address space: cap the data segment instead
+        rlimits["data_mb"] = rlimits.pop("memory_mb")
     applied += layers.set_rlimits(rlimits)
     os.chdir("/tmp" if os.path.isdir("/tmp") else "/")
     return applied

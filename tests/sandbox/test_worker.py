@@ -282,3 +282,15 @@ def test_reachability_of_paths(tmp_path):
     private.chmod(0o700)
     assert layers.reachable_by_others(["/usr/bin", "/does/not/exist"])
     assert not layers.reachable_by_others(["/usr/bin", str(private / "inside")])
+
+
+def test_cuda_workers_keep_a_memory_cap(module):
+    """A CUDA context reserves tens of GiB of address space, so CUDA workers are capped by
+    RLIMIT_DATA instead of RLIMIT_AS: a memory bomb still fails as ``memory``."""
+    sandbox = Sandbox(memory_mb=1024, setup="cuda")
+    s = StudentModule(module, "demo", sandbox, 2.0, 2.0)
+    with pytest.raises(StudentFault) as info:
+        s.call(Call("hog"))
+    assert info.value.outcome == "memory"
+    assert any("data_mb" in layer and "memory_mb" not in layer for layer in s.isolation)
+    s.close()

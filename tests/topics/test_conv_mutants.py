@@ -84,8 +84,8 @@ MUTANTS = [
     Mutant(
         "conv",
         "conv_backward_fast",
-        "dcols = (w.reshape(F, -1).T @ dout_f)",
-        "dcols = (w[:, :, ::-1, ::-1].reshape(F, -1).T @ dout_f)",
+        "dcols = (w.reshape(F, -1).T @ d)",
+        "dcols = (w[:, :, ::-1, ::-1].reshape(F, -1).T @ d)",
         FLIPPED_IN_BACKWARD,
     ),
     Mutant(
