@@ -138,9 +138,8 @@ def conv_backward_fast(
     """Backward pass of a convolutional layer, vectorised.
 
     dw and the gradient of the im2col matrices are matrix products (one per example, summed
-    over examples for dw); dx is assembled (col2im) by a
-    loop over the HH*WW kernel offsets, each adding a strided slice of the padded gradient, never
-    by a loop over pixels.
+    over examples for dw); dx is assembled (col2im) by a loop over the HH*WW kernel offsets,
+    each adding a strided slice of the padded gradient, never by a loop over pixels.
 
     Inputs:
     - dout: float64 array of shape (N, F, H', W'), upstream derivative.

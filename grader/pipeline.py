@@ -170,6 +170,13 @@ def _result(
     )
 
 
+def _not_run(check) -> Verdict | None:
+    """``not_run`` for a check this machine cannot run (see ``Check.unavailable``)."""
+    unavailable = getattr(check, "unavailable", None)
+    reason = unavailable() if unavailable is not None else None
+    return Verdict(Outcome.NOT_RUN, reason) if reason else None
+
+
 def run_check(check, ctx: Context, worker_seed: int) -> Verdict:
     """Run one check; every student fault becomes that check's verdict."""
     try:
@@ -201,12 +208,13 @@ def grade_topic(
     plans = [p for p in course.plans[topic] if not only_public or p.visibility == "visible"]
     ref = reference_module(course.solutions_dir / f"{topic}.py")
     results: list[CheckResult] = []
+    counts = course.config.gpu_checks_count_without_gpu
     if module is None:
-        reason = refused or f"{topic}.py was not submitted"
-        return [
-            _result(p, spec.check(p.check_id), Verdict(Outcome.NOT_SUBMITTED, reason), 0.0)
-            for p in plans
-        ], None
+        missing = Verdict(Outcome.NOT_SUBMITTED, refused or f"{topic}.py was not submitted")
+        for plan in plans:
+            check = spec.check(plan.check_id)
+            results.append(_result(plan, check, _not_run(check) or missing, 0.0, counts))
+        return results, None
     limits, tcfg = course.config.limits, course.config.topics[topic]
     over = tcfg.limits.model_dump(exclude_none=True)
     call_timeout = over.pop("call_timeout_s", limits.call_timeout_s)
@@ -221,7 +229,9 @@ def grade_topic(
     for plan in plans:
         check = spec.check(plan.check_id)
         started = time.perf_counter()
-        if load_fault is not None:
+        if not_run := _not_run(check):
+            verdict = not_run
+        elif load_fault is not None:
             verdict = Verdict(Outcome(load_fault.outcome), load_fault.reason, load_fault.staff)
         elif check.function not in functions:
             verdict = Verdict(
@@ -248,7 +258,7 @@ def grade_topic(
                 check,
                 verdict,
                 time.perf_counter() - started,
-                course.config.gpu_checks_count_without_gpu,
+                counts,
             )
         )
     student.close()

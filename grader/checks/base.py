@@ -100,6 +100,10 @@ class Context:
 
 
 class Check(Protocol):
+    """A check. It may also define ``unavailable() -> str | None``: the reason it cannot run on
+    this machine (a GPU check without CUDA). Such a check is ``not_run`` for every submission,
+    submitted or not, so that the maximum score is the same for everyone."""
+
     topic: str
     function: str
     case: str

@@ -31,9 +31,13 @@ class GpuCheck(Declared):
     body: Callable[[Context], Verdict]
     kind: Kind = Kind.GPU
 
+    def unavailable(self) -> str | None:
+        """Why this check cannot run on this machine (None: it can)."""
+        return None if judge_has_cuda() else NO_CUDA
+
     def run(self, ctx: Context) -> Verdict:
-        if not judge_has_cuda():
-            return Verdict(Outcome.NOT_RUN, NO_CUDA)
+        if reason := self.unavailable():
+            return Verdict(Outcome.NOT_RUN, reason)
         return self.body(ctx)
 
 

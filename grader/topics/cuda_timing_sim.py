@@ -182,12 +182,15 @@ class SimulatedTimer(Declared):
     tol: float = 1e-2
     kind: Kind = Kind.REFERENCE
 
-    def run(self, ctx: Context) -> Verdict:
+    def unavailable(self) -> str | None:
+        """Why this check cannot run on this machine (None: it can)."""
         if judge_has_cuda():
-            return Verdict(
-                Outcome.NOT_RUN,
-                "not run: this machine has a CUDA device, so the gpu checks time the real one",
-            )
+            return "not run: this machine has a CUDA device, so the gpu checks time the real one"
+        return None
+
+    def run(self, ctx: Context) -> Verdict:
+        if reason := self.unavailable():
+            return Verdict(Outcome.NOT_RUN, reason)
         warmup = 10 if self.warmup is None else self.warmup
         iters = 50 if self.iters is None else self.iters
         args = (self.spec,) if self.warmup is None else (self.spec, warmup, iters)

@@ -113,3 +113,22 @@ def test_not_run_counts_toward_the_maximum_only_when_configured(course):
     assert not _result(plan, check, not_run, 0.0).counts
     assert _result(plan, check, not_run, 0.0, not_run_counts=True).counts
     assert _result(plan, check, Verdict(Outcome.WRONG), 0.0).counts
+
+
+def test_checks_this_machine_cannot_run_are_not_run_for_everyone(course, tmp_path):
+    """Submitted or not, a check that cannot run here is not_run: every student of the batch
+    has the same maximum score."""
+    from grader.pipeline import grade_topic, sandbox_for
+
+    results, _ = grade_topic(course, "cuda_timing", None, None, sandbox_for(course))
+    not_run = [r for r in results if r.outcome is Outcome.NOT_RUN]
+    assert not_run and all(not r.counts for r in not_run)
+    submitted = tmp_path / "cuda_timing.py"
+    submitted.write_text((course.solutions_dir / "cuda_timing.py").read_text())
+    graded, _ = grade_topic(course, "cuda_timing", submitted, None, sandbox_for(course))
+    assert sum(r.max_points for r in results if r.counts) == sum(
+        r.max_points for r in graded if r.counts
+    )
+    assert {r.check_id for r in not_run} == {
+        r.check_id for r in graded if r.outcome is Outcome.NOT_RUN
+    }
