@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader.checks.base import Outcome
 from grader.pipeline import CheckResult, SubmissionReport
 
 ICON = {True: "PASS", False: "FAIL"}
@@ -12,6 +13,8 @@ def _entry(r: CheckResult) -> str:
     head = f"- **{status}** `{r.check_id}` ({r.points:g}/{r.max_points:g}, {r.kind})"
     if r.visibility != "visible":
         return head + " (hidden check)"
+    if not r.counts:
+        return f"{head}: {r.message}"
     if r.passed and not r.warnings:
         return head
     body = r.message or r.outcome.value
@@ -36,13 +39,20 @@ def render(report: SubmissionReport) -> str:
         lines += ["", "> The autograder failed on this submission; your instructor will regrade."]
     for topic in report.topics:
         results = [r for r in report.results if r.topic == topic]
-        failed = [r for r in results if not r.passed and r.counts]
-        lines += [
-            "",
-            f"## {topic}",
-            "",
-            f"{len(results) - len(failed)} of {len(results)} checks passed.",
-        ]
+        lines += ["", f"## {topic}", ""]
+        counted = [r for r in results if r.counts]
+        missing = {r.message for r in counted if r.outcome is Outcome.NOT_SUBMITTED}
+        if counted and len(missing) == 1 and all(not r.passed for r in counted):
+            if all(r.outcome is Outcome.NOT_SUBMITTED for r in counted):  # the module is absent
+                lines.append(f"{missing.pop()}: 0 of {len(counted)} checks.")
+                continue
+        passed = sum(r.passed for r in results)
+        not_run = len(results) - len(counted)
+        lines.append(
+            f"{passed} of {len(counted)} checks passed"
+            + (f" ({not_run} not run on this machine)." if not_run else ".")
+        )
+        failed = [r for r in counted if not r.passed]
         mistakes = sorted(
             {r.misconception for r in failed if r.misconception and r.visibility == "visible"}
         )
@@ -50,6 +60,6 @@ def render(report: SubmissionReport) -> str:
             lines.append("Known mistakes spotted: " + "; ".join(mistakes) + ".")
         lines.append("")
         # failures first (they are what to work on), then the rest
-        for r in sorted(results, key=lambda r: r.passed):
+        for r in sorted(results, key=lambda r: (r.passed, not r.counts)):
             lines.append(_entry(r))
     return "\n".join(lines) + "\n"

@@ -132,3 +132,18 @@ def test_checks_this_machine_cannot_run_are_not_run_for_everyone(course, tmp_pat
     assert {r.check_id for r in not_run} == {
         r.check_id for r in graded if r.outcome is Outcome.NOT_RUN
     }
+
+
+def test_feedback_collapses_a_missing_module_and_shows_not_run_checks(course, tmp_path):
+    sub = tmp_path / "zoe"
+    sub.mkdir()
+    (sub / "cuda_timing.py").write_text((course.solutions_dir / "cuda_timing.py").read_text())
+    topics = ("losses", "cuda_timing")
+    report = grade_submission(course, submission(sub, topics, tmp_path / "scratch"), topics)
+    md = feedback.render(report)
+    assert "losses.py was not submitted: 0 of 79 checks." in md
+    assert "losses/svm_loss_naive" not in md  # no line per check of a missing module
+    not_run = sum(1 for r in report.results if r.outcome is Outcome.NOT_RUN)
+    counted = sum(1 for r in report.results if r.topic == "cuda_timing" and r.counts)
+    assert f"{counted} of {counted} checks passed ({not_run} not run on this machine)." in md
+    assert md.count("**NOT RUN**") == not_run
