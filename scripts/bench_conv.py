@@ -1,7 +1,8 @@
 """Benchmark the reference convolution against the naive one and PyTorch, on a CIFAR-sized batch.
 
 Setting: x (50, 3, 32, 32), w (32, 3, 3, 3), stride 1, pad 1, float64 (the dtype the course
-uses). Each run is one forward plus one backward pass, timed with time.perf_counter:
+uses). Each run is one forward plus one backward pass, timed with time.perf_counter;
+fast and torch runs alternate, and their ratio is the median of the per-round ratios:
 - ``fast``: solutions/conv.py conv_forward_fast + conv_backward_fast (im2col, numpy);
 - ``naive``: conv_forward_naive + conv_backward_naive (explicit loops; slow, fewer runs);
 - ``torch``: torch.nn.functional.conv2d forward + autograd backward on CPU, float64, with
@@ -128,17 +129,29 @@ def main() -> None:
     for mine, theirs in zip(numpy_pair("fast")(), torch_pair(torch.float64)()):
         np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-9, atol=1e-9)
 
-    results = {
-        "fast": timed_runs(numpy_pair("fast"), args.runs, warmup=1),
-        "torch": timed_runs(torch_pair(torch.float64), args.runs, warmup=1),
-        "torch-f32": timed_runs(torch_pair(torch.float32), args.runs, warmup=1),
-        "naive": timed_runs(numpy_pair("naive"), args.naive_runs, warmup=0),
+    # fast and torch alternate round by round, so that load on a shared machine hits both alike;
+    # the ratios are medians of the per-round ratios
+    steps = {
+        "fast": numpy_pair("fast"),
+        "torch": torch_pair(torch.float64),
+        "torch-f32": torch_pair(torch.float32),
     }
+    results: dict[str, list[float]] = {name: [] for name in steps}
+    for step in steps.values():
+        step()
+    for _ in range(args.runs):
+        for name, step in steps.items():
+            results[name] += timed_runs(step, 1, warmup=0)
+    results["naive"] = timed_runs(numpy_pair("naive"), args.naive_runs, warmup=0)
     medians = {k: statistics.median(v) for k, v in results.items()}
+
+    def per_round(a: str, b: str) -> float:
+        return statistics.median(x / y for x, y in zip(results[a], results[b]))
+
     ratios = {
         "naive/fast": medians["naive"] / medians["fast"],
-        "fast/torch": medians["fast"] / medians["torch"],
-        "fast/torch-f32": medians["fast"] / medians["torch-f32"],
+        "fast/torch": per_round("fast", "torch"),
+        "fast/torch-f32": per_round("fast", "torch-f32"),
     }
 
     print(
