@@ -10,11 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from grader.checks.base import Check, Context, Kind, Misconception, Outcome, Verdict
-from grader.checks.gradient import LayerGradient
-from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import CACHE
 from grader.checks.property import Property, expect_close, student_outputs
 from grader.checks.reference import BackwardReference, Reference
+from grader.checks.suites import layer_suite
 from grader.topics import backprop_net
 
 TOPIC = "backprop"
@@ -219,20 +218,9 @@ def _relu_idempotent(ctx: Context) -> Verdict:
 def _layer_checks(
     layer: str, cases: list[tuple[str, object]], small, large, wrt, grads
 ) -> list[Check]:
-    fwd, bwd = f"{layer}_forward", f"{layer}_backward"
-    found: list[Check] = []
-    for case, make in cases:
-        found.append(Reference(TOPIC, fwd, case, make, OUT))
-        found.append(BackwardReference(TOPIC, bwd, fwd, case, make, grads))
-    found += [
-        LayerGradient(TOPIC, bwd, fwd, "numeric gradient, elementwise", small, grads, wrt),
-        LayerGradient(
-            TOPIC, bwd, fwd, "numeric gradient, directional", large, grads, wrt, mode="directional"
-        ),
-        NoMutation(TOPIC, fwd, "inputs unchanged", small, OUT),
-        Deterministic(TOPIC, fwd, "deterministic", small, OUT),
-    ]
-    return found
+    return layer_suite(
+        TOPIC, f"{layer}_forward", f"{layer}_backward", cases, small, large, grads, wrt
+    )
 
 
 def checks() -> list[Check]:

@@ -11,14 +11,14 @@ indices accumulate; the temporal loss is summed over unmasked positions and divi
 from __future__ import annotations
 
 from grader.checks.base import Check, Kind
-from grader.checks.gradient import LayerGradient, LossGradient
+from grader.checks.gradient import LossGradient
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.property import Property
-from grader.checks.reference import BackwardReference, Reference
+from grader.checks.reference import Reference
+from grader.checks.suites import layer_suite
 from grader.topics import rnn_laws as law
 from grader.topics.rnn_laws import (
     LOSS_X,
-    OUT,
     embedding,
     lstm_step,
     rnn_step,
@@ -55,21 +55,7 @@ STEP_GRADS = ("dx", "dprev_h", "dWx", "dWh", "db")
 def _layer(
     fwd: str, bwd: str, cases: list, small, large, grads: tuple[str, ...], wrt: tuple[int, ...]
 ) -> list[Check]:
-    """Reference comparisons of forward and backward on each case, gradient checks (elementwise
-    on ``small``, directional on ``large``) and hygiene of the forward pass."""
-    found: list[Check] = []
-    for case, make in cases:
-        found.append(Reference(TOPIC, fwd, case, make, OUT))
-        found.append(BackwardReference(TOPIC, bwd, fwd, case, make, grads))
-    found += [
-        LayerGradient(TOPIC, bwd, fwd, "numeric gradient, elementwise", small, grads, wrt),
-        LayerGradient(
-            TOPIC, bwd, fwd, "numeric gradient, directional", large, grads, wrt, mode="directional"
-        ),
-        NoMutation(TOPIC, fwd, "inputs unchanged", small, OUT),
-        Deterministic(TOPIC, fwd, "deterministic", small, OUT),
-    ]
-    return found
+    return layer_suite(TOPIC, fwd, bwd, cases, small, large, grads, wrt)
 
 
 def _rnn_checks() -> list[Check]:
