@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from grader.layouts.kit import submission
 from grader.pipeline import grade_submission
 from grader.reports import gradescope
@@ -36,3 +38,34 @@ def test_the_secret_changes_inputs_but_not_correct_scores(course, tmp_path):
     b = grade_submission(other, sub, ("losses",))
     assert a.score == b.score == a.max_score
     assert a.seed_id != b.seed_id
+
+
+def _without_timings(report) -> str:
+    """results.json without execution_time and without the output of speed checks (the only
+    check kind that reports measured times)."""
+    data = gradescope.results_json(report)
+    data.pop("execution_time")
+    for test in data["tests"]:
+        if test.get("extra_data", {}).get("kind") == "speed":
+            test.pop("output", None)
+    return json.dumps(data, sort_keys=True)
+
+
+STUDENT_OF_TOPIC = {
+    "conv": "carol",
+    "batchnorm": "dave",
+    "dropout": "dave",
+    "optimizers": "erin",
+    "rnn": "frank",
+    "quantization": "grace",
+    "cuda_timing": "heidi",
+}
+
+
+@pytest.mark.parametrize("topic", sorted(STUDENT_OF_TOPIC))
+def test_each_topic_grades_a_buggy_submission_identically_twice(course, tmp_path, topic):
+    folder = course.root / "examples" / "submissions" / STUDENT_OF_TOPIC[topic]
+    first = grade_submission(course, submission(folder, (topic,), tmp_path), (topic,))
+    second = grade_submission(course, submission(folder, (topic,), tmp_path), (topic,))
+    assert 0 < first.score < first.max_score
+    assert _without_timings(first) == _without_timings(second)
