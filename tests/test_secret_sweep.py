@@ -18,5 +18,5 @@ def test_reference_full_marks_for_any_secret(course, tmp_path, index):
     report = grade_submission(
         other, submission(course.solutions_dir, course.topics, tmp_path), course.topics
     )
-    failed = [(r.check_id, r.message) for r in report.results if not r.passed]
+    failed = [(r.check_id, r.message) for r in report.results if r.counts and not r.passed]
     assert failed == []
