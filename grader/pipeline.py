@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from grader import registry
-from grader.checks.base import CheckFailed, Context, Outcome, Verdict
+from grader.checks.base import CheckFailed, Context, Kind, Outcome, Verdict
 from grader.config import CheckPlan, Course
 from grader.judge.seeds import check_rng, check_seed, secret_id
 from grader.judge.student import StudentFault, StudentModule
@@ -166,7 +166,9 @@ def _result(
         warnings=verdict.warnings,
         elapsed=elapsed,
         grader_fault=verdict.grader_fault,
-        counts=verdict.outcome is not Outcome.NOT_RUN or not_run_counts,
+        # a check not run here counts only if it is a GPU check and the course says so
+        counts=verdict.outcome is not Outcome.NOT_RUN
+        or (not_run_counts and check.kind is Kind.GPU),
     )
 
 
@@ -208,7 +210,7 @@ def grade_topic(
     plans = [p for p in course.plans[topic] if not only_public or p.visibility == "visible"]
     ref = reference_module(course.solutions_dir / f"{topic}.py")
     results: list[CheckResult] = []
-    counts = course.config.gpu_checks_count_without_gpu
+    counts = course.config.gpu_checks_count_without_gpu  # GPU checks not run here still count
     if module is None:
         missing = Verdict(Outcome.NOT_SUBMITTED, refused or f"{topic}.py was not submitted")
         for plan in plans:

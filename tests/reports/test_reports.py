@@ -103,15 +103,21 @@ def test_a_grader_failure_on_a_check_is_flagged_for_regrading(stub_report):
 
 
 def test_not_run_counts_toward_the_maximum_only_when_configured(course):
+    """gpu_checks_count_without_gpu makes GPU checks that could not run count; a check of
+    another kind that could not run here (a simulated timer on a CUDA machine) never does."""
     from grader import registry
-    from grader.checks.base import Verdict
+    from grader.checks.base import Kind, Verdict
     from grader.pipeline import _result
 
-    plan = course.plans["losses"][0]
-    check = registry.topic("losses").check(plan.check_id)
+    spec = registry.topic("cuda_timing")
+    gpu = next(p for p in course.plans["cuda_timing"] if spec.check(p.check_id).kind is Kind.GPU)
+    other = next(p for p in course.plans["cuda_timing"] if spec.check(p.check_id).kind != Kind.GPU)
     not_run = Verdict(Outcome.NOT_RUN, "not run: no CUDA device")
-    assert not _result(plan, check, not_run, 0.0).counts
-    assert _result(plan, check, not_run, 0.0, not_run_counts=True).counts
+    for plan in (gpu, other):
+        assert not _result(plan, spec.check(plan.check_id), not_run, 0.0).counts
+    assert _result(gpu, spec.check(gpu.check_id), not_run, 0.0, not_run_counts=True).counts
+    assert not _result(other, spec.check(other.check_id), not_run, 0.0, not_run_counts=True).counts
+    plan, check = other, spec.check(other.check_id)
     assert _result(plan, check, Verdict(Outcome.WRONG), 0.0).counts
 
 
