@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import Context, Misconception, Outcome, Verdict
+from grader.checks.base import PASS, Context, Misconception, Outcome, Verdict
 from grader.checks.outputs import CACHE, is_real_scalar
 from grader.judge.compare import Comparison, exact, relative_error
 
@@ -103,6 +103,26 @@ def diagnose(
         if _matches(got, out, names, max(tol, 1e-6), m.compare):
             return m
     return None
+
+
+def judge_outputs(
+    ctx: Context,
+    call_text: str,
+    function: str,
+    inputs: Sequence[Any],
+    got: Sequence[Any],
+    names: Sequence[str],
+    expected: Sequence[Any],
+    tol: float,
+    what: str,
+) -> Verdict:
+    """PASS when every output in ``names`` matches ``expected``; else ``mismatch_verdict``."""
+    comparisons = compare_outputs(names, got, expected, tol)
+    if all(c.ok for c in comparisons):
+        return PASS
+    return mismatch_verdict(
+        ctx, call_text, function, inputs, got, names, comparisons, tol, what, expected
+    )
 
 
 def mismatch_verdict(

@@ -22,7 +22,7 @@ def _replace(args: tuple, index: int, value: np.ndarray) -> tuple:
     return args[:index] + (value,) + args[index + 1 :]
 
 
-def _numeric(ctx, x, evaluate, mode: str, k: int):
+def numeric_gradient(ctx, x, evaluate, mode: str, k: int):
     """(numeric, directions): full gradient, or derivatives along ``k`` random directions."""
     if mode == "elementwise":
         return numgrad.elementwise(evaluate, x, H), None
@@ -30,9 +30,30 @@ def _numeric(ctx, x, evaluate, mode: str, k: int):
     return numgrad.directional(evaluate, x, dirs, H), dirs
 
 
-def _verdict(
-    ctx, text, fn, inputs, got, names, analytic, numeric, dirs, grad_name, tol, subject, expected
+ADVICE = (
+    "your backward pass disagrees with your own forward pass: differentiate the forward "
+    "computation step by step (chain rule) and check each local gradient."
+)
+
+
+def gradient_verdict(
+    ctx,
+    text,
+    fn,
+    inputs,
+    got,
+    names,
+    analytic,
+    numeric,
+    dirs,
+    grad_name,
+    tol,
+    subject,
+    expected,
+    advice: str = ADVICE,
 ):
+    """PASS when ``analytic`` matches the numeric gradient (along ``dirs`` when given); else
+    the mismatch verdict with ``advice`` appended."""
     if dirs is not None:
         analytic_d = np.tensordot(dirs, analytic, axes=analytic.ndim)
         cmp = gradient_error(
@@ -47,11 +68,8 @@ def _verdict(
     if cmp.ok:
         return PASS
     verdict = mismatch_verdict(ctx, text, fn, inputs, got, names, [cmp], tol, subject, expected)
-    advice = (
-        "\n  your backward pass disagrees with your own forward pass: differentiate the "
-        "forward computation step by step (chain rule) and check each local gradient."
-    )
-    return Verdict(verdict.outcome, verdict.message + advice, misconception=verdict.misconception)
+    message = f"{verdict.message}\n  {advice}"
+    return Verdict(verdict.outcome, message, misconception=verdict.misconception)
 
 
 @dataclass(frozen=True)
@@ -87,10 +105,10 @@ class LossGradient(Declared):
                 values.append(float(r.value[0]))
             return values
 
-        numeric, dirs = _numeric(ctx, args[self.wrt], evaluate, self.mode, self.directions)
+        numeric, dirs = numeric_gradient(ctx, args[self.wrt], evaluate, self.mode, self.directions)
         names = param_names(ctx, self.function)
         text = describe_call(self.function, names, args)
-        return _verdict(
+        return gradient_verdict(
             ctx,
             text,
             self.function,
@@ -142,8 +160,8 @@ class LayerGradient(Declared):
                     values.append(float(np.sum(r.value * dout)))
                 return values
 
-            numeric, dirs = _numeric(ctx, args[index], evaluate, self.mode, self.directions)
-            verdict = _verdict(
+            numeric, dirs = numeric_gradient(ctx, args[index], evaluate, self.mode, self.directions)
+            verdict = gradient_verdict(
                 ctx,
                 text,
                 self.function,

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict, fail
-from grader.checks.diagnose import compare_outputs, mismatch_verdict
+from grader.checks.base import Context, Declared, Kind, Outcome, Verdict, fail
+from grader.checks.diagnose import judge_outputs
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.judge.student import Call
 from grader.protocol.values import Handle
@@ -61,21 +61,9 @@ class Reference(Declared):
     def run(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
         got, expected = student_and_reference(ctx, self.function, args, self.outputs)
-        comparisons = compare_outputs(self.outputs, got, expected, self.tol)
-        if all(c.ok for c in comparisons):
-            return PASS
         text = describe_call(self.function, param_names(ctx, self.function), args)
-        return mismatch_verdict(
-            ctx,
-            text,
-            self.function,
-            args,
-            got,
-            self.outputs,
-            comparisons,
-            self.tol,
-            "the reference",
-            expected,
+        return judge_outputs(
+            ctx, text, self.function, args, got, self.outputs, expected, self.tol, "the reference"
         )
 
 
@@ -95,20 +83,16 @@ class BackwardReference(Declared):
 
     def run(self, ctx: Context) -> Verdict:
         run = backward_pass(ctx, self.forward, self.function, self.make(ctx.rng), self.grads)
-        comparisons = compare_outputs(self.grads, run.got, run.expected, self.tol)
-        if all(c.ok for c in comparisons):
-            return PASS
-        return mismatch_verdict(
+        return judge_outputs(
             ctx,
             run.text,
             self.function,
             (run.dout, *run.args),
             run.got,
             self.grads,
-            comparisons,
+            run.expected,
             self.tol,
             "the reference backward",
-            run.expected,
         )
 
 

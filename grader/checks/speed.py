@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.base import Context, Declared, Kind, Outcome, Verdict
-from grader.checks.diagnose import compare_outputs, mismatch_verdict
+from grader.checks.diagnose import judge_outputs
 from grader.checks.outputs import conform_outputs, describe_call
 from grader.checks.reference import (
     Make,
@@ -153,22 +153,19 @@ class Speed(Declared):
             expected = as_tuple(expected)
             student_s, reply = _timed(ctx.student.call, Call(self.function, args, keep=keep))
             got = conform_outputs(reply.value, expected, self.outputs, self.function)
-            comparisons = compare_outputs(self.outputs, got, expected, self.tol)
-            if all(c.ok for c in comparisons):
-                return ref_s, student_s
             text = describe_call(self.function, param_names(ctx, self.function), args)
-            return mismatch_verdict(
+            verdict = judge_outputs(
                 ctx,
                 f"{text} (round {k + 1} of the speed check)",
                 self.function,
                 args,
                 got,
                 self.outputs,
-                comparisons,
+                expected,
                 self.tol,
                 f"the reference {self.baseline}",
-                expected,
             )
+            return (ref_s, student_s) if verdict.passed else verdict
 
         return race(ctx, self.function, self.baseline, one_round, self.advice)
 
@@ -207,25 +204,22 @@ class BackwardSpeed(Declared):
             expected = as_tuple(expected)
             student_s, reply = _timed(ctx.student.call, Call(self.function, (dout, handle)))
             got = conform_outputs(reply.value, expected, self.grads, self.function)
-            comparisons = compare_outputs(self.grads, got, expected, self.tol)
-            if all(c.ok for c in comparisons):
-                return ref_s, student_s
             text = (
                 f"{self.function}(dout {dout.shape}, cache) after "
                 f"{describe_call(self.forward, param_names(ctx, self.forward), args)} "
                 f"(round {k + 1} of the speed check)"
             )
-            return mismatch_verdict(
+            verdict = judge_outputs(
                 ctx,
                 text,
                 self.function,
                 (dout, *args),
                 got,
                 self.grads,
-                comparisons,
+                expected,
                 self.tol,
                 f"the reference {self.baseline}",
-                expected,
             )
+            return (ref_s, student_s) if verdict.passed else verdict
 
         return race(ctx, self.function, self.baseline, one_round, self.advice)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader.checks.base import PASS, Check, Context, Kind, Misconception, Verdict
-from grader.checks.diagnose import compare_outputs, mismatch_verdict
+from grader.checks.base import Check, Context, Kind, Misconception, Verdict
+from grader.checks.diagnose import judge_outputs
 from grader.checks.gradient import LossGradient
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import conform, conform_outputs
@@ -177,21 +177,17 @@ def _trace_check(make: Callable[[np.random.Generator], Script], describe: str):
             stepped.append(bool(ok))
             scales.append(_scale_of(ctx, handle))
         got = _trace(scales, stepped, history)
-        comparisons = compare_outputs(TRACE, got, expected, 1e-12)
-        if all(c.ok for c in comparisons):
-            return PASS
         text = f"{SCALER}({', '.join(f'{k}={v:g}' for k, v in kwargs.items())}): {describe}"
-        return mismatch_verdict(
+        return judge_outputs(
             ctx,
             text,
             SCALER,
             (kwargs, grads, lr, params),
             got,
             TRACE,
-            comparisons,
+            expected,
             1e-12,
             "the reference scaler's trace",
-            expected,
         )
 
     return body

@@ -18,11 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict, fail
-from grader.checks.diagnose import compare_outputs, mismatch_verdict
+from grader.checks.diagnose import judge_outputs
+from grader.checks.gradient import gradient_verdict, numeric_gradient
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.checks.reference import Make, param_names
-from grader.judge import numgrad
-from grader.judge.compare import gradient_error
 from grader.judge.student import Call
 from grader.protocol.values import Handle
 
@@ -30,7 +29,6 @@ FORWARD = "lstm_step_forward"
 BACKWARD = "lstm_step_backward"
 STEP_OUT = ("next_h", "next_c", CACHE)
 STEP_GRADS = ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
-DELTA = 1e-5  # centered-difference step, as in grader.checks.gradient
 
 
 @dataclass(frozen=True)
@@ -81,20 +79,16 @@ class StepBackwardReference(Declared):
 
     def run(self, ctx: Context) -> Verdict:
         run = step_pass(ctx, self.make(ctx.rng))
-        comparisons = compare_outputs(STEP_GRADS, run.got, run.expected, self.tol)
-        if all(c.ok for c in comparisons):
-            return PASS
-        return mismatch_verdict(
+        return judge_outputs(
             ctx,
             run.text,
             BACKWARD,
             run.inputs,
             run.got,
             STEP_GRADS,
-            comparisons,
+            run.expected,
             self.tol,
             "the reference backward",
-            run.expected,
         )
 
 
@@ -123,37 +117,28 @@ class StepGradient(Declared):
                 ]
                 return [self._objective(r.value, run) for r in ctx.student.batch(calls)]
 
-            x = run.args[index]
-            analytic = run.got[index]
-            if self.mode == "elementwise":
-                numeric = numgrad.elementwise(evaluate, x, DELTA)
-                cmp = gradient_error(name, analytic, numeric.values, self.tol, numeric.roundoff)
-            else:
-                dirs = numgrad.random_directions(ctx.rng, x.shape, self.directions)
-                numeric = numgrad.directional(evaluate, x, dirs, DELTA)
-                along = np.tensordot(dirs, analytic, axes=analytic.ndim)
-                label = f"{name} along {len(dirs)} random directions"
-                cmp = gradient_error(label, along, numeric.values, self.tol, numeric.roundoff)
-            if not cmp.ok:
-                verdict = mismatch_verdict(
-                    ctx,
-                    run.text,
-                    BACKWARD,
-                    run.inputs,
-                    run.got,
-                    STEP_GRADS,
-                    [cmp],
-                    self.tol,
-                    f"the numeric gradient of your own {FORWARD}",
-                    run.expected,
-                )
-                advice = (
-                    "\n  your backward pass disagrees with your own forward pass: differentiate "
-                    "next_h and next_c step by step (chain rule) and check each local gradient."
-                )
-                return Verdict(
-                    verdict.outcome, verdict.message + advice, misconception=verdict.misconception
-                )
+            numeric, dirs = numeric_gradient(
+                ctx, run.args[index], evaluate, self.mode, self.directions
+            )
+            verdict = gradient_verdict(
+                ctx,
+                run.text,
+                BACKWARD,
+                run.inputs,
+                run.got,
+                STEP_GRADS,
+                run.got[index],
+                numeric,
+                dirs,
+                name,
+                self.tol,
+                f"the numeric gradient of your own {FORWARD}",
+                run.expected,
+                advice="your backward pass disagrees with your own forward pass: differentiate "
+                "next_h and next_c step by step (chain rule) and check each local gradient.",
+            )
+            if not verdict.passed:
+                return verdict
         return PASS
 
     @staticmethod
