@@ -24,7 +24,8 @@ import numpy as np
 import grader
 from grader.protocol.wire import Deadline, PeerClosed, ProtocolError, read_frame, write_frame
 
-PACKAGE_PARENT = str(Path(grader.__file__).resolve().parent.parent)
+GRADER_DIR = str(Path(grader.__file__).resolve().parent)  # the package, not the course around it
+PACKAGE_PARENT = str(Path(GRADER_DIR).parent)
 BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker.main import main; main()"
 _uids = itertools.count()
 
@@ -113,8 +114,9 @@ class WorkerProcess:
             "max_source_bytes": 2 * 1024 * 1024,
             "isolate": sandbox.isolate,
             "hide": list(sandbox.hide),
-            # the Python installation stays readable for the worker's uid; the course does not
-            "reachable": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix}),
+            # the Python installation and the grader's own code stay readable for the worker's
+            # uid (wherever the checkout lies: under /tmp or /root); the course does not
+            "reachable": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, GRADER_DIR}),
             "tmpfs_mb": sandbox.tmpfs_mb,
             "setup": sandbox.setup,
             "uid": worker_uid(),

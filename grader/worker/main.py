@@ -111,9 +111,6 @@ def main() -> None:
     with open(cfg["module_path"], encoding="utf-8", errors="replace") as fh:
         source = fh.read(cfg["max_source_bytes"])
     started = time.perf_counter()
-    if cfg.get("setup"):
-        # imported before isolation: a checkout under /tmp is out of reach behind the private /tmp
-        import grader.sim.install  # noqa: F401
     isolation = _isolate(cfg, rep_fd)
     sys.stdout = sys.stderr = CappedOutput(1, cfg["output_chars"])
     evaluator = Evaluator(cfg["module_name"], cfg["module_path"], source, cfg.get("setup", ""))

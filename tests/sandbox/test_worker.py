@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from grader.judge.student import Call, StudentFault, StudentModule
-from grader.sandbox.process import Sandbox, WorkerProcess
+from grader.sandbox.process import GRADER_DIR, Sandbox, WorkerProcess
 
 ROOT = os.geteuid() == 0
 SOURCE = textwrap.dedent(
@@ -56,6 +56,9 @@ SOURCE = textwrap.dedent(
 
     def listdir(path):
         return len(os.listdir(path))
+
+    def entries(path):
+        return sorted(os.listdir(path))
 
     def connect():
         try:
@@ -212,7 +215,22 @@ def test_isolation_layers_hold(module):
     finally:
         (secret / "answers.py").unlink()
         secret.rmdir()
-    assert s.call(Call("listdir", ("/tmp",))).value == 0  # a private tmpfs
+    # a private tmpfs: only the way to what is kept read-only (the Python installation and the
+    # grader's code, when they lie under /tmp, as in a clone there) and nothing else
+    kept = {sys.prefix, sys.base_prefix, sys.exec_prefix, GRADER_DIR}
+    allowed = sorted(
+        {
+            Path(p).parts[2]
+            for p in kept
+            if Path(p).parts[1:2] == ("tmp",) and len(Path(p).parts) > 2
+        }
+    )
+    marker = Path("/tmp") / f"grader-marker-{os.getpid()}"
+    marker.write_text("outside the sandbox")
+    try:
+        assert s.call(Call("entries", ("/tmp",))).value == allowed
+    finally:
+        marker.unlink()
     assert s.call(Call("connect")).value in ("OSError", "ConnectionRefusedError")
     assert s.call(Call("connect")).value != "connected"
     s.close()
