@@ -10,7 +10,7 @@ import pytest
 
 from grader.checks.base import Outcome
 from grader.pipeline import grade_topic, sandbox_for
-from grader.topics import batchnorm_mistakes as m
+from grader.topics.batchnorm import mistakes as m
 
 DAVE = Path(__file__).resolve().parents[2] / "examples" / "submissions" / "dave" / "batchnorm.py"
 

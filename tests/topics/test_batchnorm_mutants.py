@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from mutation import Mutant, assert_caught
 
-from grader.topics import batchnorm_mistakes as m
+from grader.topics.batchnorm import mistakes as m
 
 BN_UPDATE = (
     'momentum * running_mean + (1 - momentum) * mean\n    bn_param["running_var"] = '

@@ -15,7 +15,7 @@ import pytest
 
 from grader.checks.base import Outcome
 from grader.pipeline import CheckResult, grade_topic, sandbox_for
-from grader.topics.conv_mistakes import (
+from grader.topics.conv.mistakes import (
     FLIPPED_IN_BACKWARD,
     POOL_GRADIENT_EVERYWHERE,
     STRIDE_IGNORED,

@@ -13,7 +13,7 @@ import pytest
 from mutation import Mutant, assert_caught
 
 from grader.config import SpeedConfig
-from grader.topics.conv_mistakes import (
+from grader.topics.conv.mistakes import (
     FLIPPED_IN_BACKWARD,
     FLIPPED_KERNEL,
     POOL_GRADIENT_EVERYWHERE,

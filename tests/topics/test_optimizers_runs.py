@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from grader.topics import optimizers as topic
-from grader.topics.optimizers_runs import (
+from grader.topics.optimizers.runs import (
     Run,
     quadratic,
     scaled_error,

@@ -14,9 +14,9 @@ import pytest
 
 from grader.pipeline import CheckResult, grade_topic, sandbox_for
 from grader.topics.quantization import FUNCTIONS
-from grader.topics.quantization_affine import HALF_UP, ZP_NOT_INT
-from grader.topics.quantization_integer import STE_NO_MASK
-from grader.topics.quantization_train import NO_T2
+from grader.topics.quantization.affine import HALF_UP, ZP_NOT_INT
+from grader.topics.quantization.integer import STE_NO_MASK
+from grader.topics.quantization.train import NO_T2
 
 GRACE = Path(__file__).resolve().parents[2] / "examples" / "submissions" / "grace"
 

@@ -8,7 +8,7 @@ import pytest
 from mutation import Mutant, assert_caught
 
 from grader.pipeline import grade_topic, sandbox_for
-from grader.topics.quantization_affine import (
+from grader.topics.quantization.affine import (
     DEQ_WRAP,
     FLOOR,
     HALF_UP,
@@ -16,15 +16,15 @@ from grader.topics.quantization_affine import (
     PER_TENSOR,
     ZP_NOT_INT,
 )
-from grader.topics.quantization_compress import (
+from grader.topics.quantization.compress import (
     CENTROID_MEAN,
     K_TRUNCATED,
     NO_FILLER,
     RANDOM_INIT,
     SIGNED_PRUNE,
 )
-from grader.topics.quantization_integer import ACC_OVERFLOW, MASK_UNROUNDED, STE_NO_MASK
-from grader.topics.quantization_train import NO_SKIP, NO_T2
+from grader.topics.quantization.integer import ACC_OVERFLOW, MASK_UNROUNDED, STE_NO_MASK
+from grader.topics.quantization.train import NO_SKIP, NO_T2
 
 T = "quantization"
 SCALER = "DynamicLossScaler"

@@ -10,7 +10,7 @@ import pytest
 
 from grader.checks.base import Outcome
 from grader.pipeline import grade_topic, sandbox_for
-from grader.topics import rnn_mistakes as m
+from grader.topics.rnn import mistakes as m
 
 FRANK = Path(__file__).resolve().parents[2] / "examples" / "submissions" / "frank" / "rnn.py"
 

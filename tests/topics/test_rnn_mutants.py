@@ -7,7 +7,7 @@ import pytest
 from mutation import Mutant, assert_caught
 
 from grader.pipeline import grade_topic, sandbox_for
-from grader.topics import rnn_mistakes as m
+from grader.topics.rnn import mistakes as m
 
 LOSS_BLOCK = """    loss = -np.sum(mask_flat * log_probs[rows, y_flat]) / N
     dx_flat = np.exp(log_probs)

@@ -17,7 +17,7 @@ from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.checks.property import expect_close, student_outputs
 from grader.checks.reference import param_names, reference_outputs
 from grader.judge.student import Call, StudentFault
-from grader.topics.conv_mistakes import PAD_HINT, WRONG_PAD_AXES
+from grader.topics.conv.mistakes import PAD_HINT, WRONG_PAD_AXES
 
 OUT = ("out", CACHE)
 Body = Callable[[Context], Verdict]

@@ -15,7 +15,9 @@ from grader.checks.outputs import CACHE
 from grader.checks.property import Property
 from grader.checks.reference import BackwardReference, Reference
 from grader.checks.speed import BackwardSpeed, Speed
-from grader.topics import conv_inputs, conv_laws, conv_mistakes
+from grader.topics.conv import inputs as conv_inputs
+from grader.topics.conv import laws as conv_laws
+from grader.topics.conv import mistakes as conv_mistakes
 
 TOPIC = "conv"
 FUNCTIONS = (

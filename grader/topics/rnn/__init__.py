@@ -16,8 +16,8 @@ from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.property import Property
 from grader.checks.reference import Reference
 from grader.checks.suites import layer_suite
-from grader.topics import rnn_laws as law
-from grader.topics.rnn_laws import (
+from grader.topics.rnn import laws as law
+from grader.topics.rnn.laws import (
     LOSS_X,
     embedding,
     lstm_step,
@@ -26,8 +26,8 @@ from grader.topics.rnn_laws import (
     temporal_affine,
     temporal_loss,
 )
-from grader.topics.rnn_lstm_step import STEP_OUT, StepBackwardReference, StepGradient
-from grader.topics.rnn_mistakes import MISCONCEPTIONS
+from grader.topics.rnn.lstm_step import STEP_OUT, StepBackwardReference, StepGradient
+from grader.topics.rnn.mistakes import MISCONCEPTIONS
 
 __all__ = ["FUNCTIONS", "MISCONCEPTIONS", "TOPIC", "checks"]
 

@@ -14,7 +14,7 @@ from grader.checks.outputs import CACHE, conform
 from grader.checks.property import expect_close, student_outputs
 from grader.checks.reference import backward_pass
 from grader.judge.student import Call
-from grader.topics.rnn_lstm_step import STEP_OUT
+from grader.topics.rnn.lstm_step import STEP_OUT
 
 OUT = ("out", CACHE)
 LOSS_X = ("loss", "dx")

@@ -19,8 +19,8 @@ from grader.checks.reference import Reference
 from grader.judge.student import Call
 from grader.sim import SIMULATED
 from grader.sim.workloads import sim_kernel
-from grader.topics.cuda_timing_gpu import gpu_checks
-from grader.topics.cuda_timing_sim import SimulatedTimer, timer_misconceptions
+from grader.topics.cuda_timing.gpu import gpu_checks
+from grader.topics.cuda_timing.sim import SimulatedTimer, timer_misconceptions
 
 TOPIC = "cuda_timing"
 WORKER_SETUP = SIMULATED  # the worker simulates torch.cuda and the clocks when the judge has no GPU

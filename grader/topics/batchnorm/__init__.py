@@ -1,8 +1,8 @@
 """Topic ``batchnorm``: batch, layer, spatial batch and spatial group normalisation.
 
 Declarations only: input makers, the checks, and the laws they test. The known mistakes live
-in ``grader.topics.batchnorm_mistakes``; the checks of the running statistics that a forward
-pass writes into ``bn_param``, and of mode validation, in ``grader.topics.batchnorm_state``.
+in ``grader.topics.batchnorm.mistakes``; the checks of the running statistics that a forward
+pass writes into ``bn_param``, and of mode validation, in ``grader.topics.batchnorm.state``.
 Forward caches stay in the worker; the backward checks pass the student's own forward cache
 to the student's backward (``batchnorm_backward_alt`` gets ``batchnorm_forward``'s cache).
 """
@@ -17,8 +17,8 @@ from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import CACHE
 from grader.checks.property import Property, expect_close, student_outputs
 from grader.checks.reference import BackwardReference, Reference, backward_pass
-from grader.topics.batchnorm_mistakes import MISCONCEPTIONS  # noqa: F401 (the registry reads it)
-from grader.topics.batchnorm_state import (
+from grader.topics.batchnorm.mistakes import MISCONCEPTIONS  # noqa: F401 (the registry reads it)
+from grader.topics.batchnorm.state import (
     STATE,
     StatefulForward,
     reference_state,

@@ -18,7 +18,7 @@ from grader.checks.property import Property, expect_close, student_outputs
 from grader.checks.reference import BackwardReference, Reference, forward_cache, param_names
 from grader.judge.compare import gradient_error
 from grader.judge.student import Call
-from grader.topics.quantization_affine import (
+from grader.topics.quantization.affine import (
     QINT8,
     QUINT8,
     Rounder,

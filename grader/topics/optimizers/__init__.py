@@ -19,7 +19,7 @@ import numpy as np
 from grader.checks.base import Check, Misconception
 from grader.checks.hygiene import Deterministic
 from grader.checks.property import Property
-from grader.topics.optimizers_runs import (
+from grader.topics.optimizers.runs import (
     NOT_STORED,
     OMITTED,
     Curve,

@@ -5,7 +5,7 @@ return, in the layout that check compares:
 
 - ``batchnorm_forward`` / ``spatial_batchnorm_forward``: ``(out, running_mean, running_var)``,
   the running statistics being those the call leaves in ``bn_param`` (see
-  ``grader.topics.batchnorm_state``);
+  ``grader.topics.batchnorm.state``);
 - ``layernorm_forward`` / ``spatial_groupnorm_forward``: ``(out, cache)`` (the cache is never
   compared);
 - backward functions: ``(dx, dgamma, dbeta)`` from ``(dout, *forward_args)``.

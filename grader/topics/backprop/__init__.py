@@ -1,5 +1,5 @@
 """Topic ``backprop``: affine and activation layers, maxout, affine-relu; with
-``grader.topics.backprop_net``, TwoLayerNet and the weight initialisers.
+``grader.topics.backprop.net``, TwoLayerNet and the weight initialisers.
 
 Declarations only: input makers, the checks, and the known mistakes they can name. Forward
 functions return ``(out, cache)``; the cache stays in the worker and is passed back by handle.
@@ -14,7 +14,7 @@ from grader.checks.outputs import CACHE
 from grader.checks.property import Property, expect_close, student_outputs
 from grader.checks.reference import BackwardReference, Reference
 from grader.checks.suites import layer_suite
-from grader.topics import backprop_net
+from grader.topics.backprop import net as backprop_net
 
 TOPIC = "backprop"
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu")

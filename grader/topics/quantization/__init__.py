@@ -12,12 +12,10 @@ gathers the parts' checks and known mistakes.
 from __future__ import annotations
 
 from grader.checks.base import Check
-from grader.topics import (
-    quantization_affine,
-    quantization_compress,
-    quantization_integer,
-    quantization_train,
-)
+from grader.topics.quantization import affine as quantization_affine
+from grader.topics.quantization import compress as quantization_compress
+from grader.topics.quantization import integer as quantization_integer
+from grader.topics.quantization import train as quantization_train
 
 TOPIC = "quantization"
 FUNCTIONS = (
