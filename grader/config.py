@@ -1,12 +1,16 @@
 """``autograder.yml`` -> a frozen, validated course configuration.
 
 Validation errors name the key path (``topics.losses.rules[1].visibilty``) and, for a misspelt
-key, the closest valid one. Rules are matched against check ids from the registry; a rule that
-matches no check is an error too, so a typo cannot silently give a check the wrong points.
+key, the closest valid one. Rules are matched against check ids from the registry, and a rule
+that matches no check is an error, so a misspelt pattern is caught; a pattern that matches
+other checks than the ones meant is not (``grader checks`` lists every id to write rules
+against). A check its declaration marks hidden stays out of students' sight whatever the rules
+say: a rule may only move it to another level that is not ``visible``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import os
@@ -18,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader import registry
+from grader.checks.base import SpeedSettings
 
 CONFIG_NAME = "autograder.yml"
 Visibility = Literal["hidden", "after_due_date", "after_published", "visible"]
@@ -57,19 +62,11 @@ class LimitOverrides(_Strict):
     cpu_s: int | None = Field(None, ge=1, le=86400)
 
 
-class SpeedConfig(_Strict):
-    """Speed checks: the vectorised function must beat the naive reference by ``min_ratio``,
-    timed in the same grading run (median of ``repeats`` interleaved timings)."""
-
-    min_ratio: float = Field(4.0, gt=0)
-    repeats: int = Field(5, ge=1, le=50)
-
-
 class TopicConfig(_Strict):
     default_points: float = Field(1.0, ge=0)
     visibility: Visibility = "visible"
     rules: tuple[Rule, ...] = ()
-    speed: SpeedConfig = SpeedConfig()
+    speed: SpeedSettings = SpeedSettings()
     limits: LimitOverrides = LimitOverrides()
 
 
@@ -123,7 +120,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return text or "(top level)"
 
 
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+def _model_at(loc: tuple[Any, ...]) -> type | None:
     model: Any = CourseConfig
     for part in loc[:-1]:
         if isinstance(part, int):
@@ -137,9 +134,17 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         field = getattr(model, "model_fields", {}).get(part)
         if field is None:
             return None
-        ann = field.annotation
-        model = Rule if part == "rules" else ann
-    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+        model = Rule if part == "rules" else field.annotation
+    return model if isinstance(model, type) and _field_names(model) else None
+
+
+def _field_names(model: type) -> list[str]:
+    """The keys a section of autograder.yml may have (a pydantic model or a dataclass)."""
+    if issubclass(model, BaseModel):
+        return sorted(model.model_fields)
+    if dataclasses.is_dataclass(model):
+        return sorted(f.name for f in dataclasses.fields(model))
+    return []
 
 
 def _explain(exc: ValidationError, source: str) -> str:
@@ -147,9 +152,9 @@ def _explain(exc: ValidationError, source: str) -> str:
     for err in exc.errors():
         loc = tuple(err["loc"])
         where = _loc(loc)
-        if err["type"] == "extra_forbidden":
+        if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             model = _model_at(loc)
-            valid = sorted(model.model_fields) if model else []
+            valid = _field_names(model) if model else []
             close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             lines.append(f"  {where}: unknown key{hint}; valid keys: {', '.join(valid)}")
@@ -166,9 +171,7 @@ def _plans(cfg: CourseConfig, source: str) -> dict[str, tuple[CheckPlan, ...]]:
         try:
             spec = registry.topic(name)
         except registry.UnknownTopic as exc:
-            close = difflib.get_close_matches(name, registry.IMPLEMENTED, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"  topics.{name}: {exc}{hint}")
+            problems.append(f"  topics.{name}: {exc}")
             continue
         ids = [c.id for c in spec.checks]
         for i, rule in enumerate(tcfg.rules):
@@ -178,13 +181,15 @@ def _plans(cfg: CourseConfig, source: str) -> dict[str, tuple[CheckPlan, ...]]:
                     f"check of topic {name} (ids look like {ids[0]!r})"
                 )
         topic_plans = []
-        for cid in ids:
+        for check in spec.checks:
             points, visibility = tcfg.default_points, tcfg.visibility
             for rule in tcfg.rules:  # later rules override earlier ones
-                if fnmatch.fnmatchcase(cid, rule.match):
+                if fnmatch.fnmatchcase(check.id, rule.match):
                     points = rule.points if rule.points is not None else points
                     visibility = rule.visibility or visibility
-            topic_plans.append(CheckPlan(cid, float(points), visibility))
+            if check.hidden and visibility == "visible":  # declared hidden: never shown
+                visibility = "hidden"
+            topic_plans.append(CheckPlan(check.id, float(points), visibility))
         plans[name] = tuple(topic_plans)
     if problems:
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(problems))

@@ -18,12 +18,13 @@ from pathlib import Path
 from types import ModuleType
 
 from grader import registry
-from grader.checks.base import CheckFailed, Context, Kind, Outcome, Verdict
+from grader.checks.base import Check, CheckFailed, Context, Kind, Outcome, Verdict
 from grader.config import CheckPlan, Course
 from grader.judge.seeds import check_rng, check_seed, secret_id
 from grader.judge.student import StudentFault, StudentModule
 from grader.layouts.kit import Submission
 from grader.sandbox.process import Sandbox
+from grader.sim import worker_setup
 
 
 @dataclass(frozen=True)
@@ -112,15 +113,10 @@ def sandbox_for(course: Course, extra_hidden: tuple[Path, ...] = ()) -> Sandbox:
     )
 
 
-def _worker_setup(topic: str) -> str:
-    """What the topic's worker installs before importing the module (``WORKER_SETUP`` of its
-    declaration module, e.g. the simulated CUDA device where the judge has no GPU)."""
-    requested = getattr(importlib.import_module(f"grader.topics.{topic}"), "WORKER_SETUP", "")
-    if not requested:
-        return ""
-    from grader.sim import worker_setup
-
-    return worker_setup(requested)
+def _worker_setup(spec: registry.TopicSpec) -> str:
+    """What the topic's worker installs before importing the module (the topic's
+    ``WORKER_SETUP``, e.g. the simulated CUDA device where the judge has no GPU)."""
+    return worker_setup(spec.worker_setup) if spec.worker_setup else ""
 
 
 def _params_ok(student: list | None, reference: inspect.Signature) -> bool:
@@ -148,7 +144,7 @@ def _signature_problem(fn: str, info: dict, ref: ModuleType) -> str | None:
 
 
 def _result(
-    plan: CheckPlan, check, verdict: Verdict, elapsed: float, not_run_counts: bool = False
+    plan: CheckPlan, check: Check, verdict: Verdict, elapsed: float, not_run_counts: bool = False
 ) -> CheckResult:
     passed = verdict.outcome is Outcome.PASSED
     return CheckResult(
@@ -172,14 +168,14 @@ def _result(
     )
 
 
-def _not_run(check) -> Verdict | None:
+def _not_run(check: Check) -> Verdict | None:
     """``not_run`` for a check this machine cannot run (see ``Check.unavailable``)."""
     unavailable = getattr(check, "unavailable", None)
     reason = unavailable() if unavailable is not None else None
     return Verdict(Outcome.NOT_RUN, reason) if reason else None
 
 
-def run_check(check, ctx: Context, worker_seed: int) -> Verdict:
+def run_check(check: Check, ctx: Context, worker_seed: int) -> Verdict:
     """Run one check; every student fault becomes that check's verdict."""
     try:
         ctx.student.seed(worker_seed)
@@ -221,7 +217,7 @@ def grade_topic(
     over = tcfg.limits.model_dump(exclude_none=True)
     call_timeout = over.pop("call_timeout_s", limits.call_timeout_s)
     import_timeout = over.pop("import_timeout_s", limits.import_timeout_s)
-    sandbox = replace(sandbox, **over, setup=_worker_setup(topic))
+    sandbox = replace(sandbox, **over, setup=_worker_setup(spec))
     student = StudentModule(module, topic, sandbox, call_timeout, import_timeout)
     try:
         functions = student.loaded_functions()
@@ -248,8 +244,8 @@ def grade_topic(
                 ref,
                 check_rng(course.secret, plan.check_id),
                 spec.misconceptions,
-                course.config.mutation,
-                {"speed": tcfg.speed},
+                mutation_policy=course.config.mutation,
+                speed=tcfg.speed,
             )
             verdict = run_check(
                 check, ctx, check_seed(course.secret, f"{plan.check_id}#worker") % 2**32

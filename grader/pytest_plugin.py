@@ -9,16 +9,24 @@ Registered through the ``pytest11`` entry point; inert for every other file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from grader import registry
 
-_COURSES: dict[Path, object] = {}
+if TYPE_CHECKING:  # imported when first needed: the plugin loads in every pytest run
+    from _pytest._code.code import TerminalRepr
+
+    from grader import config
+    from grader.pipeline import CheckResult
+
+_COURSES: dict[Path, config.Course | None] = {}
 
 
-def _course_for(path: Path):
+def _course_for(path: Path) -> config.Course | None:
     from grader import config
 
     try:
@@ -36,8 +44,8 @@ def _course_for(path: Path):
     return course
 
 
-def pytest_collect_file(file_path: Path, parent: pytest.Collector):
-    if file_path.suffix != ".py" or file_path.stem not in registry.IMPLEMENTED:
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> TopicFile | None:
+    if file_path.suffix != ".py" or file_path.stem not in registry.available():
         return None
     course = _course_for(file_path)
     if course is None or file_path.stem not in course.topics:
@@ -50,17 +58,17 @@ class CheckFailure(Exception):
 
 
 class TopicFile(pytest.File):
-    def __init__(self, *, course, **kwargs) -> None:
+    def __init__(self, *, course: config.Course, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.course = course
-        self._results: dict | None = None
+        self._results: dict[str, CheckResult] | None = None
 
-    def collect(self):
+    def collect(self) -> Iterator[CheckItem]:
         for plan in self.course.plans[self.path.stem]:
             if plan.visibility == "visible":
                 yield CheckItem.from_parent(self, name=plan.check_id.split("/", 1)[1])
 
-    def results(self) -> dict:
+    def results(self) -> dict[str, CheckResult]:
         if self._results is None:
             from grader.pipeline import grade_topic, sandbox_for
 
@@ -85,10 +93,12 @@ class CheckItem(pytest.Item):
         if not result.passed:
             raise CheckFailure(f"[{result.outcome.value}] {result.message}")
 
-    def repr_failure(self, excinfo, style=None):
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: str | None = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, CheckFailure):
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
 
-    def reportinfo(self):
+    def reportinfo(self) -> tuple[Path, None, str]:
         return self.path, None, f"{self.parent.path.stem}/{self.name}"

@@ -15,7 +15,7 @@ topics:
     default_points: 1
     rules:
       - match: "losses/*: hidden:*"
-        visibility: hidden
+        visibility: after_due_date
       - match: "losses/softmax_loss_vectorized: *"
         points: 3
 """
@@ -32,7 +32,7 @@ def test_rules_give_points_and_visibility(tmp_path):
     plans = {p.check_id: p for p in course.plans["losses"]}
     assert plans["losses/softmax_loss_vectorized: random N=8 D=5 C=4 reg=0.1"].points == 3
     assert plans["losses/svm_loss_naive: random N=8 D=5 C=4 reg=0.1"].points == 1
-    hidden = [p for p in plans.values() if p.visibility == "hidden"]
+    hidden = [p for p in plans.values() if p.visibility == "after_due_date"]
     assert hidden and all(": hidden:" in p.check_id for p in hidden)
     # later rules override earlier ones; both apply to this check
     assert plans["losses/softmax_loss_vectorized: hidden: N=64 D=40 C=10 reg=0.05"].points == 3
@@ -42,7 +42,7 @@ def test_rules_give_points_and_visibility(tmp_path):
     "text, expected",
     [
         (
-            BASE.replace("visibility: hidden", "visibilty: hidden"),
+            BASE.replace("visibility: after_due_date", "visibilty: hidden"),
             "topics.losses.rules[0].visibilty: unknown key (did you mean 'visibility'?)",
         ),
         (
@@ -50,7 +50,7 @@ def test_rules_give_points_and_visibility(tmp_path):
             "topics.losses.default_points: Input should be greater than or equal to 0",
         ),
         (
-            BASE.replace("visibility: hidden", "visibility: secret"),
+            BASE.replace("visibility: after_due_date", "visibility: secret"),
             "topics.losses.rules[0].visibility: Input should be 'hidden', 'after_due_date', "
             "'after_published' or 'visible'",
         ),
@@ -65,7 +65,8 @@ def test_rules_give_points_and_visibility(tmp_path):
         ),
         (
             BASE.replace("  losses:", "  loses:").replace('"losses/', '"loses/'),
-            "topics.loses: unknown topic 'loses'",
+            "topics.loses: no topic 'loses' (did you mean 'losses'?): a topic is a module "
+            "grader/topics/loses.py or a package grader/topics/loses/",
         ),
         ("topics: [1, 2]", "topics: Input should be a valid dictionary"),
         ("course: [unclosed", "is not valid YAML"),
@@ -94,5 +95,30 @@ def test_secret_comes_from_env_then_file(tmp_path, monkeypatch):
 
 
 def test_the_shipped_config_is_valid(course):
-    assert set(course.topics) == set(registry.IMPLEMENTED) == set(registry.COURSE_TOPICS)
+    assert set(course.topics) == set(registry.available())
     assert all(p.points > 0 for plans in course.plans.values() for p in plans)
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        "[]",  # no rule at all
+        '[{match: "losses/*", visibility: visible}]',  # a rule that would show everything
+    ],
+)
+def test_declared_hidden_checks_stay_hidden_whatever_the_rules(tmp_path, rules):
+    course = config.load(write(tmp_path, f"topics:\n  losses:\n    rules: {rules}\n"))
+    spec = registry.topic("losses")
+    declared = {c.id for c in spec.checks if c.hidden}
+    assert declared and all(": hidden: " in cid for cid in declared)
+    plans = {p.check_id: p.visibility for p in course.plans["losses"]}
+    assert {cid for cid, v in plans.items() if v != "visible"} == declared
+    assert {plans[cid] for cid in declared} == {"hidden"}
+
+
+def test_speed_settings_are_validated_with_the_key_named(tmp_path):
+    text = "topics:\n  conv:\n    speed:\n      repets: 3\n"
+    with pytest.raises(config.ConfigError, match=r"topics\.conv\.speed\.repets: unknown key "):
+        config.load(write(tmp_path, text))
+    course = config.load(write(tmp_path, "topics:\n  conv:\n    speed: {min_ratio: 7}\n"))
+    assert course.config.topics["conv"].speed.min_ratio == 7

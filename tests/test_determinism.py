@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import topic_files
 
+from grader import registry
 from grader.layouts.kit import submission
 from grader.pipeline import grade_submission
 from grader.reports import gradescope
@@ -51,20 +53,9 @@ def _without_timings(report) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-STUDENT_OF_TOPIC = {
-    "conv": "carol",
-    "batchnorm": "dave",
-    "dropout": "dave",
-    "optimizers": "erin",
-    "rnn": "frank",
-    "quantization": "grace",
-    "cuda_timing": "heidi",
-}
-
-
-@pytest.mark.parametrize("topic", sorted(STUDENT_OF_TOPIC))
+@pytest.mark.parametrize("topic", registry.available())
 def test_each_topic_grades_a_buggy_submission_identically_twice(course, tmp_path, topic):
-    folder = course.root / "examples" / "submissions" / STUDENT_OF_TOPIC[topic]
+    folder = topic_files.example_module(topic).parent  # the example with the topic's mistakes
     first = grade_submission(course, submission(folder, (topic,), tmp_path), (topic,))
     second = grade_submission(course, submission(folder, (topic,), tmp_path), (topic,))
     assert 0 < first.score < first.max_score

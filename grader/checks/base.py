@@ -1,9 +1,10 @@
 """The vocabulary of checks: kinds, outcomes, verdicts, the context a check runs in.
 
-A check is a small object with ``topic``, ``function``, ``case``, ``kind`` and ``run(ctx)``; its
-id ``"<topic>/<function>: <case>"`` is derived. ``run`` returns a ``Verdict`` (or raises
-``CheckFailed`` from deep inside a helper, which the runner turns into that check's verdict).
-Student faults (``StudentFault``) are turned into verdicts by ``grader.pipeline``.
+A check is a small object with ``topic``, ``function``, ``case``, ``hidden``, ``kind`` and
+``run(ctx)``; its id ``"<topic>/<function>: <case>"`` (``"<topic>/<function>: hidden: <case>"``
+for a hidden check) is derived. ``run`` returns a ``Verdict`` (or raises ``CheckFailed`` from
+deep inside a helper, which the runner turns into that check's verdict). Student faults
+(``StudentFault``) are turned into verdicts by ``grader.pipeline``.
 """
 
 from __future__ import annotations
@@ -86,6 +87,24 @@ class Misconception:
     compare: tuple[str, ...] | None = None  # only these outputs identify it (None: all)
 
 
+@dataclass(frozen=True)
+class SpeedSettings:
+    """Speed checks: the vectorised function must beat the naive reference by ``min_ratio``,
+    timed in the same grading run (median of ``repeats`` interleaved timings). The ``speed``
+    block of a topic in autograder.yml (validated there)."""
+
+    __pydantic_config__ = {"extra": "forbid"}  # an unknown key in autograder.yml is an error
+
+    min_ratio: float = 4.0
+    repeats: int = 5
+
+    def __post_init__(self) -> None:
+        if not self.min_ratio > 0:
+            raise ValueError("min_ratio must be greater than 0")
+        if not 1 <= self.repeats <= 50:
+            raise ValueError("repeats must be from 1 to 50")
+
+
 @dataclass
 class Context:
     """Everything a check may use. The reference module is trusted judge-side code."""
@@ -96,17 +115,21 @@ class Context:
     rng: np.random.Generator
     misconceptions: Sequence[Misconception]
     mutation_policy: str = "warn"
-    extras: dict[str, Any] = field(default_factory=dict)
+    speed: SpeedSettings = field(default_factory=SpeedSettings)
 
 
 class Check(Protocol):
     """A check. It may also define ``unavailable() -> str | None``: the reason it cannot run on
     this machine (a GPU check without CUDA). Such a check is ``not_run`` for every submission,
-    submitted or not, so that the maximum score is the same for everyone."""
+    submitted or not, so that the maximum score is the same for everyone.
+
+    ``hidden`` checks are graded with secret inputs and never shown to students or run by
+    ``grader check``, whatever autograder.yml's rules say."""
 
     topic: str
     function: str
     case: str
+    hidden: bool
     kind: Kind
 
     @property
@@ -115,17 +138,37 @@ class Check(Protocol):
     def run(self, ctx: Context) -> Verdict: ...
 
 
-def check_id(topic: str, function: str, case: str) -> str:
-    return f"{topic}/{function}: {case}"
+HIDDEN = "hidden: "  # what a hidden check's id says before its case
+
+
+def check_id(topic: str, function: str, case: str, hidden: bool = False) -> str:
+    return f"{topic}/{function}: {HIDDEN if hidden else ''}{case}"
+
+
+Make = Callable[[np.random.Generator], tuple]  # the inputs of one call, drawn from the check's rng
+
+
+@dataclass(frozen=True)
+class Case:
+    """A named input case of a suite of checks (``hidden`` cases are graded, never shown)."""
+
+    name: str
+    make: Make
+    hidden: bool = False
 
 
 class Declared:
-    """Base of the check declarations: the id derives from topic, function and case."""
+    """Base of the check declarations: the id derives from topic, function, case and hidden.
+
+    Declarations are frozen dataclasses; ``hidden`` and tolerances are keyword-only fields
+    (after ``_: KW_ONLY``), so a declaration reads ``Reference(..., tol=1e-6, hidden=True)``.
+    """
 
     topic: str
     function: str
     case: str
+    hidden: bool = False
 
     @property
     def id(self) -> str:
-        return check_id(self.topic, self.function, self.case)
+        return check_id(self.topic, self.function, self.case, self.hidden)

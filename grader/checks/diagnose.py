@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -76,71 +77,62 @@ def _matches(
     return bool(comparisons) and all(c.ok for c in comparisons)
 
 
-def diagnose(
-    ctx: Context,
-    function: str,
-    inputs: Sequence[Any],
-    got: Sequence[Any],
-    names: Sequence[str],
-    tol: float,
-    expected: Sequence[Any] | None = None,
-) -> Misconception | None:
-    """The first known mistake for ``function`` whose output matches ``got``.
+@dataclass(frozen=True)
+class Observation:
+    """One call of a student function, as the judge saw it, and what it should have returned.
+
+    ``inputs`` are the call's arguments (``(dout, *forward_args)`` for a backward pass, the
+    arguments a known mistake's model takes); ``got`` the student's outputs, structure already
+    checked; ``expected`` the reference's (None where no single expected value exists);
+    ``names`` the output names (``CACHE`` for a position that stays in the worker).
+    """
+
+    function: str
+    call: str  # "affine_backward(dout (4, 3), cache) after affine_forward(x (4, 5), ...)"
+    inputs: Sequence[Any]
+    got: Sequence[Any]
+    names: Sequence[str]
+    expected: Sequence[Any] | None = None
+
+
+def diagnose(ctx: Context, seen: Observation, tol: float) -> Misconception | None:
+    """The first known mistake for ``seen.function`` whose output matches ``seen.got``.
 
     A mistake that gives the right answer on these inputs (its model matches ``expected``) says
     nothing here and is skipped.
     """
+    tol = max(tol, 1e-6)
     for m in ctx.misconceptions:
-        if m.function != function:
+        if m.function != seen.function:
             continue
         with np.errstate(all="ignore"):
             try:
-                out = m.variant(ctx.ref, *copy.deepcopy(list(inputs)))
+                out = m.variant(ctx.ref, *copy.deepcopy(list(seen.inputs)))
             except Exception:  # a variant that cannot apply to these inputs does not match
                 continue
-        if expected is not None and _matches(expected, out, names, max(tol, 1e-6), m.compare):
+        if seen.expected is not None and _matches(seen.expected, out, seen.names, tol, m.compare):
             continue
-        if _matches(got, out, names, max(tol, 1e-6), m.compare):
+        if _matches(seen.got, out, seen.names, tol, m.compare):
             return m
     return None
 
 
-def judge_outputs(
-    ctx: Context,
-    call_text: str,
-    function: str,
-    inputs: Sequence[Any],
-    got: Sequence[Any],
-    names: Sequence[str],
-    expected: Sequence[Any],
-    tol: float,
-    what: str,
-) -> Verdict:
-    """PASS when every output in ``names`` matches ``expected``; else ``mismatch_verdict``."""
-    comparisons = compare_outputs(names, got, expected, tol)
+def judge_outputs(ctx: Context, seen: Observation, tol: float, against: str) -> Verdict:
+    """PASS when every output in ``seen.names`` matches ``seen.expected``; else the mismatch
+    verdict (``against`` names what was compared with: "the reference backward")."""
+    comparisons = compare_outputs(seen.names, seen.got, seen.expected, tol)
     if all(c.ok for c in comparisons):
         return PASS
-    return mismatch_verdict(
-        ctx, call_text, function, inputs, got, names, comparisons, tol, what, expected
-    )
+    return mismatch_verdict(ctx, seen, comparisons, tol, against)
 
 
 def mismatch_verdict(
-    ctx: Context,
-    call_text: str,
-    function: str,
-    inputs: Sequence[Any],
-    got: Sequence[Any],
-    names: Sequence[str],
-    comparisons: list[Comparison],
-    tol: float,
-    what: str,
-    expected: Sequence[Any] | None = None,
+    ctx: Context, seen: Observation, comparisons: Sequence[Comparison], tol: float, against: str
 ) -> Verdict:
     """A ``wrong`` verdict: the first bad output, where it is worst, and the likely mistake."""
     bad = [c for c in comparisons if not c.ok]
     first = bad[0]
-    lines = [f"{call_text}: {first.name} differs from {what}.", "  " + first.describe()]
+    lines = [f"{seen.call}: {first.name} differs from {against}.", "  " + first.describe()]
     numeric = not isinstance(first.expected_value, (str, bool))  # words compare by equality
     nonfinite = numeric and not np.isfinite(first.got_value) and np.isfinite(first.expected_value)
     if nonfinite:
@@ -150,7 +142,7 @@ def mismatch_verdict(
         )
     if len(bad) > 1:
         lines.append("  also off: " + ", ".join(c.name for c in bad[1:4]))
-    mistake = diagnose(ctx, function, inputs, got, names, tol, expected)
+    mistake = diagnose(ctx, seen, tol)
     if mistake:
         lines.append(f"  looks like a known mistake: {mistake.name}. Hint: {mistake.hint}")
     return Verdict(Outcome.WRONG, "\n".join(lines), misconception=mistake.name if mistake else None)

@@ -11,7 +11,7 @@ compared in absolute terms, nor with a tight tolerance.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict, fail
@@ -29,6 +29,8 @@ class GpuCheck(Declared):
     function: str
     case: str
     body: Callable[[Context], Verdict]
+    _: KW_ONLY
+    hidden: bool = False
     kind: Kind = Kind.GPU
 
     def unavailable(self) -> str | None:

@@ -3,16 +3,16 @@ student's own forward computation (centered differences in float64, evaluated in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
-from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict, fail
-from grader.checks.diagnose import mismatch_verdict
+from grader.checks.base import PASS, Context, Declared, Kind, Make, Outcome, Verdict, fail
+from grader.checks.diagnose import Observation, mismatch_verdict
 from grader.checks.outputs import describe_call, is_real_scalar
-from grader.checks.reference import Make, backward_pass, param_names, student_and_reference
+from grader.checks.reference import backward_pass, param_names, student_and_reference
 from grader.judge import numgrad
-from grader.judge.compare import gradient_error
+from grader.judge.compare import Comparison, gradient_error
 from grader.judge.student import Call
 
 H = 1e-5
@@ -22,7 +22,13 @@ def _replace(args: tuple, index: int, value: np.ndarray) -> tuple:
     return args[:index] + (value,) + args[index + 1 :]
 
 
-def numeric_gradient(ctx, x, evaluate, mode: str, k: int):
+def numeric_gradient(
+    ctx: Context,
+    x: np.ndarray,
+    evaluate: numgrad.Evaluate,
+    mode: str,
+    k: int,
+) -> tuple[numgrad.Numeric, np.ndarray | None]:
     """(numeric, directions): full gradient, or derivatives along ``k`` random directions."""
     if mode == "elementwise":
         return numgrad.elementwise(evaluate, x, H), None
@@ -36,38 +42,44 @@ ADVICE = (
 )
 
 
-def gradient_verdict(
-    ctx,
-    text,
-    fn,
-    inputs,
-    got,
-    names,
-    analytic,
-    numeric,
-    dirs,
-    grad_name,
-    tol,
-    subject,
-    expected,
-    advice: str = ADVICE,
-):
-    """PASS when ``analytic`` matches the numeric gradient (along ``dirs`` when given); else
-    the mismatch verdict with ``advice`` appended."""
-    if dirs is not None:
-        analytic_d = np.tensordot(dirs, analytic, axes=analytic.ndim)
-        cmp = gradient_error(
-            f"{grad_name} along {len(dirs)} random directions",
-            analytic_d,
-            numeric.values,
+@dataclass(frozen=True)
+class GradientPair:
+    """One analytic gradient next to the numeric gradient it must match: along ``directions``
+    (``numeric`` holds the directional derivatives) or, with ``directions`` None, elementwise."""
+
+    name: str  # "dx"
+    analytic: np.ndarray
+    numeric: numgrad.Numeric
+    directions: np.ndarray | None = None
+
+    def compare(self, tol: float) -> Comparison:
+        if self.directions is None:
+            return gradient_error(
+                self.name, self.analytic, self.numeric.values, tol, self.numeric.roundoff
+            )
+        along = np.tensordot(self.directions, self.analytic, axes=self.analytic.ndim)
+        return gradient_error(
+            f"{self.name} along {len(self.directions)} random directions",
+            along,
+            self.numeric.values,
             tol,
-            numeric.roundoff,
+            self.numeric.roundoff,
         )
-    else:
-        cmp = gradient_error(grad_name, analytic, numeric.values, tol, numeric.roundoff)
-    if cmp.ok:
+
+
+def gradient_verdict(
+    ctx: Context,
+    seen: Observation,
+    pair: GradientPair,
+    tol: float,
+    against: str,
+    advice: str = ADVICE,
+) -> Verdict:
+    """PASS when ``pair`` agrees; else the mismatch verdict on ``seen`` with ``advice``."""
+    comparison = pair.compare(tol)
+    if comparison.ok:
         return PASS
-    verdict = mismatch_verdict(ctx, text, fn, inputs, got, names, [cmp], tol, subject, expected)
+    verdict = mismatch_verdict(ctx, seen, [comparison], tol, against)
     message = f"{verdict.message}\n  {advice}"
     return Verdict(verdict.outcome, message, misconception=verdict.misconception)
 
@@ -81,17 +93,19 @@ class LossGradient(Declared):
     case: str
     make: Make
     outputs: tuple[str, ...]
+    _: KW_ONLY
     wrt: int = 0
     mode: str = "elementwise"
     directions: int = 4
     tol: float = 1e-6
+    hidden: bool = False
     kind: Kind = Kind.GRADIENT
 
     def run(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
         got, expected = student_and_reference(ctx, self.function, args, self.outputs)
 
-        def evaluate(points):
+        def evaluate(points: list[np.ndarray]) -> list[float]:
             replies = ctx.student.batch(
                 [Call(self.function, _replace(args, self.wrt, p)) for p in points]
             )
@@ -106,22 +120,13 @@ class LossGradient(Declared):
             return values
 
         numeric, dirs = numeric_gradient(ctx, args[self.wrt], evaluate, self.mode, self.directions)
-        names = param_names(ctx, self.function)
-        text = describe_call(self.function, names, args)
+        text = describe_call(self.function, param_names(ctx, self.function), args)
         return gradient_verdict(
             ctx,
-            text,
-            self.function,
-            args,
-            got,
-            self.outputs,
-            got[1],
-            numeric,
-            dirs,
-            self.outputs[1],
+            Observation(self.function, text, args, got, self.outputs, expected),
+            GradientPair(self.outputs[1], got[1], numeric, dirs),
             self.tol,
             f"the numeric gradient of your own {self.outputs[0]}",
-            expected,
         )
 
 
@@ -135,18 +140,20 @@ class LayerGradient(Declared):
     case: str
     make: Make
     grads: tuple[str, ...]
+    _: KW_ONLY
     wrt: tuple[int, ...] = (0,)
     mode: str = "elementwise"
     directions: int = 4
     tol: float = 1e-6
+    hidden: bool = False
     kind: Kind = Kind.GRADIENT
 
     def run(self, ctx: Context) -> Verdict:
         run = backward_pass(ctx, self.forward, self.function, self.make(ctx.rng), self.grads)
-        args, dout, got, expected, text = run.args, run.dout, run.got, run.expected, run.text
+        args, dout = run.args, run.dout
         for position, index in enumerate(self.wrt):
 
-            def evaluate(points, index=index):
+            def evaluate(points: list[np.ndarray], index: int = index) -> list[float]:
                 replies = ctx.student.batch(
                     [Call(self.forward, _replace(args, index, p), pick=0) for p in points]
                 )
@@ -163,18 +170,10 @@ class LayerGradient(Declared):
             numeric, dirs = numeric_gradient(ctx, args[index], evaluate, self.mode, self.directions)
             verdict = gradient_verdict(
                 ctx,
-                text,
-                self.function,
-                (dout, *args),
-                got,
-                self.grads,
-                got[position],
-                numeric,
-                dirs,
-                self.grads[position],
+                run.seen,
+                GradientPair(self.grads[position], run.seen.got[position], numeric, dirs),
                 self.tol,
                 f"the numeric gradient of your own {self.forward}",
-                expected,
             )
             if not verdict.passed:
                 return verdict

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
 
-from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict
+from grader.checks.base import PASS, Context, Declared, Kind, Make, Outcome, Verdict
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
-from grader.checks.reference import Make, cache_positions, param_names, reference_outputs
+from grader.checks.reference import cache_positions, param_names, reference_outputs
 from grader.judge.student import Call
 
 
@@ -45,6 +45,8 @@ class NoMutation(Declared):
     case: str
     make: Make
     outputs: tuple[str, ...]
+    _: KW_ONLY
+    hidden: bool = False
     kind: Kind = Kind.HYGIENE
 
     def run(self, ctx: Context) -> Verdict:
@@ -79,6 +81,8 @@ class Deterministic(Declared):
     case: str
     make: Make
     outputs: tuple[str, ...]
+    _: KW_ONLY
+    hidden: bool = False
     kind: Kind = Kind.HYGIENE
 
     def run(self, ctx: Context) -> Verdict:

@@ -7,11 +7,11 @@ Helpers here call the student and compare two of its own results.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
 from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict
-from grader.checks.diagnose import compare_outputs, diagnose
+from grader.checks.diagnose import Observation, compare_outputs, diagnose
 from grader.checks.reference import reference_outputs, student_and_reference
 
 
@@ -21,6 +21,8 @@ class Property(Declared):
     function: str
     case: str
     body: Callable[[Context], Verdict]
+    _: KW_ONLY
+    hidden: bool = False
     kind: Kind = Kind.PROPERTY
 
     def run(self, ctx: Context) -> Verdict:
@@ -40,13 +42,13 @@ def expect_close(
     got: Sequence[Any],
     want: Sequence[Any],
     tol: float,
-    evidence: tuple[tuple, Sequence[Any], Sequence[str]] | None = None,
+    evidence: Observation | None = None,
 ) -> Verdict:
     """PASS when ``got`` matches ``want`` (both computed for the law); else say which law broke.
 
-    ``evidence`` is ``(inputs, outputs, names)``: one plain call of the student's function, used to
-    name a known mistake (its outputs are compared with each mistake's model on those inputs,
-    and mistakes that the reference cannot be told from there are skipped).
+    ``evidence`` is one plain call of the student's function, used to name a known mistake (its
+    outputs are compared with each mistake's model on those inputs, and mistakes that the
+    reference cannot be told from there are skipped); its ``expected`` is filled in here.
     """
     comparisons = compare_outputs(names, got, want, tol)
     if all(c.ok for c in comparisons):
@@ -54,9 +56,8 @@ def expect_close(
     bad = next(c for c in comparisons if not c.ok)
     mistake = None
     if evidence is not None:
-        inputs, outputs, output_names = evidence
-        expected = reference_outputs(ctx, function, inputs)
-        mistake = diagnose(ctx, function, inputs, outputs, output_names, tol, expected)
+        expected = reference_outputs(ctx, function, tuple(evidence.inputs))
+        mistake = diagnose(ctx, replace(evidence, expected=expected), tol)
     lines = [f"{function}: {law} does not hold.", "  " + bad.describe()]
     if mistake:
         lines.append(f"  looks like a known mistake: {mistake.name}. Hint: {mistake.hint}")

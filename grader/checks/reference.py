@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
 
-from grader.checks.base import Context, Declared, Kind, Outcome, Verdict, fail
-from grader.checks.diagnose import judge_outputs
+from grader.checks.base import Context, Declared, Kind, Make, Outcome, Verdict, fail
+from grader.checks.diagnose import Observation, judge_outputs
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.judge.student import Call
 from grader.protocol.values import Handle
-
-Make = Callable[[np.random.Generator], tuple]
 
 
 def param_names(ctx: Context, function: str) -> list[str]:
@@ -55,16 +53,17 @@ class Reference(Declared):
     case: str
     make: Make
     outputs: tuple[str, ...]
+    _: KW_ONLY
     tol: float = 1e-7
+    hidden: bool = False
     kind: Kind = Kind.REFERENCE
 
     def run(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
         got, expected = student_and_reference(ctx, self.function, args, self.outputs)
         text = describe_call(self.function, param_names(ctx, self.function), args)
-        return judge_outputs(
-            ctx, text, self.function, args, got, self.outputs, expected, self.tol, "the reference"
-        )
+        seen = Observation(self.function, text, args, got, self.outputs, expected)
+        return judge_outputs(ctx, seen, self.tol, "the reference")
 
 
 @dataclass(frozen=True)
@@ -78,33 +77,24 @@ class BackwardReference(Declared):
     case: str
     make: Make
     grads: tuple[str, ...]
+    _: KW_ONLY
     tol: float = 1e-7
+    hidden: bool = False
     kind: Kind = Kind.REFERENCE
 
     def run(self, ctx: Context) -> Verdict:
         run = backward_pass(ctx, self.forward, self.function, self.make(ctx.rng), self.grads)
-        return judge_outputs(
-            ctx,
-            run.text,
-            self.function,
-            (run.dout, *run.args),
-            run.got,
-            self.grads,
-            run.expected,
-            self.tol,
-            "the reference backward",
-        )
+        return judge_outputs(ctx, run.seen, self.tol, "the reference backward")
 
 
 @dataclass(frozen=True)
 class BackwardRun:
-    """One student forward + backward on judge-chosen inputs, next to the reference's."""
+    """One student forward + backward on judge-chosen inputs, next to the reference's: ``seen``
+    has the inputs ``(dout, *args)``, the student's gradients and the reference backward's."""
 
     args: tuple
     dout: np.ndarray
-    got: tuple  # the student's gradients, structure checked
-    expected: tuple  # the reference backward of the reference forward
-    text: str  # "affine_backward(dout (4, 3), cache) after affine_forward(x (4, 5), ...)"
+    seen: Observation
 
 
 def backward_pass(
@@ -121,7 +111,7 @@ def backward_pass(
         f"{backward}(dout {dout.shape}, cache) after "
         f"{describe_call(forward, param_names(ctx, forward), args)}"
     )
-    return BackwardRun(args, dout, got, expected, text)
+    return BackwardRun(args, dout, Observation(backward, text, (dout, *args), got, grads, expected))
 
 
 def forward_cache(ctx: Context, forward: str, args: tuple, out_ref: Any) -> Any:

@@ -12,7 +12,7 @@ so the judge times everything itself:
 Each round draws fresh inputs (memoising cannot help) and times the reference, then the student,
 so that a machine that slows down slows both. Every timed student output is compared with the
 reference's: a fast but wrong function fails as wrong, not as fast, and a known mistake is named.
-One warm-up round comes first; then ``repeats`` timed rounds (``SpeedConfig`` from the topic's
+One warm-up round comes first; then ``repeats`` timed rounds (``ctx.speed``: the topic's
 ``speed`` block in autograder.yml), and the check passes when
 ``median(reference) / median(student) >= min_ratio``.
 """
@@ -23,22 +23,15 @@ import copy
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
 
-from grader.checks.base import Context, Declared, Kind, Outcome, Verdict
-from grader.checks.diagnose import judge_outputs
+from grader.checks.base import Context, Declared, Kind, Make, Outcome, SpeedSettings, Verdict
+from grader.checks.diagnose import Observation, judge_outputs
 from grader.checks.outputs import conform_outputs, describe_call
-from grader.checks.reference import (
-    Make,
-    as_tuple,
-    cache_positions,
-    forward_cache,
-    param_names,
-)
-from grader.config import SpeedConfig
+from grader.checks.reference import as_tuple, cache_positions, forward_cache, param_names
 from grader.judge.student import Call
 
 WARMUP_ROUNDS = 1  # untimed (but still checked) rounds before the timed ones
@@ -86,15 +79,10 @@ class Race:
         )
 
 
-def speed_config(ctx: Context) -> SpeedConfig:
-    """The topic's ``speed`` block of autograder.yml (the defaults when a caller set none)."""
-    return ctx.extras.get("speed") or SpeedConfig()
-
-
 GENERIC_ADVICE = "vectorise: replace the Python loops by whole-array numpy operations"
 
 
-def _judge(race: Race, cfg: SpeedConfig, advice: str) -> Verdict:
+def _judge(race: Race, cfg: SpeedSettings, advice: str) -> Verdict:
     text = race.describe(cfg.min_ratio)
     if race.ratio >= cfg.min_ratio:
         return Verdict(Outcome.PASSED, text)
@@ -111,7 +99,7 @@ Round = Callable[[int], "tuple[float, float] | Verdict"]
 def race(ctx: Context, function: str, baseline: str, one_round: Round, advice: str) -> Verdict:
     """Run the warm-up and timed rounds; ``one_round(k)`` returns (reference seconds, student
     seconds), or a ``wrong`` verdict when the student's output of round ``k`` is wrong."""
-    cfg = speed_config(ctx)
+    cfg = ctx.speed
     student_times: list[float] = []
     reference_times: list[float] = []
     for k in range(WARMUP_ROUNDS + cfg.repeats):
@@ -139,8 +127,10 @@ class Speed(Declared):
     make: Make
     outputs: tuple[str, ...]
     baseline: str
+    _: KW_ONLY
     tol: float = 1e-7
     advice: str = GENERIC_ADVICE  # what to try when too slow
+    hidden: bool = False
     kind: Kind = Kind.SPEED
 
     def run(self, ctx: Context) -> Verdict:
@@ -154,17 +144,15 @@ class Speed(Declared):
             student_s, reply = _timed(ctx.student.call, Call(self.function, args, keep=keep))
             got = conform_outputs(reply.value, expected, self.outputs, self.function)
             text = describe_call(self.function, param_names(ctx, self.function), args)
-            verdict = judge_outputs(
-                ctx,
-                f"{text} (round {k + 1} of the speed check)",
+            seen = Observation(
                 self.function,
+                f"{text} (round {k + 1} of the speed check)",
                 args,
                 got,
                 self.outputs,
                 expected,
-                self.tol,
-                f"the reference {self.baseline}",
             )
+            verdict = judge_outputs(ctx, seen, self.tol, f"the reference {self.baseline}")
             return (ref_s, student_s) if verdict.passed else verdict
 
         return race(ctx, self.function, self.baseline, one_round, self.advice)
@@ -188,8 +176,10 @@ class BackwardSpeed(Declared):
     grads: tuple[str, ...]
     baseline: str
     baseline_forward: str
+    _: KW_ONLY
     tol: float = 1e-7
     advice: str = GENERIC_ADVICE
+    hidden: bool = False
     kind: Kind = Kind.SPEED
 
     def run(self, ctx: Context) -> Verdict:
@@ -209,17 +199,8 @@ class BackwardSpeed(Declared):
                 f"{describe_call(self.forward, param_names(ctx, self.forward), args)} "
                 f"(round {k + 1} of the speed check)"
             )
-            verdict = judge_outputs(
-                ctx,
-                text,
-                self.function,
-                (dout, *args),
-                got,
-                self.grads,
-                expected,
-                self.tol,
-                f"the reference {self.baseline}",
-            )
+            seen = Observation(self.function, text, (dout, *args), got, self.grads, expected)
+            verdict = judge_outputs(ctx, seen, self.tol, f"the reference {self.baseline}")
             return (ref_s, student_s) if verdict.passed else verdict
 
         return race(ctx, self.function, self.baseline, one_round, self.advice)

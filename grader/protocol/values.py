@@ -4,12 +4,17 @@ Each node is a small JSON object with a type tag ``t``:
 ``none``, ``bool``, ``int``, ``float``, ``str``, ``array`` (index into the frame's blobs),
 ``scalar`` (a numpy scalar, sent as a 0-d blob), ``tuple``, ``list``, ``dict`` (string keys),
 ``rng`` (a seed the worker turns into ``numpy.random.default_rng``), ``workload`` (a judge-chosen
-workload the worker builds as a callable: callables cannot cross), ``handle`` (an object that
-stays inside the worker) and ``other`` (something that cannot be sent: its type name only).
+workload, named by a kind and numeric parameters, that the worker builds as a callable:
+callables cannot cross), ``handle`` (an object that stays inside the worker) and ``other``
+(something that cannot be sent: its type name only).
 
-``to_wire`` runs in the worker (and in the judge for requests); ``from_wire`` runs in the judge
-for replies and is strict: an unknown tag, a bad index or a tree that is too big is a
-``ProtocolError``. Nothing is unpickled, evaluated or imported by name.
+``to_wire`` encodes on either side. ``from_wire`` decodes strictly: an unknown tag, a bad index
+or a tree that is too big is a ``ProtocolError``. What the references in a tree become is the
+``Decoder``'s business: ``REPLY`` (the judge reading a reply: handles stay ``Handle`` values, and
+a reply may not hold generators or workloads) or ``request_decoder`` (the worker reading a
+request: handles resolve to its stored objects, seeds become generators, workloads are built).
+Which workload kinds exist, and what they run, is up to the builder; this layer knows none.
+Nothing is unpickled, evaluated or imported by name.
 """
 
 from __future__ import annotations
@@ -49,14 +54,14 @@ class RngSeed:
     seed: int
 
 
-WORKLOAD_KINDS = frozenset({"sim_kernel", "matmul"})
 MAX_WORKLOAD_PARAMS = 16
+MAX_NAME = 40  # characters of a workload kind or parameter name
 
 
 @dataclass(frozen=True)
 class Workload:
     """Asks the worker to pass a callable that runs this workload (``kind`` and numeric
-    ``params``, e.g. a simulated kernel's durations; see ``grader.sim.workloads``)."""
+    ``params``; the worker's builder decides what a kind means)."""
 
     kind: str
     params: tuple[tuple[str, float], ...] = ()
@@ -67,8 +72,8 @@ class Workload:
 
 def _workload(node: dict[str, Any]) -> Workload:
     kind, params = node.get("kind"), node.get("params")
-    if kind not in WORKLOAD_KINDS:
-        raise ProtocolError(f"unknown workload kind {kind!r:.40}")
+    if not (isinstance(kind, str) and kind.isidentifier() and len(kind) <= MAX_NAME):
+        raise ProtocolError(f"bad workload kind {kind!r:.40}")
     if not isinstance(params, list) or len(params) > MAX_WORKLOAD_PARAMS:
         raise ProtocolError("bad workload parameters")
     items = []
@@ -76,7 +81,7 @@ def _workload(node: dict[str, Any]) -> Workload:
         ok = isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)
         if not ok or type(pair[1]) not in (int, float) or not np.isfinite(pair[1]):
             raise ProtocolError("bad workload parameter")
-        items.append((pair[0][:40], float(pair[1])))
+        items.append((pair[0][:MAX_NAME], float(pair[1])))
     return Workload(kind, tuple(items))
 
 
@@ -94,16 +99,11 @@ def _array_problem(arr: np.ndarray) -> str | None:
 
 
 def to_wire(
-    value: Any,
-    blobs: list[np.ndarray],
-    keep: Callable[[Any], int] | None = None,
-    _budget: list[int] | None = None,
+    value: Any, blobs: list[np.ndarray], _budget: list[int] | None = None
 ) -> dict[str, Any]:
-    """Encode ``value`` as a node, appending arrays to ``blobs``.
-
-    ``keep`` (worker side) stores an object as a handle and returns its id; it is used for
-    values that are not plain data. Without it such values become ``other`` nodes.
-    """
+    """Encode ``value`` as a node, appending arrays to ``blobs``; a value that is not plain
+    data becomes an ``other`` node (its type name only). The worker keeps objects behind
+    handles itself, for the result positions the judge asked it to keep."""
     budget = _budget if _budget is not None else [MAX_NODES]
     budget[0] -= 1
     if budget[0] < 0:
@@ -137,30 +137,60 @@ def to_wire(
         return {"t": "other", "type": _type_name(value), "note": problem}
     if type(value) in (tuple, list):
         tag = "tuple" if type(value) is tuple else "list"
-        return {"t": tag, "items": [to_wire(v, blobs, keep, budget) for v in value]}
+        return {"t": tag, "items": [to_wire(v, blobs, budget) for v in value]}
     if type(value) is dict and all(type(k) is str for k in value):
         return {
             "t": "dict",
-            "items": [[k, to_wire(v, blobs, keep, budget)] for k, v in value.items()],
+            "items": [[k, to_wire(v, blobs, budget)] for k, v in value.items()],
         }
-    if keep is not None:
-        return {"t": "handle", "id": keep(value), "type": _type_name(value)}
     return {"t": "other", "type": _type_name(value), "note": "not plain data"}
+
+
+@dataclass(frozen=True)
+class Decoder:
+    """What ``from_wire`` makes of the references in a tree: a handle, a seed, a workload."""
+
+    handle: Callable[[Handle], Any]
+    rng: Callable[[RngSeed], Any]
+    workload: Callable[[Workload], Any]
+
+
+def _refuse(what: str) -> Callable[[Any], Any]:
+    def refuse(value: Any) -> Any:
+        raise ProtocolError(f"a reply cannot hold {what}")
+
+    return refuse
+
+
+# The judge reading a worker's reply: objects the worker kept stay handles (ids it can send
+# back); generators and workloads only ever travel from the judge to the worker.
+REPLY = Decoder(handle=lambda h: h, rng=_refuse("a generator"), workload=_refuse("a workload"))
+
+
+def request_decoder(
+    resolve: Callable[[int], Any], build: Callable[[Workload], Any] | None = None
+) -> Decoder:
+    """The worker reading a judge's request: handle ids map back to the stored objects
+    (``resolve``), seeds become ``numpy.random.default_rng`` generators, and ``build`` turns a
+    workload into the callable that runs it (without a builder, a workload is refused)."""
+    return Decoder(
+        handle=lambda h: resolve(h.id),
+        rng=lambda r: np.random.default_rng(r.seed),
+        workload=build or _refuse_workload,
+    )
+
+
+def _refuse_workload(workload: Workload) -> Any:
+    raise ProtocolError(f"this worker cannot build a {workload.kind!r:.40} workload")
 
 
 def from_wire(
     node: Any,
     arrays: list[np.ndarray],
-    resolve: Callable[[int], Any] | None = None,
+    decoder: Decoder = REPLY,
     _budget: list[int] | None = None,
-    build: Callable[[Workload], Any] | None = None,
 ) -> Any:
-    """Decode a node. Judge side (``resolve`` None): handles stay ``Handle`` values.
-
-    Worker side: ``resolve`` maps handle ids back to the stored objects and ``rng`` nodes become
-    generators; ``build`` turns a ``Workload`` into the callable that runs it (without it, the
-    ``Workload`` value itself is returned).
-    """
+    """Decode a node; ``decoder`` says what its handles, seeds and workloads become."""
     budget = _budget if _budget is not None else [MAX_NODES]
     budget[0] -= 1
     if budget[0] < 0:
@@ -190,7 +220,7 @@ def from_wire(
         items = node.get("items")
         if not isinstance(items, list):
             raise ProtocolError("bad sequence")
-        out = [from_wire(v, arrays, resolve, budget, build) for v in items]
+        out = [from_wire(v, arrays, decoder, budget) for v in items]
         return tuple(out) if tag == "tuple" else out
     if tag == "dict":
         items = node.get("items")
@@ -200,23 +230,20 @@ def from_wire(
         for pair in items:
             if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
                 raise ProtocolError("bad dict item")
-            result[pair[0]] = from_wire(pair[1], arrays, resolve, budget, build)
+            result[pair[0]] = from_wire(pair[1], arrays, decoder, budget)
         return result
     if tag == "handle":
         hid = node.get("id")
         if type(hid) is not int:
             raise ProtocolError("bad handle")
-        if resolve is not None:
-            return resolve(hid)
-        return Handle(hid, str(node.get("type", "?"))[:200])
+        return decoder.handle(Handle(hid, str(node.get("type", "?"))[:200]))
     if tag == "rng":
         seed = node.get("seed")
         if type(seed) is not int:
             raise ProtocolError("bad rng seed")
-        return np.random.default_rng(seed) if resolve is not None else RngSeed(seed)
+        return decoder.rng(RngSeed(seed))
     if tag == "workload":
-        workload = _workload(node)
-        return build(workload) if build is not None else workload
+        return decoder.workload(_workload(node))
     if tag == "other":
         return Other(str(node.get("type", "?"))[:200], str(node.get("note", ""))[:500])
     raise ProtocolError(f"unknown value tag {tag!r:.40}")

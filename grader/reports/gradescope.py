@@ -15,8 +15,6 @@ import jsonschema
 from grader import __version__
 from grader.pipeline import CheckResult, SubmissionReport
 
-GRADESCOPE_VISIBILITY = {"visible", "hidden", "after_due_date", "after_published"}
-
 
 @cache
 def schema() -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -12,6 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.pipeline import SubmissionReport
+
+if TYPE_CHECKING:
+    from grader.validate import Validation
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -100,7 +104,7 @@ def batch_table(reports: list[SubmissionReport], topics: tuple[str, ...]) -> Non
     console.print(table)
 
 
-def validation(result) -> None:
+def validation(result: Validation) -> None:
     sol, stub = result.solutions, result.stubs
     console.print(
         f"solutions: {sol.score:g}/{sol.max_score:g} points over {len(sol.results)} checks"

@@ -188,4 +188,11 @@ def drop_privileges(uid: int) -> list[str]:
 
 
 def die_with_parent() -> None:
+    """SIGKILL this process when the thread that started its parent process ends.
+
+    Called by the process that runs student code, after the uid switch (which clears the
+    setting). It guards only that process: in a PID namespace, its parent (the outer worker
+    process, which waits for it) is not guarded, so a judge killed outright leaves the outer
+    process, and with it the namespace, to the judge's own clean-up; the rlimits-only worker
+    arms no guard at all."""
     _c().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)

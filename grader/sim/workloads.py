@@ -15,6 +15,8 @@ builds the callable (``SimKernel``). Nothing depends on real time or on global r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from grader.protocol.values import Workload
 from grader.sim.device import NS_PER_MS, SimDevice
 
@@ -93,7 +95,7 @@ def matmul(n: int, dtype: str = "float32", seed: int = 0) -> Workload:
     )
 
 
-def build_real(spec: Workload):
+def build_real(spec: Workload) -> Callable[[], None]:
     """The callable for a real-GPU workload (judge side for the reference, worker side for the
     student: the same inputs from the same seed)."""
     import torch

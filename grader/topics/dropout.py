@@ -17,10 +17,13 @@ kept set; with mask None they draw CS231n's mask from the seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
+
 import numpy as np
 
-from grader.checks.base import PASS, Check, Context, Kind, Misconception, Outcome, Verdict
-from grader.checks.diagnose import compare_outputs, diagnose
+from grader.checks.base import PASS, Check, Context, Kind, Make, Misconception, Outcome, Verdict
+from grader.checks.diagnose import Observation, compare_outputs, diagnose
 from grader.checks.gradient import LayerGradient
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
@@ -30,7 +33,11 @@ from grader.judge.compare import relative_error
 from grader.judge.student import Call
 from grader.protocol.values import Handle
 
+__all__ = ["TOPIC", "SUMMARY", "FUNCTIONS", "MISCONCEPTIONS", "WORKER_SETUP", "checks"]
+
 TOPIC = "dropout"
+SUMMARY = "`p` is the keep probability; statistical checks at 10 standard deviations"
+WORKER_SETUP = ""
 FORWARD, BACKWARD = "dropout_forward", "dropout_backward"
 FUNCTIONS = (FORWARD, BACKWARD)
 OUT = ("out", CACHE)
@@ -43,7 +50,7 @@ P_AS_DROP = "p taken as the drop probability"
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def case(shape: tuple[int, ...], p: float, mode: str = "train", positive: bool = False):
+def case(shape: tuple[int, ...], p: float, mode: str = "train", positive: bool = False) -> Make:
     """(x, dropout_param) with |x| in [0.5, 2] (in [1, 2] when ``positive``) and a seed."""
 
     def make(rng: np.random.Generator) -> tuple:
@@ -62,7 +69,9 @@ def _seeded_uniform(x: np.ndarray, param: dict) -> np.ndarray:
     return np.random.RandomState(param["seed"]).rand(*x.shape)
 
 
-def _no_scaling(ref, x, param, mask=None):
+def _no_scaling(
+    ref: ModuleType, x: np.ndarray, param: dict, mask: np.ndarray | None = None
+) -> tuple:
     if param["mode"] == "test":
         return x * param["p"], None  # the scaling moved to test time
     if mask is None:
@@ -70,8 +79,10 @@ def _no_scaling(ref, x, param, mask=None):
     return x * mask, None
 
 
-def _p_as_drop(draw):
-    def variant(ref, x, param, mask=None):
+def _p_as_drop(draw: Callable[[np.ndarray, float], np.ndarray]) -> Callable[..., tuple]:
+    def variant(
+        ref: ModuleType, x: np.ndarray, param: dict, mask: np.ndarray | None = None
+    ) -> tuple:
         p = param["p"]
         if param["mode"] != "train":
             raise ValueError("train mode only")
@@ -82,13 +93,17 @@ def _p_as_drop(draw):
     return variant
 
 
-def _backward_no_scaling(ref, dout, x, param, mask=None):
+def _backward_no_scaling(
+    ref: ModuleType, dout: np.ndarray, x: np.ndarray, param: dict, mask: np.ndarray | None = None
+) -> np.ndarray:
     if mask is None or param["mode"] != "train":
         raise ValueError("needs the student's train-mode mask")
     return dout * mask
 
 
-def _backward_p_as_drop(ref, dout, x, param, mask=None):
+def _backward_p_as_drop(
+    ref: ModuleType, dout: np.ndarray, x: np.ndarray, param: dict, mask: np.ndarray | None = None
+) -> np.ndarray:
     if mask is None or param["mode"] != "train":
         raise ValueError("needs the student's train-mode mask")
     return dout * mask / (1 - param["p"])
@@ -100,18 +115,18 @@ _NOT_INVERTED_HINT = (
 )
 _P_AS_DROP_HINT = "p is the probability of KEEPING a unit: keep where np.random.rand(...) < p"
 
-MISCONCEPTIONS = [
+MISCONCEPTIONS = (
     Misconception(FORWARD, NOT_INVERTED, _NOT_INVERTED_HINT, _no_scaling),
     Misconception(FORWARD, P_AS_DROP, _P_AS_DROP_HINT, _p_as_drop(lambda u, p: u < 1 - p)),
     Misconception(FORWARD, P_AS_DROP, _P_AS_DROP_HINT, _p_as_drop(lambda u, p: u >= p)),
     Misconception(BACKWARD, NOT_INVERTED, _NOT_INVERTED_HINT, _backward_no_scaling),
     Misconception(BACKWARD, P_AS_DROP, _P_AS_DROP_HINT, _backward_p_as_drop),
-]
+)
 
 
-def _named(ctx: Context, message: str, function: str, inputs, got, names, expected) -> Verdict:
-    """A wrong verdict, naming the known mistake that ``got`` matches, if any."""
-    mistake = diagnose(ctx, function, inputs, got, names, TOL, expected)
+def _named(ctx: Context, message: str, seen: Observation) -> Verdict:
+    """A wrong verdict, naming the known mistake that ``seen.got`` matches, if any."""
+    mistake = diagnose(ctx, seen, TOL)
     if mistake:
         message += f"\n  looks like a known mistake: {mistake.name}. Hint: {mistake.hint}"
     return Verdict(Outcome.WRONG, message, misconception=mistake.name if mistake else None)
@@ -135,28 +150,24 @@ def _call_text(ctx: Context, function: str, args: tuple) -> str:
     return describe_call(function, param_names(ctx, function), args)
 
 
-def _test_identity(make):
+def _test_identity(make: Make) -> Callable[[Context], Verdict]:
     def body(ctx: Context) -> Verdict:
         x, param = make(ctx.rng)
         got = student_outputs(ctx, FORWARD, (x, param), OUT)
         if np.array_equal(got[0], x):
             return PASS
         cmp = relative_error("out", got[0], x, 0.0)
+        text = _call_text(ctx, FORWARD, (x, param))
         return _named(
             ctx,
-            f"{_call_text(ctx, FORWARD, (x, param))}: test mode must return x unchanged.\n  "
-            + cmp.describe(),
-            FORWARD,
-            (x, param),
-            got,
-            OUT,
-            (x, None),
+            f"{text}: test mode must return x unchanged.\n  " + cmp.describe(),
+            Observation(FORWARD, text, (x, param), got, OUT, (x, None)),
         )
 
     return body
 
 
-def _kept_scaled(make):
+def _kept_scaled(make: Make) -> Callable[[Context], Verdict]:
     """Every output is 0 (dropped) or x / p (kept)."""
 
     def body(ctx: Context) -> Verdict:
@@ -167,22 +178,18 @@ def _kept_scaled(make):
         cmp = relative_error("out", got[0], want, TOL)
         if cmp.ok:
             return PASS
+        text = _call_text(ctx, FORWARD, (x, param))
         return _named(
             ctx,
-            f"{_call_text(ctx, FORWARD, (x, param))}: in train mode each output must be 0 "
-            f"(dropped) or x / p (kept, p = {param['p']}); compared with x / p where your out "
-            "is not 0.\n  " + cmp.describe(),
-            FORWARD,
-            (x, param, kept),
-            got,
-            OUT,
-            (want, None),
+            f"{text}: in train mode each output must be 0 (dropped) or x / p (kept, "
+            f"p = {param['p']}); compared with x / p where your out is not 0.\n  " + cmp.describe(),
+            Observation(FORWARD, text, (x, param, kept), got, OUT, (want, None)),
         )
 
     return body
 
 
-def _kept_fraction(p: float):
+def _kept_fraction(p: float) -> Callable[[Context], Verdict]:
     def body(ctx: Context) -> Verdict:
         x, param = case((BIG,), p)(ctx.rng)
         out = student_outputs(ctx, FORWARD, (x, param), OUT)[0]
@@ -202,7 +209,7 @@ def _kept_fraction(p: float):
     return body
 
 
-def _mean_preserved(p: float):
+def _mean_preserved(p: float) -> Callable[[Context], Verdict]:
     def body(ctx: Context) -> Verdict:
         x, param = case((BIG,), p, positive=True)(ctx.rng)
         out = student_outputs(ctx, FORWARD, (x, param), OUT)[0]
@@ -246,22 +253,19 @@ def _reference_mask(ctx: Context) -> Verdict:
     if cmp.ok:
         return PASS
     differ = int(np.sum((got[0] != 0) != (expected[0] != 0)))
+    text = _call_text(ctx, FORWARD, (x, param))
     return _named(
         ctx,
-        f"{_call_text(ctx, FORWARD, (x, param))}: out differs from the reference for the same "
-        f"seed ({differ} of {x.size} units kept differently).\n  " + cmp.describe() + "\n  the "
-        "reference follows CS231n: np.random.seed(seed), then mask = (np.random.rand(*x.shape) "
-        "< p) / p. A mask drawn another way fails only this check.",
-        FORWARD,
-        (x, param),
-        got,
-        OUT,
-        expected,
+        f"{text}: out differs from the reference for the same seed ({differ} of {x.size} "
+        "units kept differently).\n  " + cmp.describe() + "\n  the reference follows CS231n: "
+        "np.random.seed(seed), then mask = (np.random.rand(*x.shape) < p) / p. A mask drawn "
+        "another way fails only this check.",
+        Observation(FORWARD, text, (x, param), got, OUT, expected),
     )
 
 
 # -- backward ------------------------------------------------------------------------------------
-def _backward_mask(make):
+def _backward_mask(make: Make) -> Callable[[Context], Verdict]:
     """dx == dout * mask / p with the mask of the student's own forward pass (dout in test)."""
 
     def body(ctx: Context) -> Verdict:
@@ -281,15 +285,11 @@ def _backward_mask(make):
         if cmp.ok:
             return PASS
         law = "dout * mask / p, with the mask of your forward pass" if train else "dout"
+        text = f"{BACKWARD}(dout {dout.shape}, cache) after {_call_text(ctx, FORWARD, (x, param))}"
         return _named(
             ctx,
-            f"{BACKWARD}(dout {dout.shape}, cache) after "
-            f"{_call_text(ctx, FORWARD, (x, param))}: dx must be {law}.\n  " + cmp.describe(),
-            BACKWARD,
-            (dout, x, param, kept),
-            (dx,),
-            ("dx",),
-            (want,),
+            f"{text}: dx must be {law}.\n  " + cmp.describe(),
+            Observation(BACKWARD, text, (dout, x, param, kept), (dx,), ("dx",), (want,)),
         )
 
     return body
@@ -321,8 +321,9 @@ def checks() -> list[Check]:
         Property(
             TOPIC,
             F,
-            "hidden: train: each out is 0 or x / p (p=0.55, x (30, 40))",
+            "train: each out is 0 or x / p (p=0.55, x (30, 40))",
             _kept_scaled(case((30, 40), 0.55)),
+            hidden=True,
         ),
         Property(TOPIC, F, "train: kept fraction is p (p=0.3, 200000 units)", _kept_fraction(0.3)),
         Property(TOPIC, F, "train: kept fraction is p (p=0.8, 200000 units)", _kept_fraction(0.8)),
@@ -373,8 +374,9 @@ def checks() -> list[Check]:
         Property(
             TOPIC,
             B,
-            "hidden: train: dx = dout * mask / p (p=0.45, x (40, 50))",
+            "train: dx = dout * mask / p (p=0.45, x (40, 50))",
             _backward_mask(case((40, 50), 0.45)),
+            hidden=True,
             kind=Kind.REFERENCE,
         ),
         LayerGradient(

@@ -6,15 +6,24 @@ Conventions (TOPICS.md): mean over N plus ``reg * sum(W*W)``, gradient term ``2 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
+
 import numpy as np
 
-from grader.checks.base import Check, Context, Kind, Misconception, Verdict
+from grader.checks.base import Check, Context, Kind, Make, Misconception, Verdict
+from grader.checks.diagnose import Observation
 from grader.checks.gradient import LossGradient
 from grader.checks.hygiene import Deterministic, NoMutation
+from grader.checks.outputs import describe_call
 from grader.checks.property import Property, expect_close, student_outputs
-from grader.checks.reference import Reference
+from grader.checks.reference import Reference, param_names
+
+__all__ = ["TOPIC", "SUMMARY", "FUNCTIONS", "MISCONCEPTIONS", "WORKER_SETUP", "checks"]
 
 TOPIC = "losses"
+SUMMARY = "SVM and softmax losses, naive and vectorised; numerical stability at logits + 1000"
+WORKER_SETUP = ""
 LINEAR = ("svm_loss_naive", "svm_loss_vectorized", "softmax_loss_naive", "softmax_loss_vectorized")
 SCORES = ("svm_loss", "softmax_loss")
 REGULARISERS = ("l1_regularization", "l2_regularization")
@@ -31,7 +40,7 @@ def _away_from_hinge(scores: np.ndarray, y: np.ndarray) -> bool:
     return bool(np.min(np.abs(margins)) > 1e-3)
 
 
-def linear(N: int, D: int, C: int, reg: float, shift: float = 0.0):
+def linear(N: int, D: int, C: int, reg: float, shift: float = 0.0) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         for _ in range(1000):
             W = 0.5 * rng.standard_normal((D, C))
@@ -47,7 +56,7 @@ def linear(N: int, D: int, C: int, reg: float, shift: float = 0.0):
     return make
 
 
-def scores(N: int, C: int, shift: float = 0.0):
+def scores(N: int, C: int, shift: float = 0.0) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         for _ in range(1000):
             x = rng.standard_normal((N, C)) * 1.5 + shift
@@ -59,7 +68,7 @@ def scores(N: int, C: int, shift: float = 0.0):
     return make
 
 
-def weights(shape: tuple[int, ...], reg: float):
+def weights(shape: tuple[int, ...], reg: float) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         W = rng.standard_normal(shape)
         W = np.where(np.abs(W) < 1e-2, 0.5, W)  # away from l1's kink at 0
@@ -69,24 +78,24 @@ def weights(shape: tuple[int, ...], reg: float):
 
 
 # -- known mistakes ----------------------------------------------------------------------------
-def _no_reg_in_loss(fn: str):
-    def variant(r, W, X, y, reg):
+def _no_reg_in_loss(fn: str) -> Callable[..., tuple]:
+    def variant(r: ModuleType, W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple:
         loss, dW = getattr(r, fn)(W, X, y, reg)
         return loss - reg * np.sum(W * W), dW
 
     return variant
 
 
-def _reg_grad_per_example(fn: str):
-    def variant(r, W, X, y, reg):
+def _reg_grad_per_example(fn: str) -> Callable[..., tuple]:
+    def variant(r: ModuleType, W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple:
         loss, dW = getattr(r, fn)(W, X, y, reg)
         return loss, dW + (X.shape[0] - 1) * 2 * reg * W
 
     return variant
 
 
-def _divide_by_c(fn: str):
-    def variant(r, W, X, y, reg):
+def _divide_by_c(fn: str) -> Callable[..., tuple]:
+    def variant(r: ModuleType, W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple:
         loss, dW = getattr(r, fn)(W, X, y, 0.0)
         N, C = X.shape[0], W.shape[1]
         return loss * N / C + reg * np.sum(W * W), dW * N / C + 2 * reg * W
@@ -94,15 +103,15 @@ def _divide_by_c(fn: str):
     return variant
 
 
-def _correct_class_margin(fn: str):
-    def variant(r, *args):
+def _correct_class_margin(fn: str) -> Callable[..., tuple]:
+    def variant(r: ModuleType, *args: object) -> tuple:
         loss, grad = getattr(r, fn)(*args)
         return loss + 1.0, grad
 
     return variant
 
 
-def _softmax_unshifted(scores: np.ndarray, y: np.ndarray):
+def _softmax_unshifted(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     e = np.exp(scores)
     p = e / e.sum(axis=1, keepdims=True)
     N = scores.shape[0]
@@ -111,12 +120,14 @@ def _softmax_unshifted(scores: np.ndarray, y: np.ndarray):
     return loss, p / N
 
 
-def _no_max_shift_linear(r, W, X, y, reg):
+def _no_max_shift_linear(
+    r: ModuleType, W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
+) -> tuple:
     loss, dscores = _softmax_unshifted(X @ W, y)
     return loss + reg * np.sum(W * W), X.T @ dscores + 2 * reg * W
 
 
-def _no_max_shift_scores(r, x, y):
+def _no_max_shift_scores(r: ModuleType, x: np.ndarray, y: np.ndarray) -> tuple:
     return _softmax_unshifted(x, y)
 
 
@@ -175,11 +186,18 @@ def _misconceptions() -> list[Misconception]:
     return found
 
 
-MISCONCEPTIONS = _misconceptions()
+MISCONCEPTIONS = tuple(_misconceptions())
 
 
 # -- properties ----------------------------------------------------------------------------------
-def _zero_weights(fn: str):
+def _evidence(
+    ctx: Context, fn: str, args: tuple, got: tuple, names: tuple[str, ...]
+) -> Observation:
+    """One plain call of ``fn``: the student's outputs ``got`` for ``args`` (names a mistake)."""
+    return Observation(fn, describe_call(fn, param_names(ctx, fn), args), args, got, names)
+
+
+def _zero_weights(fn: str) -> Callable[[Context], Verdict]:
     """With W = 0 every score is 0: softmax loss is log C, SVM loss is C - 1."""
 
     def body(ctx: Context) -> Verdict:
@@ -197,13 +215,13 @@ def _zero_weights(fn: str):
             got[:1],
             (want,),
             1e-9,
-            evidence=((W, X, y, 0.3), got, LOSS_W),
+            evidence=_evidence(ctx, fn, (W, X, y, 0.3), got, LOSS_W),
         )
 
     return body
 
 
-def _regulariser_law(fn: str):
+def _regulariser_law(fn: str) -> Callable[[Context], Verdict]:
     """loss(reg) - loss(0) == reg * sum(W*W) and dW(reg) - dW(0) == 2 * reg * W."""
 
     def body(ctx: Context) -> Verdict:
@@ -221,13 +239,13 @@ def _regulariser_law(fn: str):
             got,
             want,
             1e-7,
-            evidence=((W, X, y, reg), with_reg, LOSS_W),
+            evidence=_evidence(ctx, fn, (W, X, y, reg), with_reg, LOSS_W),
         )
 
     return body
 
 
-def _shift_invariance(fn: str):
+def _shift_invariance(fn: str) -> Callable[[Context], Verdict]:
     """Adding a constant to every score of an example changes neither the loss nor dx."""
 
     def body(ctx: Context) -> Verdict:
@@ -243,7 +261,7 @@ def _shift_invariance(fn: str):
             shifted,
             base,
             1e-8,
-            evidence=((x + c, y), shifted, LOSS_X),
+            evidence=_evidence(ctx, fn, (x + c, y), shifted, LOSS_X),
         )
 
     return body
@@ -289,7 +307,12 @@ def checks() -> list[Check]:
             Reference(TOPIC, fn, "no regularisation (reg=0)", linear(10, 6, 3, 0.0), LOSS_W),
             Reference(TOPIC, fn, "two classes (C=2)", linear(12, 4, 2, 0.05), LOSS_W),
             Reference(
-                TOPIC, fn, "hidden: N=64 D=40 C=10 reg=0.05", linear(64, 40, 10, 0.05), LOSS_W
+                TOPIC,
+                fn,
+                "N=64 D=40 C=10 reg=0.05",
+                linear(64, 40, 10, 0.05),
+                LOSS_W,
+                hidden=True,
             ),
             LossGradient(
                 TOPIC,
@@ -327,7 +350,7 @@ def checks() -> list[Check]:
             Reference(TOPIC, fn, "random N=10 C=5", scores(10, 5), LOSS_X),
             Reference(TOPIC, fn, "batch of 1 (C=7)", scores(1, 7), LOSS_X),
             Reference(TOPIC, fn, "two classes (C=2)", scores(9, 2), LOSS_X),
-            Reference(TOPIC, fn, "hidden: N=100 C=10", scores(100, 10), LOSS_X),
+            Reference(TOPIC, fn, "N=100 C=10", scores(100, 10), LOSS_X, hidden=True),
             LossGradient(TOPIC, fn, "numeric dx, elementwise (N=4 C=3)", scores(4, 3), LOSS_X),
             LossGradient(
                 TOPIC,
@@ -355,7 +378,7 @@ def checks() -> list[Check]:
         found += [
             Reference(TOPIC, fn, "random (4, 3) reg=0.1", weights((4, 3), 0.1), LOSS_W),
             Reference(TOPIC, fn, "single weight (1, 1)", weights((1, 1), 2.0), LOSS_W),
-            Reference(TOPIC, fn, "hidden: (30, 20) reg=0.01", weights((30, 20), 0.01), LOSS_W),
+            Reference(TOPIC, fn, "(30, 20) reg=0.01", weights((30, 20), 0.01), LOSS_W, hidden=True),
             LossGradient(TOPIC, fn, "numeric dW, elementwise (3, 4)", weights((3, 4), 0.5), LOSS_W),
             LossGradient(
                 TOPIC,

@@ -7,11 +7,11 @@ Requests (``header["op"]``):
   ``"all"``), ``echo`` (argument positions to send back after the call, to detect mutation),
   ``pick`` (return only this position of a tuple result, e.g. a forward pass's ``out``),
   ``assign`` (``[attr, key, value]`` items set on the target before a method call).
-- ``getattr`` / ``setitem``: read ``target.attr`` or set ``target.attr[key] = value``.
-- ``batch``: a list of the above, answered together.
-- ``release``: forget handles.
+- ``getattr``: read ``target.attr``.
+- ``batch``: a list of ``call`` requests, answered together.
 - ``seed``: seed the global ``numpy.random`` and ``random`` generators (per check, from the judge,
   so that student code drawing from them grades the same every time).
+These are all the requests the judge sends (``grader.judge.student``); anything else is refused.
 
 A ``setup`` (from the judge's worker config) is applied at ``load``, before the student module
 runs: ``simulated_cuda`` installs the simulated device and clocks (``grader.sim.install``);
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.protocol.values import from_wire, to_wire
+from grader.protocol.values import Decoder, from_wire, request_decoder, to_wire
 
 TRACEBACK_CHARS = 6000
 
@@ -39,7 +39,7 @@ class Evaluator:
     def __init__(self, module_name: str, module_path: str, source: str, setup: str = "") -> None:
         self.module_name = module_name
         self.setup = setup
-        self.build: Any = None  # Workload -> callable, once the setup is applied
+        self.decoder: Decoder = request_decoder(self.resolve)  # workloads built once set up
         self.module_path = module_path
         self.source = source
         self.module: types.ModuleType | None = None
@@ -97,19 +97,9 @@ class Evaluator:
             if op == "getattr":
                 value = getattr(self.resolve(header["target"]), header["attr"])
                 return {"ok": True, "value": to_wire(value, blobs)}
-            if op == "setitem":
-                obj = getattr(self.resolve(header["target"]), header["attr"])
-                obj[header["key"]] = from_wire(header["value"], arrays, self.resolve)
-                return {"ok": True}
-            if op == "release":
-                for hid in header["ids"]:
-                    self.handles.pop(hid, None)
-                return {"ok": True}
             if op == "seed":  # student code may use the global generators (np.random.randn)
                 np.random.seed(header["seed"])
                 random.seed(header["seed"])
-                return {"ok": True}
-            if op == "ping":
                 return {"ok": True}
             return {
                 "ok": False,
@@ -127,7 +117,7 @@ class Evaluator:
         if self.setup:
             from grader.sim.install import workload_builder
 
-            self.build = workload_builder(self.setup)
+            self.decoder = request_decoder(self.resolve, workload_builder(self.setup))
         module = types.ModuleType(self.module_name)
         module.__file__ = self.module_path
         sys.modules[self.module_name] = module
@@ -151,18 +141,15 @@ class Evaluator:
         if "target" in header:
             target = self.resolve(header["target"])
             for attr, key, node in header.get("assign", []):
-                getattr(target, attr)[key] = from_wire(node, arrays, self.resolve)
+                getattr(target, attr)[key] = from_wire(node, arrays, self.decoder)
             func = getattr(target, header["method"])
         else:
             if self.module is None:
                 raise RuntimeError("module not loaded")
             func = getattr(self.module, header["fn"])
-        args = [
-            from_wire(a, arrays, self.resolve, build=self.build) for a in header.get("args", [])
-        ]
+        args = [from_wire(a, arrays, self.decoder) for a in header.get("args", [])]
         kwargs = {
-            k: from_wire(v, arrays, self.resolve, build=self.build)
-            for k, v in header.get("kwargs", {}).items()
+            k: from_wire(v, arrays, self.decoder) for k, v in header.get("kwargs", {}).items()
         }
         started = time.perf_counter()
         result = func(*args, **kwargs)

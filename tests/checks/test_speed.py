@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 from grader import registry
-from grader.checks.base import Context, Outcome, Verdict
+from grader.checks.base import Context, Outcome, SpeedSettings, Verdict
 from grader.checks.speed import Race
-from grader.config import SpeedConfig
 from grader.judge.seeds import check_rng
 from grader.judge.student import StudentModule
 from grader.pipeline import reference_module, run_check, sandbox_for
@@ -60,7 +59,7 @@ def _run(course, tmp_path: Path, source: str, check_id: str) -> Verdict:
         reference_module(course.solutions_dir / "conv.py"),
         check_rng(course.secret, check_id),
         spec.misconceptions,
-        extras={"speed": SpeedConfig(min_ratio=5, repeats=3)},
+        speed=SpeedSettings(min_ratio=5, repeats=3),
     )
     try:
         return run_check(spec.check(check_id), ctx, 0)

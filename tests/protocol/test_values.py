@@ -5,13 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.protocol.values import Handle, Other, RngSeed, from_wire, to_wire
+from grader.protocol.values import (
+    Handle,
+    Other,
+    RngSeed,
+    Workload,
+    from_wire,
+    request_decoder,
+    to_wire,
+)
 from grader.protocol.wire import ProtocolError
 
 
-def roundtrip(value, keep=None):
+def roundtrip(value):
     blobs: list[np.ndarray] = []
-    node = to_wire(value, blobs, keep)
+    node = to_wire(value, blobs)
     return from_wire(node, blobs)
 
 
@@ -45,18 +53,31 @@ def test_non_plain_values_become_other(value, note):
     assert isinstance(got, Other) and note in got.note
 
 
-def test_keep_turns_objects_into_handles():
-    store = []
-    got = roundtrip(object(), keep=lambda obj: store.append(obj) or len(store))
-    assert isinstance(got, Handle) and got.id == 1
+def test_handles_stay_handles_in_a_reply():
+    got = roundtrip((Handle(3, "tuple"),))
+    assert got == (Handle(3, "tuple"),)
+
+
+@pytest.mark.parametrize("value", [RngSeed(7), Workload("sim_kernel", (("duration_ms", 2.0),))])
+def test_a_reply_cannot_hold_generators_or_workloads(value):
+    """Seeds and workloads only travel judge -> worker; in a reply they are malformed."""
+    node = to_wire(value, [])
+    with pytest.raises(ProtocolError, match="a reply cannot hold"):
+        from_wire(node, [])
 
 
 def test_rng_and_handles_resolve_on_the_worker_side():
     blobs: list[np.ndarray] = []
     node = to_wire((RngSeed(7), Handle(3, "tuple")), blobs)
-    rng, obj = from_wire(node, blobs, resolve={3: "cache"}.__getitem__)
+    rng, obj = from_wire(node, blobs, request_decoder({3: "cache"}.__getitem__))
     assert obj == "cache"
     assert rng.integers(1000) == np.random.default_rng(7).integers(1000)
+
+
+def test_a_worker_without_a_builder_refuses_workloads():
+    node = to_wire(Workload("matmul", (("n", 8.0),)), [])
+    with pytest.raises(ProtocolError, match="cannot build"):
+        from_wire(node, [], request_decoder({}.__getitem__))
 
 
 @pytest.mark.parametrize(

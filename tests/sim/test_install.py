@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.protocol.values import Workload, from_wire, to_wire
+from grader.protocol.values import Workload, from_wire, request_decoder, to_wire
 from grader.protocol.wire import ProtocolError
 from grader.sim.workloads import sim_kernel
 
@@ -89,10 +89,8 @@ def test_workloads_cross_the_wire_as_specs():
     spec = sim_kernel(duration_ms=1.5)
     blobs: list = []
     node = to_wire(spec, blobs)
-    assert from_wire(node, blobs) == spec  # judge side: the spec
-    built = from_wire(
-        {"t": "list", "items": [node]}, blobs, resolve=lambda i: None, build=lambda w: ("fn", w)
-    )
+    decoder = request_decoder(lambda i: None, build=lambda w: ("fn", w))
+    built = from_wire({"t": "list", "items": [node]}, blobs, decoder)
     assert built == [("fn", spec)]  # worker side: what the builder makes of it
 
 
@@ -106,8 +104,9 @@ def test_workloads_cross_the_wire_as_specs():
     ],
 )
 def test_malformed_workloads_are_protocol_errors(node):
-    with pytest.raises(ProtocolError):
-        from_wire(node, [])
+    decoder = request_decoder(lambda i: None, build=lambda w: ("fn", w))
+    with pytest.raises(ProtocolError, match="workload"):
+        from_wire(node, [], decoder)
 
 
 def test_workload_param_lookup():

@@ -12,7 +12,7 @@ from dataclasses import replace
 import pytest
 from mutation import Mutant, assert_caught
 
-from grader.config import SpeedConfig
+from grader.checks.base import SpeedSettings
 from grader.topics.conv.mistakes import (
     FLIPPED_IN_BACKWARD,
     FLIPPED_KERNEL,
@@ -133,7 +133,7 @@ CALLERS = {  # checks of a backward pass run the student's own forward pass firs
 @pytest.fixture(scope="module")
 def quick_course(course):
     topics = dict(course.config.topics)
-    speed = SpeedConfig(min_ratio=topics["conv"].speed.min_ratio, repeats=1)
+    speed = SpeedSettings(min_ratio=topics["conv"].speed.min_ratio, repeats=1)
     topics["conv"] = topics["conv"].model_copy(update={"speed": speed})
     return replace(course, config=course.config.model_copy(update={"topics": topics}))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from grader.checks.base import Outcome
 from grader.pipeline import grade_topic, sandbox_for
-from grader.topics.cuda_timing import sim as sim
+from grader.topics.cuda_timing import sim
 
 HEIDI = Path(__file__).resolve().parents[2] / "examples" / "submissions" / "heidi"
 MISTAKES = {

@@ -15,7 +15,7 @@ from mutation import Mutant, mutate
 
 from grader.checks.base import Outcome
 from grader.pipeline import CheckResult, grade_topic, sandbox_for
-from grader.topics.cuda_timing import sim as sim
+from grader.topics.cuda_timing import sim
 
 TOPIC = "cuda_timing"
 CAUGHT = (Outcome.WRONG, Outcome.BAD_OUTPUT, Outcome.EXCEPTION)

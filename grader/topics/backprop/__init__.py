@@ -7,16 +7,24 @@ functions return ``(out, cache)``; the cache stays in the worker and is passed b
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 
-from grader.checks.base import Check, Context, Kind, Misconception, Outcome, Verdict
+from grader.checks.base import Case, Check, Context, Kind, Make, Misconception, Outcome, Verdict
 from grader.checks.outputs import CACHE
 from grader.checks.property import Property, expect_close, student_outputs
 from grader.checks.reference import BackwardReference, Reference
 from grader.checks.suites import layer_suite
 from grader.topics.backprop import net as backprop_net
 
+__all__ = ["TOPIC", "SUMMARY", "FUNCTIONS", "MISCONCEPTIONS", "WORKER_SETUP", "checks"]
+
 TOPIC = "backprop"
+SUMMARY = (
+    "layers, activations, maxout, `TwoLayerNet` (a class, graded through a handle), initialisers"
+)
+WORKER_SETUP = ""
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu")
 LAYERS = ("affine", *ACTIVATIONS, "maxout", "affine_relu")
 FUNCTIONS = tuple(f"{layer}_{d}" for layer in LAYERS for d in ("forward", "backward")) + (
@@ -31,13 +39,15 @@ PARAMS = ("W1", "b1", "W2", "b2")
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def away_from_zero(rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0):
+def away_from_zero(
+    rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0
+) -> np.ndarray:
     """Normal values with |v| >= 1e-2: kinks at 0 stay out of reach of the numeric gradient."""
     v = rng.standard_normal(shape) * scale
     return np.where(np.abs(v) < 1e-2, np.copysign(0.5, v), v)
 
 
-def affine(x_shape: tuple[int, ...], M: int, relu: bool = False):
+def affine(x_shape: tuple[int, ...], M: int, relu: bool = False) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         D = int(np.prod(x_shape[1:]))
         for _ in range(1000):
@@ -52,7 +62,7 @@ def affine(x_shape: tuple[int, ...], M: int, relu: bool = False):
     return make
 
 
-def activation(shape: tuple[int, ...], alpha: float | None = None, scale: float = 1.5):
+def activation(shape: tuple[int, ...], alpha: float | None = None, scale: float = 1.5) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         x = away_from_zero(rng, shape, scale)
         return (x,) if alpha is None else (x, alpha)
@@ -60,7 +70,7 @@ def activation(shape: tuple[int, ...], alpha: float | None = None, scale: float 
     return make
 
 
-def maxout(N: int, D: int, M: int, K: int):
+def maxout(N: int, D: int, M: int, K: int) -> Make:
     """Inputs whose best and second-best pieces differ by more than 1e-3 (no ties)."""
 
     def make(rng: np.random.Generator) -> tuple:
@@ -78,31 +88,37 @@ def maxout(N: int, D: int, M: int, K: int):
 
 
 # -- known mistakes ----------------------------------------------------------------------------
-def _relu_identity(ref, dout, x):
+def _relu_identity(ref: ModuleType, dout: np.ndarray, x: np.ndarray) -> np.ndarray:
     return dout.copy()
 
 
-def _relu_mask_on_dout(ref, dout, x):
+def _relu_mask_on_dout(ref: ModuleType, dout: np.ndarray, x: np.ndarray) -> np.ndarray:
     return dout * (dout > 0)
 
 
-def _sigmoid_at_input(ref, dout, x):
+def _sigmoid_at_input(ref: ModuleType, dout: np.ndarray, x: np.ndarray) -> np.ndarray:
     return dout * x * (1 - x)
 
 
-def _tanh_at_input(ref, dout, x):
+def _tanh_at_input(ref: ModuleType, dout: np.ndarray, x: np.ndarray) -> np.ndarray:
     return dout * (1 - x**2)
 
 
-def _leaky_as_relu(ref, dout, x, alpha=0.01):
+def _leaky_as_relu(
+    ref: ModuleType, dout: np.ndarray, x: np.ndarray, alpha: float = 0.01
+) -> np.ndarray:
     return dout * (x > 0)
 
 
-def _elu_without_alpha(ref, dout, x, alpha=1.0):
+def _elu_without_alpha(
+    ref: ModuleType, dout: np.ndarray, x: np.ndarray, alpha: float = 1.0
+) -> np.ndarray:
     return dout * np.where(x > 0, 1.0, np.exp(np.minimum(x, 0)))
 
 
-def _maxout_all_pieces(ref, dout, x, w, b):
+def _maxout_all_pieces(
+    ref: ModuleType, dout: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     K = w.shape[2]
     dz = np.repeat(dout[:, :, None], K, axis=2)
     dx = np.einsum("nmk,dmk->nd", dz, w)
@@ -110,7 +126,7 @@ def _maxout_all_pieces(ref, dout, x, w, b):
     return dx, dw, dz.sum(axis=0)
 
 
-MISCONCEPTIONS = backprop_net.MISCONCEPTIONS + [
+MISCONCEPTIONS = backprop_net.MISCONCEPTIONS + (
     Misconception(
         "relu_backward",
         "gradient passed through where x <= 0",
@@ -153,7 +169,7 @@ MISCONCEPTIONS = backprop_net.MISCONCEPTIONS + [
         "only the piece that won the max (argmax over K) receives dout",
         _maxout_all_pieces,
     ),
-]
+)
 
 
 # -- laws of single layers ---------------------------------------------------------------------
@@ -216,7 +232,12 @@ def _relu_idempotent(ctx: Context) -> Verdict:
 
 # -- checks --------------------------------------------------------------------------------------
 def _layer_checks(
-    layer: str, cases: list[tuple[str, object]], small, large, wrt, grads
+    layer: str,
+    cases: list[Case],
+    small: Make,
+    large: Make,
+    wrt: tuple[int, ...],
+    grads: tuple[str, ...],
 ) -> list[Check]:
     return layer_suite(
         TOPIC, f"{layer}_forward", f"{layer}_backward", cases, small, large, grads, wrt
@@ -228,10 +249,10 @@ def checks() -> list[Check]:
     found += _layer_checks(
         "affine",
         [
-            ("x (4, 5) w (5, 3)", affine((4, 5), 3)),
-            ("x with extra dims (2, 3, 4) -> 6", affine((2, 3, 4), 6)),
-            ("batch of 1, x (1, 7) -> 2", affine((1, 7), 2)),
-            ("hidden: x (10, 6, 5) -> 7", affine((10, 6, 5), 7)),
+            Case("x (4, 5) w (5, 3)", affine((4, 5), 3)),
+            Case("x with extra dims (2, 3, 4) -> 6", affine((2, 3, 4), 6)),
+            Case("batch of 1, x (1, 7) -> 2", affine((1, 7), 2)),
+            Case("x (10, 6, 5) -> 7", affine((10, 6, 5), 7), hidden=True),
         ],
         affine((2, 3, 2), 3),
         affine((20, 30), 10),
@@ -241,12 +262,12 @@ def checks() -> list[Check]:
     for act in ACTIVATIONS:
         alpha = {"leaky_relu": 0.2, "elu": 0.5}.get(act)
         cases = [
-            ("x (3, 4)", activation((3, 4))),
-            ("x (2, 3, 4, 5)", activation((2, 3, 4, 5))),
-            ("hidden: x (50, 40)", activation((50, 40))),
+            Case("x (3, 4)", activation((3, 4))),
+            Case("x (2, 3, 4, 5)", activation((2, 3, 4, 5))),
+            Case("x (50, 40)", activation((50, 40)), hidden=True),
         ]
         if alpha is not None:
-            cases.append((f"alpha={alpha}", activation((4, 6), alpha)))
+            cases.append(Case(f"alpha={alpha}", activation((4, 6), alpha)))
         found += _layer_checks(act, cases, activation((3, 4)), activation((30, 20)), (0,), DX)
     found.append(
         BackwardReference(
@@ -281,9 +302,9 @@ def checks() -> list[Check]:
     found += _layer_checks(
         "maxout",
         [
-            ("x (4, 5) M=3 K=2", maxout(4, 5, 3, 2)),
-            ("batch of 1, K=4", maxout(1, 6, 2, 4)),
-            ("hidden: x (16, 12) M=8 K=3", maxout(16, 12, 8, 3)),
+            Case("x (4, 5) M=3 K=2", maxout(4, 5, 3, 2)),
+            Case("batch of 1, K=4", maxout(1, 6, 2, 4)),
+            Case("x (16, 12) M=8 K=3", maxout(16, 12, 8, 3), hidden=True),
         ],
         maxout(3, 4, 2, 3),
         maxout(20, 15, 6, 3),
@@ -293,9 +314,9 @@ def checks() -> list[Check]:
     found += _layer_checks(
         "affine_relu",
         [
-            ("x (4, 5) w (5, 3)", affine((4, 5), 3, relu=True)),
-            ("x with extra dims (3, 2, 2) -> 5", affine((3, 2, 2), 5, relu=True)),
-            ("hidden: x (20, 15) -> 10", affine((20, 15), 10, relu=True)),
+            Case("x (4, 5) w (5, 3)", affine((4, 5), 3, relu=True)),
+            Case("x with extra dims (3, 2, 2) -> 5", affine((3, 2, 2), 5, relu=True)),
+            Case("x (20, 15) -> 10", affine((20, 15), 10, relu=True), hidden=True),
         ],
         affine((2, 4), 3, relu=True),
         affine((20, 25), 10, relu=True),

@@ -8,11 +8,13 @@ model's object stays in the worker behind a handle; the judge sets its parameter
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 
-from grader.checks.base import PASS, Check, Context, Kind, Misconception, Outcome, Verdict
-from grader.checks.diagnose import compare_tree, mismatch_verdict
+from grader.checks.base import PASS, Check, Context, Kind, Make, Misconception, Outcome, Verdict
+from grader.checks.diagnose import Observation, compare_tree, mismatch_verdict
 from grader.checks.outputs import conform, conform_outputs
 from grader.checks.property import Property
 from grader.judge import numgrad
@@ -24,7 +26,7 @@ PARAMS = ("W1", "b1", "W2", "b2")
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def net_case(N: int, D: int, H: int, C: int, reg: float, extra_dims: bool = False):
+def net_case(N: int, D: int, H: int, C: int, reg: float, extra_dims: bool = False) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         for _ in range(1000):
             params = {
@@ -44,7 +46,15 @@ def net_case(N: int, D: int, H: int, C: int, reg: float, extra_dims: bool = Fals
 
 
 # -- known mistakes ----------------------------------------------------------------------------
-def _net_loss(ref, params, X, y, reg, reg_factor=1.0, reg_bias=False):
+def _net_loss(
+    ref: ModuleType,
+    params: dict[str, np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    reg: float,
+    reg_factor: float = 1.0,
+    reg_bias: bool = False,
+) -> tuple[float, dict[str, np.ndarray]]:
     net = ref.TwoLayerNet(
         X[0].size, params["W1"].shape[1], params["W2"].shape[1], reg=reg * reg_factor
     )
@@ -57,7 +67,7 @@ def _net_loss(ref, params, X, y, reg, reg_factor=1.0, reg_bias=False):
     return loss, grads
 
 
-MISCONCEPTIONS = [
+MISCONCEPTIONS = (
     Misconception(
         "TwoLayerNet",
         "L2 term reg*sum(W*W) instead of 0.5*reg*sum(W*W)",
@@ -70,7 +80,7 @@ MISCONCEPTIONS = [
         "apply the L2 term to W1 and W2 only",
         lambda ref, *a: _net_loss(ref, *a, reg_bias=True),
     ),
-]
+)
 
 
 # -- TwoLayerNet checks ------------------------------------------------------------------------
@@ -85,7 +95,7 @@ def _student_net(ctx: Context, params: dict, X: np.ndarray, reg: float) -> Handl
     return reply.value
 
 
-def _net_loss_check(make, with_labels: bool):
+def _net_loss_check(make: Make, with_labels: bool) -> Callable[[Context], Verdict]:
     def body(ctx: Context) -> Verdict:
         params, X, y, reg = make(ctx.rng)
         net = _student_net(ctx, params, X, reg)
@@ -111,23 +121,13 @@ def _net_loss_check(make, with_labels: bool):
             f"C={params['W2'].shape[1]}, reg={reg:g}).loss(X {X.shape}"
             + (f", y {y.shape})" if with_labels else ")")
         )
-        return mismatch_verdict(
-            ctx,
-            text,
-            "TwoLayerNet",
-            (params, X, y, reg),
-            got,
-            names,
-            comparisons,
-            1e-7,
-            "the reference",
-            expected,
-        )
+        seen = Observation("TwoLayerNet", text, (params, X, y, reg), got, names, expected)
+        return mismatch_verdict(ctx, seen, comparisons, 1e-7, "the reference")
 
     return body
 
 
-def _net_numeric(make):
+def _net_numeric(make: Make) -> Callable[[Context], Verdict]:
     def body(ctx: Context) -> Verdict:
         params, X, y, reg = make(ctx.rng)
         net = _student_net(ctx, params, X, reg)
@@ -137,7 +137,7 @@ def _net_numeric(make):
         got = conform_outputs(reply.value, expected, ("loss", "grads"), "TwoLayerNet.loss")
         for key in PARAMS:
 
-            def evaluate(points, key=key):
+            def evaluate(points: list[np.ndarray], key: str = key) -> list[float]:
                 calls = [
                     Call(
                         "loss",
@@ -200,7 +200,9 @@ def _net_init(ctx: Context) -> Verdict:
 
 
 # -- initialisation checks ---------------------------------------------------------------------
-def _init_stats(fn: str, fan_in: int, fan_out: int, a: float | None):
+def _init_stats(
+    fn: str, fan_in: int, fan_out: int, a: float | None
+) -> Callable[[Context], Verdict]:
     def body(ctx: Context) -> Verdict:
         seed = int(ctx.rng.integers(2**31))
         args = (fan_in, fan_out, RngSeed(seed)) + (() if a is None else (a,))
@@ -274,8 +276,9 @@ def checks(topic: str) -> list[Check]:
         Property(
             topic,
             net,
-            "hidden: N=32 D=20 H=15 C=10 reg=0.05",
+            "N=32 D=20 H=15 C=10 reg=0.05",
             _net_loss_check(net_case(32, 20, 15, 10, 0.05), True),
+            hidden=True,
             kind=reference,
         ),
         Property(

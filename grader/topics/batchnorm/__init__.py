@@ -9,14 +9,18 @@ to the student's backward (``batchnorm_backward_alt`` gets ``batchnorm_forward``
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
-from grader.checks.base import PASS, Check, Context, Kind, Outcome, Verdict
+from grader.checks.base import PASS, Case, Check, Context, Kind, Make, Outcome, Verdict
+from grader.checks.diagnose import Observation
 from grader.checks.gradient import LayerGradient
 from grader.checks.hygiene import Deterministic, NoMutation
-from grader.checks.outputs import CACHE
+from grader.checks.outputs import CACHE, describe_call
 from grader.checks.property import Property, expect_close, student_outputs
-from grader.checks.reference import BackwardReference, Reference, backward_pass
+from grader.checks.reference import BackwardReference, Reference, backward_pass, param_names
 from grader.topics.batchnorm.mistakes import MISCONCEPTIONS  # noqa: F401 (the registry reads it)
 from grader.topics.batchnorm.state import (
     STATE,
@@ -27,7 +31,14 @@ from grader.topics.batchnorm.state import (
     with_mistake_named,
 )
 
+__all__ = ["TOPIC", "SUMMARY", "FUNCTIONS", "MISCONCEPTIONS", "WORKER_SETUP", "checks"]
+
 TOPIC = "batchnorm"
+SUMMARY = (
+    "batch, layer, spatial batch and group normalisation; running statistics written back into "
+    "`bn_param`"
+)
+WORKER_SETUP = ""
 FUNCTIONS = (
     "batchnorm_forward",
     "batchnorm_backward",
@@ -54,14 +65,14 @@ def _features(rng: np.random.Generator, shape: tuple[int, ...], axis: int) -> np
     return loc + scale * rng.standard_normal(shape)
 
 
-def _scale_shift(rng: np.random.Generator, shape: tuple[int, ...]):
+def _scale_shift(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     """gamma away from 1 (and from 0), beta away from 0: forgetting either one shows."""
     gamma = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
     beta = rng.uniform(0.5, 1.5, shape) * rng.choice([-1.0, 1.0], shape)
     return gamma, beta
 
 
-def _bn_param(rng: np.random.Generator, D: int, mode: str, running: bool, **extra) -> dict:
+def _bn_param(rng: np.random.Generator, D: int, mode: str, running: bool, **extra: Any) -> dict:
     param: dict = {"mode": mode, **extra}
     if running:
         param["running_mean"] = rng.uniform(-1.0, 1.0, D)
@@ -69,7 +80,9 @@ def _bn_param(rng: np.random.Generator, D: int, mode: str, running: bool, **extr
     return param
 
 
-def bn_case(N: int, D: int, mode: str = "train", running: bool = True, unit=False, **extra):
+def bn_case(
+    N: int, D: int, mode: str = "train", running: bool = True, unit: bool = False, **extra: Any
+) -> Make:
     """(x (N, D), gamma (D,), beta (D,), bn_param); ``extra`` goes into bn_param (eps,
     momentum); ``unit``: gamma = 1 and beta = 0."""
 
@@ -81,7 +94,7 @@ def bn_case(N: int, D: int, mode: str = "train", running: bool = True, unit=Fals
     return make
 
 
-def ln_case(N: int, D: int, unit: bool = False, **ln_param):
+def ln_case(N: int, D: int, unit: bool = False, **ln_param: Any) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         x = _features(rng, (N, D), 0)  # rows with different offsets and spreads
         gamma, beta = (np.ones(D), np.zeros(D)) if unit else _scale_shift(rng, (D,))
@@ -90,7 +103,9 @@ def ln_case(N: int, D: int, unit: bool = False, **ln_param):
     return make
 
 
-def spatial_case(shape: tuple[int, int, int, int], mode: str = "train", running=True, **extra):
+def spatial_case(
+    shape: tuple[int, int, int, int], mode: str = "train", running: bool = True, **extra: Any
+) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         C = shape[1]
         x = _features(rng, shape, 1)
@@ -100,7 +115,7 @@ def spatial_case(shape: tuple[int, int, int, int], mode: str = "train", running=
     return make
 
 
-def gn_case(shape: tuple[int, int, int, int], G: int, unit: bool = False, **gn_param):
+def gn_case(shape: tuple[int, int, int, int], G: int, unit: bool = False, **gn_param: Any) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         C = shape[1]
         x = _features(rng, shape, 1)
@@ -114,7 +129,9 @@ def gn_case(shape: tuple[int, int, int, int], G: int, unit: bool = False, **gn_p
 
 
 # -- laws ----------------------------------------------------------------------------------------
-def _normalised_law(function: str, make, axes: tuple[int, ...], what: str):
+def _normalised_law(
+    function: str, make: Make, axes: tuple[int, ...], what: str
+) -> Callable[[Context], Verdict]:
     """With gamma = 1 and beta = 0 (train mode), out has mean 0 and mean square
     var / (var + eps) over ``axes``, var being the biased variance of x over the same axes."""
 
@@ -141,12 +158,14 @@ def _normalised_law(function: str, make, axes: tuple[int, ...], what: str):
             (np.zeros_like(var), var / (var + eps)),
             1e-7,
         )
-        return with_mistake_named(ctx, verdict, function, args, got, names, expected, 1e-7)
+        text = describe_call(function, param_names(ctx, function), args)
+        seen = Observation(function, text, args, got, names, expected)
+        return with_mistake_named(ctx, verdict, seen, 1e-7)
 
     return body
 
 
-def _affine_law(function: str, make):
+def _affine_law(function: str, make: Make) -> Callable[[Context], Verdict]:
     """out(gamma, beta) == gamma * out(1, 0) + beta (the scale and shift come last)."""
 
     def body(ctx: Context) -> Verdict:
@@ -168,41 +187,44 @@ def _affine_law(function: str, make):
     return body
 
 
-def _dx_sums_to_zero(function: str, forward: str, make, axis: int):
+def _dx_sums_to_zero(
+    function: str, forward: str, make: Make, axis: int
+) -> Callable[[Context], Verdict]:
     """Shifting a feature (batchnorm) or an example (layernorm) by a constant does not change
     the output, so dx sums to zero along ``axis`` for any dout (up to roundoff: 1e-9 of the
     sum of |dx| along that axis)."""
 
     def body(ctx: Context) -> Verdict:
         run = backward_pass(ctx, forward, function, make(ctx.rng), GRADS)
-        dx = run.got[0]
+        dx = run.seen.got[0]
         total, size = np.abs(dx.sum(axis=axis)), np.abs(dx).sum(axis=axis)
         worst = int(np.argmax(total - 1e-9 * size))
         if total[worst] <= 1e-9 * size[worst]:
             return PASS
         verdict = Verdict(
             Outcome.WRONG,
-            f"{run.text}: dx.sum(axis={axis}) should be 0 (the output does not change when "
+            f"{run.seen.call}: dx.sum(axis={axis}) should be 0 (the output does not change when "
             f"{'a feature' if axis == 0 else 'an example'} is shifted by a constant).\n"
             f"  worst at index {worst}: |sum| {total[worst]:.3g}, while the sum of |dx| there "
             f"is {size[worst]:.3g} (tolerance 1e-9 of it)",
         )
-        return with_mistake_named(
-            ctx, verdict, function, (run.dout, *run.args), run.got, GRADS, run.expected, 1e-7
-        )
+        return with_mistake_named(ctx, verdict, run.seen, 1e-7)
 
     return body
 
 
 # -- checks --------------------------------------------------------------------------------------
 def _backward_checks(
-    backward: str, forward: str, cases: list[tuple[str, object]], small, large
+    backward: str, forward: str, cases: Sequence[Case], small: Make, large: Make
 ) -> list[Check]:
     found: list[Check] = [
-        BackwardReference(TOPIC, backward, forward, case, make, GRADS) for case, make in cases
+        BackwardReference(TOPIC, backward, forward, case.name, case.make, GRADS, hidden=case.hidden)
+        for case in cases
     ]
     found += [
-        LayerGradient(TOPIC, backward, forward, "numeric gradient, elementwise", small, GRADS, XGB),
+        LayerGradient(
+            TOPIC, backward, forward, "numeric gradient, elementwise", small, GRADS, wrt=XGB
+        ),
         LayerGradient(
             TOPIC,
             backward,
@@ -210,7 +232,7 @@ def _backward_checks(
             "numeric gradient, directional",
             large,
             GRADS,
-            XGB,
+            wrt=XGB,
             mode="directional",
         ),
     ]
@@ -241,8 +263,8 @@ def _batchnorm_checks() -> list[Check]:
             compared=("running_mean",),
             kind=Kind.PROPERTY,
         ),
-        StatefulForward(TOPIC, fn, "hidden: train, N=64 D=20", bn_case(64, 20, momentum=0.95)),
-        StatefulForward(TOPIC, fn, "hidden: test, N=30 D=12", bn_case(30, 12, "test")),
+        StatefulForward(TOPIC, fn, "train, N=64 D=20", bn_case(64, 20, momentum=0.95), hidden=True),
+        StatefulForward(TOPIC, fn, "test, N=30 D=12", bn_case(30, 12, "test"), hidden=True),
         Property(
             TOPIC, fn, "mode 'eval' raises ValueError", rejects_mode(fn, bn_case(4, 3), "eval")
         ),
@@ -261,9 +283,9 @@ def _batchnorm_checks() -> list[Check]:
         Deterministic(TOPIC, fn, "deterministic", bn_case(5, 3), OUT),
     ]
     cases = [
-        ("N=8 D=5", bn_case(8, 5)),
-        ("batch of 2, eps=0.1", bn_case(2, 4, eps=0.1)),
-        ("hidden: N=50 D=16", bn_case(50, 16)),
+        Case("N=8 D=5", bn_case(8, 5)),
+        Case("batch of 2, eps=0.1", bn_case(2, 4, eps=0.1)),
+        Case("N=50 D=16", bn_case(50, 16), hidden=True),
     ]
     for backward in ("batchnorm_backward", "batchnorm_backward_alt"):
         found += _backward_checks(backward, fn, cases, bn_case(4, 3), bn_case(30, 20))
@@ -281,11 +303,13 @@ def _batchnorm_checks() -> list[Check]:
 def _layernorm_checks() -> list[Check]:
     fn, back = "layernorm_forward", "layernorm_backward"
     cases = [
-        ("N=4 D=6", ln_case(4, 6)),
-        ("batch of 1, eps=0.1", ln_case(1, 5, eps=0.1)),
-        ("hidden: N=32 D=40", ln_case(32, 40)),
+        Case("N=4 D=6", ln_case(4, 6)),
+        Case("batch of 1, eps=0.1", ln_case(1, 5, eps=0.1)),
+        Case("N=32 D=40", ln_case(32, 40), hidden=True),
     ]
-    found: list[Check] = [Reference(TOPIC, fn, case, make, OUT) for case, make in cases]
+    found: list[Check] = [
+        Reference(TOPIC, fn, case.name, case.make, OUT, hidden=case.hidden) for case in cases
+    ]
     found += [
         Reference(
             TOPIC, fn, "ln_param with extra keys", ln_case(5, 4, mode="train", momentum=0.9), OUT
@@ -324,7 +348,9 @@ def _spatial_checks() -> list[Check]:
             spatial_case((3, 2, 2, 3), running=False, eps=0.1, momentum=0.6),
         ),
         StatefulForward(TOPIC, fn, "test, x (2, 3, 4, 4)", spatial_case((2, 3, 4, 4), "test")),
-        StatefulForward(TOPIC, fn, "hidden: train, x (8, 6, 5, 5)", spatial_case((8, 6, 5, 5))),
+        StatefulForward(
+            TOPIC, fn, "train, x (8, 6, 5, 5)", spatial_case((8, 6, 5, 5)), hidden=True
+        ),
         Property(
             TOPIC,
             fn,
@@ -341,8 +367,8 @@ def _spatial_checks() -> list[Check]:
         Deterministic(TOPIC, fn, "deterministic", spatial_case((2, 3, 2, 2)), OUT),
     ]
     cases = [
-        ("x (2, 3, 4, 5)", spatial_case((2, 3, 4, 5))),
-        ("hidden: x (6, 4, 5, 5)", spatial_case((6, 4, 5, 5))),
+        Case("x (2, 3, 4, 5)", spatial_case((2, 3, 4, 5))),
+        Case("x (6, 4, 5, 5)", spatial_case((6, 4, 5, 5)), hidden=True),
     ]
     found += _backward_checks(
         back, fn, cases, spatial_case((2, 2, 2, 2)), spatial_case((4, 3, 5, 5))
@@ -350,7 +376,7 @@ def _spatial_checks() -> list[Check]:
     return found
 
 
-def _unit_spatial(shape: tuple[int, int, int, int]):
+def _unit_spatial(shape: tuple[int, int, int, int]) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         x, _, _, param = spatial_case(shape, eps=0.01)(rng)
         return x, np.ones(shape[1]), np.zeros(shape[1]), param
@@ -361,13 +387,15 @@ def _unit_spatial(shape: tuple[int, int, int, int]):
 def _groupnorm_checks() -> list[Check]:
     fn, back = "spatial_groupnorm_forward", "spatial_groupnorm_backward"
     cases = [
-        ("G=2, x (2, 6, 3, 4)", gn_case((2, 6, 3, 4), 2)),
-        ("G=1 (layernorm over C, H, W)", gn_case((3, 4, 2, 3), 1)),
-        ("G=C (instance norm)", gn_case((2, 5, 3, 3), 5)),
-        ("G=3, eps=0.1, batch of 1", gn_case((1, 6, 2, 2), 3, eps=0.1)),
-        ("hidden: G=4, x (4, 16, 5, 5)", gn_case((4, 16, 5, 5), 4)),
+        Case("G=2, x (2, 6, 3, 4)", gn_case((2, 6, 3, 4), 2)),
+        Case("G=1 (layernorm over C, H, W)", gn_case((3, 4, 2, 3), 1)),
+        Case("G=C (instance norm)", gn_case((2, 5, 3, 3), 5)),
+        Case("G=3, eps=0.1, batch of 1", gn_case((1, 6, 2, 2), 3, eps=0.1)),
+        Case("G=4, x (4, 16, 5, 5)", gn_case((4, 16, 5, 5), 4), hidden=True),
     ]
-    found: list[Check] = [Reference(TOPIC, fn, case, make, OUT) for case, make in cases]
+    found: list[Check] = [
+        Reference(TOPIC, fn, case.name, case.make, OUT, hidden=case.hidden) for case in cases
+    ]
     found += [
         Reference(
             TOPIC,
@@ -389,7 +417,7 @@ def _groupnorm_checks() -> list[Check]:
     return found
 
 
-def _groupnorm_law(make):
+def _groupnorm_law(make: Make) -> Callable[[Context], Verdict]:
     """With gamma = 1 and beta = 0, each (example, group of consecutive channels) has mean 0
     and mean square var / (var + eps)."""
 
@@ -411,9 +439,10 @@ def _groupnorm_law(make):
             1e-7,
         )
         expected = tuple(ctx.ref.spatial_groupnorm_forward(*args))
-        return with_mistake_named(
-            ctx, verdict, "spatial_groupnorm_forward", args, got, OUT, expected, 1e-7
-        )
+        function = "spatial_groupnorm_forward"
+        text = describe_call(function, param_names(ctx, function), args)
+        seen = Observation(function, text, args, got, OUT, expected)
+        return with_mistake_named(ctx, verdict, seen, 1e-7)
 
     return body
 

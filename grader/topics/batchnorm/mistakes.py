@@ -16,6 +16,8 @@ train-mode inputs); the diagnosis then skips it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -61,15 +63,19 @@ def _columns(x: np.ndarray) -> np.ndarray:
     return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
 
 
-def _spatial(x, gamma, beta, bn_param, **mistake):
+def _spatial(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict[str, Any], **mistake: Any
+) -> tuple:
     """Spatial batch normalisation through bn_model on the (N*H*W, C) layout."""
     N, C, H, W = x.shape
     out, rm, rv = bn_model(_columns(x), gamma, beta, bn_param, **mistake)
     return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), rm, rv
 
 
-def _train_only(model):
-    def variant(ref, x, gamma, beta, bn_param):
+def _train_only(model: Callable[..., tuple]) -> Callable[..., tuple]:
+    def variant(
+        ref: ModuleType, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+    ) -> tuple:
         if bn_param["mode"] != "train":
             raise ValueError("a train-mode mistake")
         return model(x, gamma, beta, bn_param)
@@ -77,8 +83,10 @@ def _train_only(model):
     return variant
 
 
-def _test_only(model):
-    def variant(ref, x, gamma, beta, bn_param):
+def _test_only(model: Callable[..., tuple]) -> Callable[..., tuple]:
+    def variant(
+        ref: ModuleType, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+    ) -> tuple:
         if bn_param["mode"] != "test":
             raise ValueError("a test-mode mistake")
         return model(x, gamma, beta, bn_param)
@@ -86,17 +94,21 @@ def _test_only(model):
     return variant
 
 
-def _spatial_reshape_without_transpose(ref, x, gamma, beta, bn_param):
+def _spatial_reshape_without_transpose(
+    ref: ModuleType, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+) -> tuple:
     """x.reshape(-1, C) straight from (N, C, H, W): each column mixes channels."""
     N, C, H, W = x.shape
     out, rm, rv = bn_model(x.reshape(-1, C), gamma, beta, bn_param)
     return out.reshape(N, C, H, W), rm, rv
 
 
-def _spatial_stats_over(axes: tuple[int, ...]):
+def _spatial_stats_over(axes: tuple[int, ...]) -> Callable[..., tuple]:
     """Statistics over ``axes`` of (N, C, H, W) instead of (0, 2, 3); gamma, beta per channel."""
 
-    def variant(ref, x, gamma, beta, bn_param):
+    def variant(
+        ref: ModuleType, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+    ) -> tuple:
         if bn_param["mode"] != "train":
             raise ValueError("a train-mode mistake")
         eps = bn_param.get("eps", 1e-5)
@@ -108,7 +120,9 @@ def _spatial_stats_over(axes: tuple[int, ...]):
     return variant
 
 
-def _groupnorm_strided(ref, x, gamma, beta, G, gn_param):
+def _groupnorm_strided(
+    ref: ModuleType, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, G: int, gn_param: dict
+) -> tuple:
     """Groups of channels {g, g + G, g + 2G, ...}: x.reshape(N, C // G, G, H, W)."""
     N, C, H, W = x.shape
     eps = gn_param.get("eps", 1e-5)
@@ -119,13 +133,22 @@ def _groupnorm_strided(ref, x, gamma, beta, G, gn_param):
     return gamma * x_hat + beta, None
 
 
-def _layernorm_over_batch(ref, x, gamma, beta, ln_param):
+def _layernorm_over_batch(
+    ref: ModuleType, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict
+) -> tuple:
     eps = ln_param.get("eps", 1e-5)
     x_hat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps)
     return gamma * x_hat + beta, None
 
 
-def _bn_backward_constant_stats(ref, dout, x, gamma, beta, bn_param):
+def _bn_backward_constant_stats(
+    ref: ModuleType,
+    dout: np.ndarray,
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    bn_param: dict,
+) -> tuple:
     """dx = dout * gamma / sqrt(var + eps): the paths through the batch mean and var dropped."""
     if bn_param["mode"] != "train":
         raise ValueError("train mode only")
@@ -135,7 +158,14 @@ def _bn_backward_constant_stats(ref, dout, x, gamma, beta, bn_param):
     return dout * gamma / np.sqrt(var + eps), (dout * x_hat).sum(axis=0), dout.sum(axis=0)
 
 
-def _spatial_backward_constant_stats(ref, dout, x, gamma, beta, bn_param):
+def _spatial_backward_constant_stats(
+    ref: ModuleType,
+    dout: np.ndarray,
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    bn_param: dict,
+) -> tuple:
     N, C, H, W = x.shape
     dx, dgamma, dbeta = _bn_backward_constant_stats(
         ref, _columns(dout), _columns(x), gamma, beta, bn_param
@@ -143,7 +173,14 @@ def _spatial_backward_constant_stats(ref, dout, x, gamma, beta, bn_param):
     return dx.reshape(N, H, W, C).transpose(0, 3, 1, 2), dgamma, dbeta
 
 
-def _ln_backward_constant_stats(ref, dout, x, gamma, beta, ln_param):
+def _ln_backward_constant_stats(
+    ref: ModuleType,
+    dout: np.ndarray,
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    ln_param: dict,
+) -> tuple:
     eps = ln_param.get("eps", 1e-5)
     mean, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
     x_hat = (x - mean) / np.sqrt(var + eps)
@@ -168,11 +205,16 @@ _HINTS = {
 }
 
 
-def _m(function: str, name: str, variant, compare: tuple[str, ...] | None = None):
+def _m(
+    function: str,
+    name: str,
+    variant: Callable[..., Any],
+    compare: tuple[str, ...] | None = None,
+) -> Misconception:
     return Misconception(function, name, _HINTS[name], variant, compare)
 
 
-def _bn_mistakes(function: str, model) -> list[Misconception]:
+def _bn_mistakes(function: str, model: Callable[..., tuple]) -> list[Misconception]:
     return [
         _m(function, UNBIASED, _train_only(lambda *a: model(*a, ddof=1)), compare=("out",)),
         _m(function, TEST_NO_AFFINE, _test_only(lambda *a: model(*a, affine_in_test=False))),
@@ -185,7 +227,7 @@ def _bn_mistakes(function: str, model) -> list[Misconception]:
     ]
 
 
-MISCONCEPTIONS = [
+MISCONCEPTIONS = (
     *_bn_mistakes("batchnorm_forward", bn_model),
     *_bn_mistakes("spatial_batchnorm_forward", _spatial),
     _m("spatial_batchnorm_forward", SPATIAL_AXES, _spatial_reshape_without_transpose),
@@ -198,4 +240,4 @@ MISCONCEPTIONS = [
     _m("batchnorm_backward_alt", CONSTANT_STATS, _bn_backward_constant_stats),
     _m("spatial_batchnorm_backward", CONSTANT_STATS, _spatial_backward_constant_stats),
     _m("layernorm_backward", CONSTANT_STATS, _ln_backward_constant_stats),
-]
+)

@@ -11,16 +11,16 @@ never see each other's running statistics.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
 
-from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict
-from grader.checks.diagnose import compare_outputs, diagnose, mismatch_verdict
+from grader.checks.base import PASS, Context, Declared, Kind, Make, Outcome, Verdict
+from grader.checks.diagnose import Observation, compare_outputs, diagnose, mismatch_verdict
 from grader.checks.outputs import CACHE, conform, conform_outputs, describe_call
-from grader.checks.reference import Make, param_names
+from grader.checks.reference import param_names
 from grader.judge.student import Call, StudentFault
 
 STATE = ("out", "running_mean", "running_var")
@@ -59,8 +59,10 @@ class StatefulForward(Declared):
     function: str
     case: str
     make: Make
+    _: KW_ONLY
     compared: tuple[str, ...] = STATE
     tol: float = 1e-7
+    hidden: bool = False
     kind: Kind = Kind.REFERENCE
 
     def run(self, ctx: Context) -> Verdict:
@@ -82,18 +84,8 @@ class StatefulForward(Declared):
         if all(c.ok for c in comparisons):
             return PASS
         text = describe_call(self.function, param_names(ctx, self.function), args)
-        verdict = mismatch_verdict(
-            ctx,
-            text,
-            self.function,
-            args,
-            got,
-            names,
-            comparisons,
-            self.tol,
-            "the reference",
-            expected,
-        )
+        seen = Observation(self.function, text, args, got, names, expected)
+        verdict = mismatch_verdict(ctx, seen, comparisons, self.tol, "the reference")
         if _left_unchanged(args[PARAM], got, expected):
             return Verdict(
                 verdict.outcome,
@@ -117,21 +109,12 @@ def _left_unchanged(param: dict, got: tuple, expected: tuple) -> bool:
     )
 
 
-def with_mistake_named(
-    ctx: Context,
-    verdict: Verdict,
-    function: str,
-    inputs: tuple,
-    got: tuple,
-    names: Sequence[str],
-    expected: tuple,
-    tol: float,
-) -> Verdict:
-    """Add the known mistake that ``got`` (one plain call on ``inputs``) matches to a failed
-    law's verdict."""
+def with_mistake_named(ctx: Context, verdict: Verdict, seen: Observation, tol: float) -> Verdict:
+    """Add the known mistake that ``seen.got`` (one plain call on ``seen.inputs``) matches to a
+    failed law's verdict."""
     if verdict.passed or verdict.misconception:
         return verdict
-    mistake = diagnose(ctx, function, inputs, got, names, tol, expected)
+    mistake = diagnose(ctx, seen, tol)
     if mistake is None:
         return verdict
     message = (
@@ -140,7 +123,7 @@ def with_mistake_named(
     return Verdict(verdict.outcome, message, misconception=mistake.name)
 
 
-def rejects_mode(function: str, make: Make, mode: str):
+def rejects_mode(function: str, make: Make, mode: str) -> Callable[[Context], Verdict]:
     """A property body: ``function`` called with ``bn_param['mode'] = mode`` raises ValueError."""
 
     def body(ctx: Context) -> Verdict:

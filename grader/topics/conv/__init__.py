@@ -8,7 +8,7 @@ reference, plus two speed checks against the naive reference (``grader.checks.sp
 
 from __future__ import annotations
 
-from grader.checks.base import Check
+from grader.checks.base import Case, Check
 from grader.checks.gradient import LayerGradient
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import CACHE
@@ -19,7 +19,14 @@ from grader.topics.conv import inputs as conv_inputs
 from grader.topics.conv import laws as conv_laws
 from grader.topics.conv import mistakes as conv_mistakes
 
+__all__ = ["TOPIC", "SUMMARY", "FUNCTIONS", "MISCONCEPTIONS", "WORKER_SETUP", "checks"]
+
 TOPIC = "conv"
+SUMMARY = (
+    "naive and fast convolution, max pooling; linearity and translation equivariance; "
+    "**speed** checks"
+)
+WORKER_SETUP = ""
 FUNCTIONS = (
     "conv_forward_naive",
     "conv_backward_naive",
@@ -37,19 +44,20 @@ conv = conv_inputs.conv
 pool = conv_inputs.pool
 
 CONV_CASES = [
-    ("x (2, 3, 7, 7) w (4, 3, 3, 3), stride 1, pad 1", conv((2, 3, 7, 7), (4, 3, 3, 3), 1, 1)),
-    ("stride 2, pad 1, non-square x (2, 3, 8, 6)", conv((2, 3, 8, 6), (3, 3, 3, 3), 2, 1)),
-    (
+    Case("x (2, 3, 7, 7) w (4, 3, 3, 3), stride 1, pad 1", conv((2, 3, 7, 7), (4, 3, 3, 3), 1, 1)),
+    Case("stride 2, pad 1, non-square x (2, 3, 8, 6)", conv((2, 3, 8, 6), (3, 3, 3, 3), 2, 1)),
+    Case(
         "stride 2, pad 0, non-square kernel 3x2, sizes not divisible (x 7x9)",
         conv((2, 2, 7, 9), (3, 2, 3, 2), 2, 0),
     ),
-    ("pad 2, non-square kernel 5x3", conv((2, 2, 6, 5), (3, 2, 5, 3), 1, 2)),
-    ("C=1, F=1, stride 1, pad 1", conv((3, 1, 5, 6), (1, 1, 3, 3), 1, 1)),
-    ("batch of 1, 1x1 kernel", conv((1, 4, 5, 6), (3, 4, 1, 1), 1, 0)),
-    ("hidden: stride 3, pad 2, kernel 4x4", conv((2, 3, 9, 11), (2, 3, 4, 4), 3, 2)),
-    (
-        "hidden: x (4, 3, 10, 12) w (5, 3, 3, 5), stride 2, pad 2",
+    Case("pad 2, non-square kernel 5x3", conv((2, 2, 6, 5), (3, 2, 5, 3), 1, 2)),
+    Case("C=1, F=1, stride 1, pad 1", conv((3, 1, 5, 6), (1, 1, 3, 3), 1, 1)),
+    Case("batch of 1, 1x1 kernel", conv((1, 4, 5, 6), (3, 4, 1, 1), 1, 0)),
+    Case("stride 3, pad 2, kernel 4x4", conv((2, 3, 9, 11), (2, 3, 4, 4), 3, 2), hidden=True),
+    Case(
+        "x (4, 3, 10, 12) w (5, 3, 3, 5), stride 2, pad 2",
         conv((4, 3, 10, 12), (5, 3, 3, 5), 2, 2),
+        hidden=True,
     ),
 ]
 CONV_SMALL = conv((2, 2, 4, 5), (2, 2, 3, 3), 2, 1)  # elementwise numeric gradient
@@ -59,11 +67,11 @@ CONV_LARGE = conv((2, 3, 8, 7), (3, 3, 3, 3), 1, 1)  # directional numeric gradi
 CONV_SPEED = conv((4, 3, 16, 16), (16, 3, 3, 3), 1, 1)
 
 POOL_CASES = [
-    ("2x2, stride 2, x (2, 3, 8, 8)", pool((2, 3, 8, 8), 2, 2, 2)),
-    ("non-square pool 3x2, stride 1 (overlapping windows)", pool((2, 2, 6, 5), 3, 2, 1)),
-    ("3x3, stride 2 (overlapping), odd sizes 7x9", pool((2, 2, 7, 9), 3, 3, 2)),
-    ("batch of 1, C=1, 2x2 stride 2, sizes not divisible (5x7)", pool((1, 1, 5, 7), 2, 2, 2)),
-    ("hidden: x (4, 3, 16, 12), pool 2x3, stride 2", pool((4, 3, 16, 12), 2, 3, 2)),
+    Case("2x2, stride 2, x (2, 3, 8, 8)", pool((2, 3, 8, 8), 2, 2, 2)),
+    Case("non-square pool 3x2, stride 1 (overlapping windows)", pool((2, 2, 6, 5), 3, 2, 1)),
+    Case("3x3, stride 2 (overlapping), odd sizes 7x9", pool((2, 2, 7, 9), 3, 3, 2)),
+    Case("batch of 1, C=1, 2x2 stride 2, sizes not divisible (5x7)", pool((1, 1, 5, 7), 2, 2, 2)),
+    Case("x (4, 3, 16, 12), pool 2x3, stride 2", pool((4, 3, 16, 12), 2, 3, 2), hidden=True),
 ]
 
 SPEED_ADVICE = (
@@ -77,9 +85,11 @@ SPEED_ADVICE = (
 def _conv_checks(kind: str) -> list[Check]:
     fwd, bwd = f"conv_forward_{kind}", f"conv_backward_{kind}"
     found: list[Check] = []
-    for case, make in CONV_CASES:
-        found.append(Reference(TOPIC, fwd, case, make, OUT))
-        found.append(BackwardReference(TOPIC, bwd, fwd, case, make, DXWB))
+    for case in CONV_CASES:
+        found.append(Reference(TOPIC, fwd, case.name, case.make, OUT, hidden=case.hidden))
+        found.append(
+            BackwardReference(TOPIC, bwd, fwd, case.name, case.make, DXWB, hidden=case.hidden)
+        )
     found += [
         LayerGradient(
             TOPIC,
@@ -88,7 +98,7 @@ def _conv_checks(kind: str) -> list[Check]:
             "numeric gradient, elementwise (stride 2, pad 1)",
             CONV_SMALL,
             DXWB,
-            (0, 1, 2),
+            wrt=(0, 1, 2),
         ),
         LayerGradient(
             TOPIC,
@@ -97,12 +107,12 @@ def _conv_checks(kind: str) -> list[Check]:
             "numeric gradient, directional (x (2, 3, 8, 7))",
             CONV_LARGE,
             DXWB,
-            (0, 1, 2),
+            wrt=(0, 1, 2),
             mode="directional",
         ),
-        NoMutation(TOPIC, fwd, "inputs unchanged", CONV_CASES[1][1], OUT),
-        Deterministic(TOPIC, fwd, "deterministic", CONV_CASES[1][1], OUT),
-        Property(TOPIC, fwd, "linear in x", conv_laws.linear_in_x(fwd, CONV_CASES[0][1])),
+        NoMutation(TOPIC, fwd, "inputs unchanged", CONV_CASES[1].make, OUT),
+        Deterministic(TOPIC, fwd, "deterministic", CONV_CASES[1].make, OUT),
+        Property(TOPIC, fwd, "linear in x", conv_laws.linear_in_x(fwd, CONV_CASES[0].make)),
         Property(
             TOPIC,
             fwd,
@@ -124,8 +134,9 @@ def _conv_checks(kind: str) -> list[Check]:
         Property(
             TOPIC,
             fwd,
-            "hidden: pad 2, stride 2 is zero padding of H and W",
+            "pad 2, stride 2 is zero padding of H and W",
             conv_laws.zero_padding(fwd, conv((2, 2, 7, 6), (3, 2, 3, 3), 2, 2)),
+            hidden=True,
         ),
     ]
     return found
@@ -134,9 +145,11 @@ def _conv_checks(kind: str) -> list[Check]:
 def _pool_checks() -> list[Check]:
     fwd, bwd = "max_pool_forward_naive", "max_pool_backward_naive"
     found: list[Check] = []
-    for case, make in POOL_CASES:
-        found.append(Reference(TOPIC, fwd, case, make, OUT))
-        found.append(BackwardReference(TOPIC, bwd, fwd, case, make, DX))
+    for case in POOL_CASES:
+        found.append(Reference(TOPIC, fwd, case.name, case.make, OUT, hidden=case.hidden))
+        found.append(
+            BackwardReference(TOPIC, bwd, fwd, case.name, case.make, DX, hidden=case.hidden)
+        )
     found += [
         LayerGradient(
             TOPIC,
@@ -155,10 +168,13 @@ def _pool_checks() -> list[Check]:
             DX,
             mode="directional",
         ),
-        NoMutation(TOPIC, fwd, "inputs unchanged", POOL_CASES[0][1], OUT),
-        Deterministic(TOPIC, fwd, "deterministic", POOL_CASES[0][1], OUT),
+        NoMutation(TOPIC, fwd, "inputs unchanged", POOL_CASES[0].make, OUT),
+        Deterministic(TOPIC, fwd, "deterministic", POOL_CASES[0].make, OUT),
         Property(
-            TOPIC, fwd, "max_pool(x + c) == max_pool(x) + c", conv_laws.pool_shift(POOL_CASES[2][1])
+            TOPIC,
+            fwd,
+            "max_pool(x + c) == max_pool(x) + c",
+            conv_laws.pool_shift(POOL_CASES[2].make),
         ),
     ]
     return found

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from grader.checks.base import Make
+
 Shape = tuple[int, int, int, int]
 
 
-def conv(x_shape: Shape, w_shape: Shape, stride: int, pad: int):
+def conv(x_shape: Shape, w_shape: Shape, stride: int, pad: int) -> Make:
     """x (N, C, H, W) and w (F, C, HH, WW) standard normal, b (F,), conv_param."""
     assert x_shape[1] == w_shape[1], "x and w must have the same number of channels"
 
@@ -33,7 +35,7 @@ def distinct_values(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndar
     return values.reshape(shape)
 
 
-def pool(x_shape: Shape, pool_height: int, pool_width: int, stride: int):
+def pool(x_shape: Shape, pool_height: int, pool_width: int, stride: int) -> Make:
     """x (N, C, H, W) without ties, and pool_param."""
 
     def make(rng: np.random.Generator) -> tuple:

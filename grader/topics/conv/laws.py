@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader.checks.base import Context, Outcome, Verdict
-from grader.checks.diagnose import diagnose
+from grader.checks.base import Context, Make, Outcome, Verdict
+from grader.checks.diagnose import Observation, diagnose
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.checks.property import expect_close, student_outputs
 from grader.checks.reference import param_names, reference_outputs
@@ -21,7 +21,6 @@ from grader.topics.conv.mistakes import PAD_HINT, WRONG_PAD_AXES
 
 OUT = ("out", CACHE)
 Body = Callable[[Context], Verdict]
-Make = Callable[[np.random.Generator], tuple]
 
 
 def _out(ctx: Context, function: str, args: tuple) -> np.ndarray:
@@ -119,7 +118,8 @@ def zero_padding(function: str, make: Make) -> Body:
         if isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], np.ndarray):
             if got[0].shape != by_hand.shape:
                 expected = reference_outputs(ctx, function, args)
-                mistake = diagnose(ctx, function, args, got, OUT, 1e-8, expected)
+                seen = Observation(function, call_text, args, got, OUT, expected)
+                mistake = diagnose(ctx, seen, 1e-8)
                 lines = [
                     f"{call_text}: {law}, but the output shapes differ: "
                     f"{got[0].shape} with pad={pad}, {by_hand.shape} padded by hand."
@@ -133,7 +133,14 @@ def zero_padding(function: str, make: Make) -> Body:
                 )
         got = conform_outputs(got, (by_hand, None), OUT, function)
         return expect_close(
-            ctx, function, law, ("out",), (got[0],), (by_hand,), 1e-8, evidence=(args, got, OUT)
+            ctx,
+            function,
+            law,
+            ("out",),
+            (got[0],),
+            (by_hand,),
+            1e-8,
+            evidence=Observation(function, call_text, args, got, OUT),
         )
 
     return body

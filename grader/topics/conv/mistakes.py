@@ -7,6 +7,10 @@ returns what the mistaken code returns.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
 import numpy as np
 
 from grader.checks.base import Misconception
@@ -23,34 +27,56 @@ PAD_HINT = (
 )
 
 
-def _flipped_kernel(ref, x, w, b, conv_param):
+def _flipped_kernel(
+    ref: ModuleType, x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
+) -> tuple:
     return ref.conv_forward_fast(x, w[:, :, ::-1, ::-1].copy(), b, conv_param)
 
 
-def _pad_height_only(ref, x, w, b, conv_param):
+def _pad_height_only(
+    ref: ModuleType, x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
+) -> tuple:
     pad = conv_param["pad"]
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (0, 0)))
     return ref.conv_forward_fast(x_pad, w, b, {**conv_param, "pad": 0})
 
 
-def _pad_width_only(ref, x, w, b, conv_param):
+def _pad_width_only(
+    ref: ModuleType, x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
+) -> tuple:
     pad = conv_param["pad"]
     x_pad = np.pad(x, ((0, 0), (0, 0), (0, 0), (pad, pad)))
     return ref.conv_forward_fast(x_pad, w, b, {**conv_param, "pad": 0})
 
 
-def _stride_ignored(ref, dout, x, w, b, conv_param):
+def _stride_ignored(
+    ref: ModuleType,
+    dout: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    conv_param: dict,
+) -> tuple:
     """Windows of the backward pass taken at (i, j) instead of (i*stride, j*stride)."""
     return ref.conv_backward_naive(dout, (x, w, b, {**conv_param, "stride": 1}))
 
 
-def _flipped_in_backward(ref, dout, x, w, b, conv_param):
+def _flipped_in_backward(
+    ref: ModuleType,
+    dout: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    conv_param: dict,
+) -> tuple:
     """dx computed with w[:, :, ::-1, ::-1] (a half-remembered "the gradient of a convolution
     is a convolution with the flipped kernel", applied to window-wise code)."""
     return ref.conv_backward_naive(dout, (x, w[:, :, ::-1, ::-1].copy(), b, conv_param))
 
 
-def _pool_gradient_everywhere(ref, dout, x, pool_param):
+def _pool_gradient_everywhere(
+    ref: ModuleType, dout: np.ndarray, x: np.ndarray, pool_param: dict
+) -> np.ndarray:
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     dx = np.zeros_like(x)
     for i in range(dout.shape[2]):
@@ -60,13 +86,13 @@ def _pool_gradient_everywhere(ref, dout, x, pool_param):
     return dx
 
 
-def _for_forwards(name: str, hint: str, variant) -> list[Misconception]:
+def _for_forwards(name: str, hint: str, variant: Callable[..., Any]) -> list[Misconception]:
     return [
         Misconception(fn, name, hint, variant) for fn in ("conv_forward_naive", "conv_forward_fast")
     ]
 
 
-MISCONCEPTIONS = [
+MISCONCEPTIONS = (
     *_for_forwards(
         FLIPPED_KERNEL,
         "CS231n's (and PyTorch's) conv layer is a cross-correlation: multiply each window by "
@@ -104,4 +130,4 @@ MISCONCEPTIONS = [
         "other positions did not affect the output and get 0",
         _pool_gradient_everywhere,
     ),
-]
+)

@@ -10,9 +10,13 @@ Declarations only. Three groups of checks:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
 import numpy as np
 
-from grader.checks.base import Check, Context, Kind, Misconception, Outcome, Verdict
+from grader.checks.base import Case, Check, Context, Kind, Make, Misconception, Outcome, Verdict
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.property import Property
 from grader.checks.reference import Reference
@@ -22,7 +26,13 @@ from grader.sim.workloads import sim_kernel
 from grader.topics.cuda_timing.gpu import gpu_checks
 from grader.topics.cuda_timing.sim import SimulatedTimer, timer_misconceptions
 
+__all__ = ["TOPIC", "SUMMARY", "FUNCTIONS", "MISCONCEPTIONS", "WORKER_SETUP", "checks"]
+
 TOPIC = "cuda_timing"
+SUMMARY = (
+    "CUDA-event and host timers graded on a **simulated GPU** without CUDA; roofline "
+    "arithmetic; 12 GPU-only measurements"
+)
 WORKER_SETUP = SIMULATED  # the worker simulates torch.cuda and the clocks when the judge has no GPU
 TIMERS = ("time_cuda", "time_cpu")
 ARITHMETIC = (
@@ -46,15 +56,15 @@ PEAK_TFLOPS, PEAK_GBPS = 989.0, 4800.0
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def fixed(*args):
+def fixed(*args: Any) -> Make:
     return lambda rng: args
 
 
-def random_mnk(low: int, high: int):
+def random_mnk(low: int, high: int) -> Make:
     return lambda rng: tuple(int(v) for v in rng.integers(low, high, 3))
 
 
-def with_dtype(dtype_bytes: int):
+def with_dtype(dtype_bytes: int) -> Make:
     return lambda rng: (*random_mnk(1, 5000)(rng), dtype_bytes)
 
 
@@ -66,7 +76,7 @@ def two_times(rng: np.random.Generator) -> tuple:
     return float(rng.uniform(0.1, 100.0)), float(rng.uniform(0.1, 100.0))
 
 
-def roofline(intensity: float):
+def roofline(intensity: float) -> Make:
     """A kernel of the given FLOP/byte on the H200 (ridge point 989e3 / 4800 = 206 FLOP/byte)."""
 
     def make(rng: np.random.Generator) -> tuple:
@@ -76,7 +86,7 @@ def roofline(intensity: float):
     return make
 
 
-def times(k: int, outlier: bool = False):
+def times(k: int, outlier: bool = False) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         t = rng.uniform(1.0, 3.0, k)
         if outlier:
@@ -87,24 +97,28 @@ def times(k: int, outlier: bool = False):
 
 
 # -- known mistakes ----------------------------------------------------------------------------
-def _arith(function: str, name: str, hint: str, variant) -> Misconception:
+def _arith(function: str, name: str, hint: str, variant: Callable[..., Any]) -> Misconception:
     return Misconception(function, name, hint, variant)
 
 
-def _median_is_mean(r, t):
+def _median_is_mean(r: ModuleType, t: np.ndarray) -> dict:
     out = r.timing_stats(t)
     return {**out, "median_ms": out["mean_ms"]}
 
 
-def _crossover_le(r, sizes, cpu, gpu):
+def _crossover_le(
+    r: ModuleType, sizes: list[int], cpu: list[float], gpu: list[float]
+) -> int | None:
     return next((int(s) for s, c, g in zip(sizes, cpu, gpu) if g <= c), None)
 
 
-def _crossover_index(r, sizes, cpu, gpu):
+def _crossover_index(
+    r: ModuleType, sizes: list[int], cpu: list[float], gpu: list[float]
+) -> int | None:
     return next((i for i, (c, g) in enumerate(zip(cpu, gpu)) if g < c), None)
 
 
-MISCONCEPTIONS = [
+MISCONCEPTIONS = (
     *timer_misconceptions(),
     _arith(
         "timing_stats",
@@ -196,30 +210,30 @@ MISCONCEPTIONS = [
         "return sizes[i], the matrix size, not i",
         _crossover_index,
     ),
-]
+)
 
 
 # -- crossover_size: its answer may be None, compared exactly --------------------------------
-CROSSOVER_CASES = {
-    "GPU wins from the third size": (
-        [64, 128, 256, 512],
-        [0.1, 0.5, 4.0, 30.0],
-        [2.0, 2.1, 3.0, 5.0],
+# each case's make returns (sizes, cpu_ms, gpu_ms)
+CROSSOVER_CASES = (
+    Case(
+        "GPU wins from the third size",
+        fixed([64, 128, 256, 512], [0.1, 0.5, 4.0, 30.0], [2.0, 2.1, 3.0, 5.0]),
     ),
-    "GPU never wins (None)": ([64, 128, 256], [0.1, 0.5, 4.0], [2.0, 2.1, 6.0]),
-    "GPU wins at the first size": ([1024, 2048], [50.0, 400.0], [9.0, 30.0]),
-    "a tie is not a win": ([100, 200, 300], [1.0, 5.0, 9.0], [3.0, 5.0, 7.0]),
-    "hidden: wins, loses, wins again (the first win)": (
-        [10, 20, 30, 40, 50],
-        [1.0, 2.0, 3.0, 4.0, 5.0],
-        [9.0, 1.5, 3.5, 1.0, 1.0],
+    Case("GPU never wins (None)", fixed([64, 128, 256], [0.1, 0.5, 4.0], [2.0, 2.1, 6.0])),
+    Case("GPU wins at the first size", fixed([1024, 2048], [50.0, 400.0], [9.0, 30.0])),
+    Case("a tie is not a win", fixed([100, 200, 300], [1.0, 5.0, 9.0], [3.0, 5.0, 7.0])),
+    Case(
+        "wins, loses, wins again (the first win)",
+        fixed([10, 20, 30, 40, 50], [1.0, 2.0, 3.0, 4.0, 5.0], [9.0, 1.5, 3.5, 1.0, 1.0]),
+        hidden=True,
     ),
-}
+)
 
 
-def _crossover(case: str):
+def _crossover(make: Make) -> Callable[[Context], Verdict]:
     def body(ctx: Context) -> Verdict:
-        sizes, cpu, gpu = CROSSOVER_CASES[case]
+        sizes, cpu, gpu = make(ctx.rng)
         want = ctx.ref.crossover_size(sizes, cpu, gpu)
         got = ctx.student.call(Call("crossover_size", (sizes, cpu, gpu))).value
         if isinstance(got, (np.integer, float)) and float(got).is_integer():
@@ -280,10 +294,11 @@ def _timer_checks() -> list[Check]:
             SimulatedTimer(
                 TOPIC,
                 fn,
-                "hidden: simulated 20 ms kernel, first call 1 s, warmup=5, iters=9",
+                "simulated 20 ms kernel, first call 1 s, warmup=5, iters=9",
                 sim_kernel(duration_ms=20.0, first_ms=1000.0, slow_calls=5, slow_ms=50.0, seed=11),
                 5,
                 9,
+                hidden=True,
             ),
         ]
     return found
@@ -302,14 +317,14 @@ def _arith_checks() -> list[Check]:
         ref(TOPIC, "matmul_flops", "square 64", fixed(64, 64, 64), S),
         ref(TOPIC, "matmul_flops", "non-square m=3 n=5 k=7", fixed(3, 5, 7), S),
         ref(TOPIC, "matmul_flops", "random sizes", random_mnk(1, 5000), S),
-        ref(TOPIC, "matmul_flops", "hidden: 8192^3", fixed(8192, 8192, 8192), S),
+        ref(TOPIC, "matmul_flops", "8192^3", fixed(8192, 8192, 8192), S, hidden=True),
         ref(TOPIC, "matmul_bytes", "float32, m=3 n=5 k=7", fixed(3, 5, 7, 4), S),
         ref(TOPIC, "matmul_bytes", "bfloat16, random sizes", with_dtype(2), S),
-        ref(TOPIC, "matmul_bytes", "hidden: float64, random sizes", with_dtype(8), S),
+        ref(TOPIC, "matmul_bytes", "float64, random sizes", with_dtype(8), S, hidden=True),
         ref(TOPIC, "tflops", "8192^3 in 21.6 ms", fixed(2.0 * 8192**3, 21.6), S),
         ref(TOPIC, "tflops", "random work and time", work_and_time, S),
         ref(TOPIC, "bandwidth_gbps", "64 MiB in 1.2 ms", fixed(64 * 2**20, 1.2), S),
-        ref(TOPIC, "bandwidth_gbps", "hidden: random bytes and time", work_and_time, S),
+        ref(TOPIC, "bandwidth_gbps", "random bytes and time", work_and_time, S, hidden=True),
         ref(TOPIC, "speedup", "0.65 ms -> 0.11 ms", fixed(0.65, 0.11), S),
         ref(TOPIC, "speedup", "random", two_times, S),
         ref(
@@ -324,17 +339,29 @@ def _arith_checks() -> list[Check]:
         ref(TOPIC, "attainable_tflops", "far below the ridge (0.1 FLOP/byte)", roofline(0.1), S),
         ref(TOPIC, "attainable_tflops", "compute-bound (1000 FLOP/byte)", roofline(1000.0), S),
         ref(
-            TOPIC, "attainable_tflops", "hidden: near the ridge (190 FLOP/byte)", roofline(190.0), S
+            TOPIC,
+            "attainable_tflops",
+            "near the ridge (190 FLOP/byte)",
+            roofline(190.0),
+            S,
+            hidden=True,
         ),
         ref(TOPIC, "roofline_bound", "memory-bound (0.25 FLOP/byte)", roofline(0.25), S),
         ref(TOPIC, "roofline_bound", "compute-bound (1000 FLOP/byte)", roofline(1000.0), S),
         ref(
             TOPIC, "roofline_bound", "ridge point exactly", fixed(4.0e15, 2.0e13, 1000.0, 5000.0), S
         ),
-        ref(TOPIC, "roofline_bound", "hidden: just left of the ridge", roofline(200.0), S),
+        ref(TOPIC, "roofline_bound", "just left of the ridge", roofline(200.0), S, hidden=True),
     ]
     found += [
-        Property(TOPIC, "crossover_size", case, _crossover(case), kind=Kind.REFERENCE)
+        Property(
+            TOPIC,
+            "crossover_size",
+            case.name,
+            _crossover(case.make),
+            hidden=case.hidden,
+            kind=Kind.REFERENCE,
+        )
         for case in CROSSOVER_CASES
     ]
     return found

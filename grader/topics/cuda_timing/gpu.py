@@ -7,7 +7,7 @@ band around the reference (``grader.checks.gpu``). Without CUDA they report ``no
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,7 +25,7 @@ CROSSOVER_SIZES = [32, 64, 128, 256, 512, 1024]
 
 
 @contextmanager
-def _one_cpu_thread():
+def _one_cpu_thread() -> Iterator[None]:
     """The worker runs with one CPU thread (OMP_NUM_THREADS=1): so must the reference."""
     import torch
 
@@ -72,7 +72,9 @@ def _timer(fn_name: str, n: int, dtype: str) -> Callable[[Context], Verdict]:
 DEFAULT_BAND = Band()
 
 
-def _measured(fn_name: str, args: tuple, unit: str, band: Band = DEFAULT_BAND) -> Callable:
+def _measured(
+    fn_name: str, args: tuple, unit: str, band: Band = DEFAULT_BAND
+) -> Callable[[Context], Verdict]:
     def body(ctx: Context) -> Verdict:
         def reference() -> float:
             return float(getattr(ctx.ref, fn_name)(*args))

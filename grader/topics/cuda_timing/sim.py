@@ -9,12 +9,14 @@ those timers on a simulated device of its own with exactly the worker's semantic
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from types import ModuleType
+from typing import Any, NoReturn
 
 import numpy as np
 
 from grader.checks.base import PASS, Context, Declared, Kind, Misconception, Outcome, Verdict
-from grader.checks.diagnose import compare_outputs, mismatch_verdict
+from grader.checks.diagnose import Observation, compare_outputs, mismatch_verdict
 from grader.checks.outputs import conform_outputs
 from grader.judge.student import Call, StudentFault
 from grader.protocol.values import Workload
@@ -100,15 +102,17 @@ ELAPSED_HINT = (
 )
 
 
-def _variant(timer: Timer | None, skip_warmup: bool = False, median_is_mean: bool = False):
-    def variant(ref, fn: str, spec: Workload, warmup: int, iters: int) -> dict:
+def _variant(
+    timer: Timer | None, skip_warmup: bool = False, median_is_mean: bool = False
+) -> Callable[..., dict]:
+    def variant(ref: ModuleType, fn: str, spec: Workload, warmup: int, iters: int) -> dict:
         model = CORRECT[fn] if timer is None else timer
         return stats(run_timer(model, spec, warmup, iters, skip_warmup), median_is_mean)
 
     return variant
 
 
-def _raises(ref, *inputs):
+def _raises(ref: ModuleType, *inputs: Any) -> NoReturn:
     raise RuntimeError("CUDA error: device not ready")  # named from the worker's exception
 
 
@@ -179,7 +183,9 @@ class SimulatedTimer(Declared):
     spec: Workload
     warmup: int | None
     iters: int | None
+    _: KW_ONLY
     tol: float = 1e-2
+    hidden: bool = False
     kind: Kind = Kind.REFERENCE
 
     def unavailable(self) -> str | None:
@@ -214,17 +220,9 @@ class SimulatedTimer(Declared):
         if all(c.ok for c in comparisons):
             return PASS
         inputs = (self.function, self.spec, warmup, iters)
+        seen = Observation(self.function, call, inputs, got, STATS, (expected,))
         verdict = mismatch_verdict(
-            ctx,
-            call,
-            self.function,
-            inputs,
-            got,
-            STATS,
-            comparisons,
-            self.tol,
-            "the true timings of the simulated device",
-            (expected,),
+            ctx, seen, comparisons, self.tol, "the true timings of the simulated device"
         )
         got_median, true_median = float(got[0]["median_ms"]), expected["median_ms"]
         if got_median < 0.1 * true_median:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 
-from grader.checks.base import Check, Misconception
+from grader.checks.base import Check, Make, Misconception
 from grader.checks.hygiene import Deterministic
 from grader.checks.property import Property
 from grader.topics.optimizers.runs import (
@@ -30,7 +31,13 @@ from grader.topics.optimizers.runs import (
     scale_invariance,
 )
 
+__all__ = ["TOPIC", "SUMMARY", "FUNCTIONS", "MISCONCEPTIONS", "WORKER_SETUP", "checks"]
+
 TOPIC = "optimizers"
+SUMMARY = (
+    "SGD, momentum, Nesterov, Adagrad, RMSProp, Adam over multi-step trajectories; four schedules"
+)
+WORKER_SETUP = ""
 OPTIMIZERS = ("sgd", "sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam")
 SCHEDULES = ("step_decay", "exponential_decay", "cosine_annealing", "linear_warmup")
 FUNCTIONS = OPTIMIZERS + SCHEDULES
@@ -85,7 +92,7 @@ def run_inputs(
     config: dict | str | None,
     resume: bool = False,
     zero_steps: tuple[int, ...] = (),
-):
+) -> Make:
     """``make(rng) -> (w0, [dw per step], config0)`` for a ``Trajectory``."""
 
     def make(rng: np.random.Generator) -> tuple:
@@ -101,7 +108,7 @@ def run_inputs(
     return make
 
 
-def one_step(fn: str, shape: tuple[int, ...]):
+def one_step(fn: str, shape: tuple[int, ...]) -> Make:
     """``make(rng) -> (w, dw, config)`` with custom hyperparameters and saved state."""
 
     def make(rng: np.random.Generator) -> tuple:
@@ -112,12 +119,14 @@ def one_step(fn: str, shape: tuple[int, ...]):
 
 
 # -- known mistakes ----------------------------------------------------------------------------
-def _state_not_stored(fn: str):
+def _state_not_stored(fn: str) -> Callable[..., tuple]:
     """The new state is computed and used, then dropped: the config that comes back holds the
     hyperparameters and the state it came in with (none at all for a fresh run)."""
     keys = STATE[fn]
 
-    def variant(ref, w, dw, config=None):
+    def variant(
+        ref: ModuleType, w: np.ndarray, dw: np.ndarray, config: dict | None = None
+    ) -> tuple:
         given = dict(config or {})
         next_w, out = getattr(ref, fn)(w, dw, copy.deepcopy(given))
         kept = {k: v for k, v in out.items() if k not in keys}
@@ -127,22 +136,28 @@ def _state_not_stored(fn: str):
     return variant
 
 
-def _wrong_sign(fn: str):
+def _wrong_sign(fn: str) -> Callable[..., tuple]:
     """v = mu * v + lr * dw with w += v: exactly the right rule run on -dw."""
 
-    def variant(ref, w, dw, config=None):
+    def variant(
+        ref: ModuleType, w: np.ndarray, dw: np.ndarray, config: dict | None = None
+    ) -> tuple:
         return getattr(ref, fn)(w, -dw, config)
 
     return variant
 
 
-def _adam_no_bias_correction(ref, w, dw, config=None):
+def _adam_no_bias_correction(
+    ref: ModuleType, w: np.ndarray, dw: np.ndarray, config: dict | None = None
+) -> tuple:
     _, out = ref.adam(w, dw, {} if config is None else config)
     next_w = w - out["learning_rate"] * out["m"] / (np.sqrt(out["v"]) + out["epsilon"])
     return next_w, out
 
 
-def _adam_t_after_use(ref, w, dw, config=None):
+def _adam_t_after_use(
+    ref: ModuleType, w: np.ndarray, dw: np.ndarray, config: dict | None = None
+) -> tuple:
     config = {} if config is None else config
     t = int(config.get("t", 0))  # the count before this step's increment
     _, out = ref.adam(w, dw, config)
@@ -152,11 +167,15 @@ def _adam_t_after_use(ref, w, dw, config=None):
     return next_w, out
 
 
-def _classical_instead_of_nesterov(ref, w, dw, config=None):
+def _classical_instead_of_nesterov(
+    ref: ModuleType, w: np.ndarray, dw: np.ndarray, config: dict | None = None
+) -> tuple:
     return ref.sgd_momentum(w, dw, config)
 
 
-def _rmsprop_no_one_minus(ref, w, dw, config=None):
+def _rmsprop_no_one_minus(
+    ref: ModuleType, w: np.ndarray, dw: np.ndarray, config: dict | None = None
+) -> tuple:
     config = {} if config is None else config
     old = np.array(config.get("cache", np.zeros_like(w)), dtype=np.float64)
     _, out = ref.rmsprop(w, dw, config)
@@ -165,15 +184,19 @@ def _rmsprop_no_one_minus(ref, w, dw, config=None):
     return next_w, out
 
 
-def _staircase_missing(ref, step, lr0, drop, every):
+def _staircase_missing(ref: ModuleType, step: int, lr0: float, drop: float, every: int) -> float:
     return lr0 * drop ** (step / every)
 
 
-def _cosine_amplitude_lr0(ref, step, lr0, total_steps, lr_min=0.0):
+def _cosine_amplitude_lr0(
+    ref: ModuleType, step: int, lr0: float, total_steps: int, lr_min: float = 0.0
+) -> float:
     return lr_min + lr0 * (1 + math.cos(math.pi * step / total_steps)) / 2
 
 
-def _warmup_never_stops(ref, step, lr0, warmup_steps, start_factor=0.0):
+def _warmup_never_stops(
+    ref: ModuleType, step: int, lr0: float, warmup_steps: int, start_factor: float = 0.0
+) -> float:
     return lr0 * (start_factor + (1 - start_factor) * step / warmup_steps)
 
 
@@ -259,14 +282,14 @@ def _misconceptions() -> list[Misconception]:
     return found
 
 
-MISCONCEPTIONS = _misconceptions()
+MISCONCEPTIONS = tuple(_misconceptions())
 
 
 # -- schedule inputs ---------------------------------------------------------------------------
 Points = Callable[[np.random.Generator], tuple[list[tuple], list[float], str]]
 
 
-def curve(steps: range, *args: float, lr0: tuple[float, float] = (0.01, 0.5)):
+def curve(steps: range, *args: float, lr0: tuple[float, float] = (0.01, 0.5)) -> Make:
     """``make(rng) -> (steps, (lr0, *args))`` with lr0 drawn from ``lr0``."""
 
     def make(rng: np.random.Generator) -> tuple:
@@ -308,7 +331,7 @@ def _warmup_landmarks(rng: np.random.Generator) -> tuple[list[tuple], list[float
     return [(s, lr0, warmup, start) for s in steps], values, law
 
 
-def _one_point(*args: float):
+def _one_point(*args: float) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         return args
 
@@ -319,8 +342,8 @@ def _one_point(*args: float):
 def _optimizer_checks(fn: str) -> list[Check]:
     state = STATE[fn]
 
-    def trajectory(case: str, make) -> Trajectory:
-        return Trajectory(TOPIC, fn, case, make, state)
+    def trajectory(case: str, make: Make, hidden: bool = False) -> Trajectory:
+        return Trajectory(TOPIC, fn, case, make, state=state, hidden=hidden)
 
     partial_key = next(iter(PARTIAL[fn]))
     found: list[Check] = [
@@ -342,7 +365,7 @@ def _optimizer_checks(fn: str) -> list[Check]:
             "zero gradient at steps 1 and 3, 4 steps",
             run_inputs(fn, (3, 3), 4, {}, zero_steps=(0, 2)),
         ),
-        trajectory("hidden: 20 steps, w (30, 40)", run_inputs(fn, (30, 40), 20, CUSTOM[fn])),
+        trajectory("20 steps, w (30, 40)", run_inputs(fn, (30, 40), 20, CUSTOM[fn]), hidden=True),
         Property(TOPIC, fn, "descent on a convex quadratic", descent(fn, {"learning_rate": 1e-3})),
         Deterministic(TOPIC, fn, "deterministic", one_step(fn, (4, 4)), UPDATE),
         GradientUnchanged(TOPIC, fn, "dw unchanged", one_step(fn, (3, 4))),
@@ -354,8 +377,9 @@ def _optimizer_checks(fn: str) -> list[Check]:
                 run_inputs(fn, (4, 5), 5, PARTIAL[fn], resume=True),
             ),
             trajectory(
-                "hidden: resume from saved state, 10 steps, w (16, 8)",
+                "resume from saved state, 10 steps, w (16, 8)",
                 run_inputs(fn, (16, 8), 10, CUSTOM[fn], resume=True),
+                hidden=True,
             ),
         ]
     if fn in ("adagrad", "rmsprop", "adam"):
@@ -370,8 +394,9 @@ def _schedule_checks() -> list[Check]:
         Curve(
             TOPIC,
             "step_decay",
-            "hidden: steps 0..300, drop 0.1 every 100",
+            "steps 0..300, drop 0.1 every 100",
             curve(range(301), 0.1, 100),
+            hidden=True,
         ),
         Landmarks(TOPIC, "step_decay", "values at step 0 and at the drops", _step_decay_landmarks),
         Curve(TOPIC, "exponential_decay", "steps 0..30, gamma 0.9", curve(range(31), 0.9)),
@@ -379,8 +404,9 @@ def _schedule_checks() -> list[Check]:
         Curve(
             TOPIC,
             "exponential_decay",
-            "hidden: steps 0..500, gamma 0.99",
+            "steps 0..500, gamma 0.99",
             curve(range(501), 0.99),
+            hidden=True,
         ),
         Landmarks(TOPIC, "exponential_decay", "values at steps 0, 1, 3", _exponential_landmarks),
         Curve(
@@ -398,8 +424,9 @@ def _schedule_checks() -> list[Check]:
         Curve(
             TOPIC,
             "cosine_annealing",
-            "hidden: steps 0..1000 of 1000, lr_min 1e-4",
+            "steps 0..1000 of 1000, lr_min 1e-4",
             curve(range(1001), 1000, 1e-4),
+            hidden=True,
         ),
         Landmarks(
             TOPIC,
@@ -422,8 +449,9 @@ def _schedule_checks() -> list[Check]:
         Curve(
             TOPIC,
             "linear_warmup",
-            "hidden: steps 0..200, 100 warmup steps, start_factor 0.01",
+            "steps 0..200, 100 warmup steps, start_factor 0.01",
             curve(range(201), 100, 0.01),
+            hidden=True,
         ),
         Landmarks(
             TOPIC,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
@@ -236,8 +236,10 @@ class Trajectory(Declared):
     function: str
     case: str
     make: Make
+    _: KW_ONLY
     state: tuple[str, ...] = ()
     tol: float = 1e-6
+    hidden: bool = False
     kind: Kind = Kind.REFERENCE
 
     def run(self, ctx: Context) -> Verdict:
@@ -385,6 +387,8 @@ class GradientUnchanged(Declared):
     function: str
     case: str
     make: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray, Any]]
+    _: KW_ONLY
+    hidden: bool = False
     kind: Kind = Kind.HYGIENE
 
     def run(self, ctx: Context) -> Verdict:
@@ -465,7 +469,9 @@ class Curve(Declared):
     function: str
     case: str
     make: Callable[[np.random.Generator], tuple[Sequence[int], tuple]]
+    _: KW_ONLY
     tol: float = 1e-9
+    hidden: bool = False
     kind: Kind = Kind.REFERENCE
 
     def run(self, ctx: Context) -> Verdict:
@@ -487,7 +493,9 @@ class Landmarks(Declared):
     function: str
     case: str
     make: Callable[[np.random.Generator], tuple[list[tuple], list[float], str]]
+    _: KW_ONLY
     tol: float = 1e-9
+    hidden: bool = False
     kind: Kind = Kind.PROPERTY
 
     def run(self, ctx: Context) -> Verdict:

@@ -17,7 +17,14 @@ from grader.topics.quantization import compress as quantization_compress
 from grader.topics.quantization import integer as quantization_integer
 from grader.topics.quantization import train as quantization_train
 
+__all__ = ["TOPIC", "SUMMARY", "FUNCTIONS", "MISCONCEPTIONS", "WORKER_SETUP", "checks"]
+
 TOPIC = "quantization"
+SUMMARY = (
+    "affine (per tensor and per channel), fake quantization (STE), integer linear layer, "
+    "pruning, k-means weight sharing, distillation, dynamic loss scaling"
+)
+WORKER_SETUP = ""
 FUNCTIONS = (
     "quantize",
     "dequantize",

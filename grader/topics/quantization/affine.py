@@ -9,20 +9,27 @@ differ.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-from grader.checks.base import Check, Context, Misconception, Verdict
+from grader.checks.base import Check, Context, Make, Misconception, Verdict
+from grader.checks.diagnose import Observation
 from grader.checks.hygiene import Deterministic, NoMutation
+from grader.checks.outputs import describe_call
 from grader.checks.property import Property, expect_close, student_outputs
-from grader.checks.reference import Reference
+from grader.checks.reference import Reference, param_names
 
 Q = ("q",)
 X = ("x",)
 QPARAMS = ("scale", "zero_point")
 QPARAMS_PC = ("scales", "zero_points")
 QUINT8, QINT8 = (0, 255), (-128, 127)
+Shape = tuple[int, ...]
+QRange = tuple[int, int]  # (qmin, qmax)
 
 # the names of the known mistakes (tests and the example submission refer to them)
 HALF_UP = "round half up instead of round half to even"
@@ -34,7 +41,9 @@ DEQ_WRAP = "zero point subtracted in 8-bit arithmetic (wraps around)"
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def affine_case(shape, scale: float, zp: int, qrange, spread: float = 1.2, ties: bool = False):
+def affine_case(
+    shape: Shape, scale: float, zp: int, qrange: QRange, spread: float = 1.2, ties: bool = False
+) -> Make:
     """x covering the representable range (and ``spread`` times beyond it)."""
     qmin, qmax = qrange
 
@@ -50,35 +59,41 @@ def affine_case(shape, scale: float, zp: int, qrange, spread: float = 1.2, ties:
     return make
 
 
-def int_array(shape, qrange, dtype=np.int64):
+def int_array(
+    shape: Shape, qrange: QRange, dtype: DTypeLike = np.int64
+) -> Callable[[np.random.Generator], np.ndarray]:
     def make(rng: np.random.Generator) -> np.ndarray:
         return rng.integers(qrange[0], qrange[1] + 1, shape).astype(dtype)
 
     return make
 
 
-def dequant_case(shape, scale: float, zp: int, qrange, dtype=np.int64):
+def dequant_case(
+    shape: Shape, scale: float, zp: int, qrange: QRange, dtype: DTypeLike = np.int64
+) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         return int_array(shape, qrange, dtype)(rng), float(scale), int(zp)
 
     return make
 
 
-def observed(shape, qrange, symmetric: bool, low: float = -1.0, high: float = 2.0):
+def observed(
+    shape: Shape, qrange: QRange, symmetric: bool, low: float = -1.0, high: float = 2.0
+) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         return rng.uniform(low, high, shape), int(qrange[0]), int(qrange[1]), symmetric
 
     return make
 
 
-def fixed_observed(values, qrange, symmetric: bool = False):
+def fixed_observed(values: Sequence[float], qrange: QRange, symmetric: bool = False) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         return np.array(values, dtype=np.float64), int(qrange[0]), int(qrange[1]), symmetric
 
     return make
 
 
-def per_channel_observed(shape, axis: int, qrange, symmetric: bool):
+def per_channel_observed(shape: Shape, axis: int, qrange: QRange, symmetric: bool) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         w = rng.standard_normal(shape) * rng.uniform(0.1, 3.0, _bshape(len(shape), axis, shape))
         return w, axis, int(qrange[0]), int(qrange[1]), symmetric
@@ -86,13 +101,13 @@ def per_channel_observed(shape, axis: int, qrange, symmetric: bool):
     return make
 
 
-def _bshape(ndim: int, axis: int, shape) -> tuple[int, ...]:
+def _bshape(ndim: int, axis: int, shape: Shape) -> tuple[int, ...]:
     out = [1] * ndim
     out[axis] = shape[axis]
     return tuple(out)
 
 
-def per_channel_case(shape, axis: int, qrange, ties: bool = False):
+def per_channel_case(shape: Shape, axis: int, qrange: QRange, ties: bool = False) -> Make:
     qmin, qmax = qrange
 
     def make(rng: np.random.Generator) -> tuple:
@@ -111,7 +126,7 @@ def per_channel_case(shape, axis: int, qrange, ties: bool = False):
     return make
 
 
-def per_channel_dequant(shape, axis: int, qrange):
+def per_channel_dequant(shape: Shape, axis: int, qrange: QRange) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         C = shape[axis]
         q = int_array(shape, qrange)(rng)
@@ -128,17 +143,28 @@ HALF_UP_ROUNDERS: tuple[Rounder, ...] = (
     lambda v: np.trunc(v + 0.5),  # (v + 0.5).astype(int)
 )
 FLOOR_ROUNDERS: tuple[Rounder, ...] = (np.floor, np.trunc)
+QParamsModel = Callable[..., tuple]  # a model of choose_qparams: (ref, x, qmin, qmax, symmetric)
 
 
-def _quantize_with(r: Rounder):
-    def variant(ref, x, scale, zp, qmin, qmax):
+def _quantize_with(r: Rounder) -> Callable[..., np.ndarray]:
+    def variant(
+        ref: ModuleType, x: np.ndarray, scale: float, zp: int, qmin: int, qmax: int
+    ) -> np.ndarray:
         return np.clip(r(x / scale) + zp, qmin, qmax).astype(np.int64)
 
     return variant
 
 
-def _per_channel_with(r: Rounder):
-    def variant(ref, x, scales, zps, axis, qmin, qmax):
+def _per_channel_with(r: Rounder) -> Callable[..., np.ndarray]:
+    def variant(
+        ref: ModuleType,
+        x: np.ndarray,
+        scales: np.ndarray,
+        zps: np.ndarray,
+        axis: int,
+        qmin: int,
+        qmax: int,
+    ) -> np.ndarray:
         shape = _bshape(x.ndim, axis, x.shape)
         v = r(x / scales.reshape(shape)) + zps.reshape(shape)
         return np.clip(v, qmin, qmax).astype(np.int64)
@@ -146,10 +172,12 @@ def _per_channel_with(r: Rounder):
     return variant
 
 
-def _qparams_unrounded(clamp: bool, truncate: bool = False):
+def _qparams_unrounded(clamp: bool, truncate: bool = False) -> QParamsModel:
     """The zero point left fractional (or truncated by int()), clamped or not."""
 
-    def variant(ref, x, qmin, qmax, symmetric=False):
+    def variant(
+        ref: ModuleType, x: np.ndarray, qmin: int, qmax: int, symmetric: bool = False
+    ) -> tuple:
         if symmetric:
             return ref.choose_qparams(x, qmin, qmax, symmetric)
         lo, hi = min(float(np.min(x)), 0.0), max(float(np.max(x)), 0.0)
@@ -160,8 +188,10 @@ def _qparams_unrounded(clamp: bool, truncate: bool = False):
     return variant
 
 
-def _qparams_not_widened(clamp: bool):
-    def variant(ref, x, qmin, qmax, symmetric=False):
+def _qparams_not_widened(clamp: bool) -> QParamsModel:
+    def variant(
+        ref: ModuleType, x: np.ndarray, qmin: int, qmax: int, symmetric: bool = False
+    ) -> tuple:
         lo, hi = float(np.min(x)), float(np.max(x))
         if symmetric:
             return ref.choose_qparams(x, qmin, qmax, symmetric)
@@ -172,8 +202,10 @@ def _qparams_not_widened(clamp: bool):
     return variant
 
 
-def _per_channel_of(per_tensor):
-    def variant(ref, w, axis, qmin, qmax, symmetric=False):
+def _per_channel_of(per_tensor: QParamsModel) -> Callable[..., tuple]:
+    def variant(
+        ref: ModuleType, w: np.ndarray, axis: int, qmin: int, qmax: int, symmetric: bool = False
+    ) -> tuple:
         rows = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
         params = [per_tensor(ref, row, qmin, qmax, symmetric) for row in rows]
         return np.array([p[0] for p in params]), np.array([p[1] for p in params])
@@ -181,18 +213,23 @@ def _per_channel_of(per_tensor):
     return variant
 
 
-def _per_tensor_params(ref, w, axis, qmin, qmax, symmetric=False):
+def _per_tensor_params(
+    ref: ModuleType, w: np.ndarray, axis: int, qmin: int, qmax: int, symmetric: bool = False
+) -> tuple:
     scale, zp = ref.choose_qparams(w, qmin, qmax, symmetric)
     C = w.shape[axis]
     return np.full(C, scale), np.full(C, zp, dtype=np.int64)
 
 
-def _dequantize_wrapping(ref, q, scale, zp):
+def _dequantize_wrapping(ref: ModuleType, q: np.ndarray, scale: float, zp: int) -> np.ndarray:
     return (q - q.dtype.type(zp)) * scale
 
 
 def rounding_mistakes(
-    fn: str, make: Callable[[Rounder], Callable], code: str, compare: tuple[str, ...] | None = None
+    fn: str,
+    make: Callable[[Rounder], Callable[..., Any]],
+    code: str,
+    compare: tuple[str, ...] | None = None,
 ) -> list[Misconception]:
     """Round-half-up and floor/truncation variants of ``fn``, built by ``make(rounder)``."""
     half_up_hint = (
@@ -257,10 +294,20 @@ def _misconceptions() -> list[Misconception]:
     return found
 
 
-MISCONCEPTIONS = _misconceptions()
+MISCONCEPTIONS = tuple(_misconceptions())
 
 
 # -- properties --------------------------------------------------------------------------------
+def observation(
+    ctx: Context, function: str, args: tuple, got: Sequence[Any], names: Sequence[str]
+) -> Observation:
+    """The student's ``function(*args)`` and what it returned (``got``, named ``names``): the
+    evidence from which ``expect_close`` names a known mistake."""
+    return Observation(
+        function, describe_call(function, param_names(ctx, function), args), args, got, names
+    )
+
+
 def _round_trip(ctx: Context) -> Verdict:
     """Inside the representable range, dequantize(quantize(x)) is within scale/2 of x."""
     x, scale, zp, qmin, qmax = affine_case((6, 7), 0.037, 117, QUINT8, spread=0.98)(ctx.rng)
@@ -276,7 +323,7 @@ def _round_trip(ctx: Context) -> Verdict:
         (np.maximum(error - bound, 0.0),),
         (np.zeros_like(error),),
         0.0,
-        evidence=(args, (q,), Q),
+        evidence=observation(ctx, "quantize", args, (q,), Q),
     )
 
 
@@ -293,7 +340,7 @@ def _zero_exact(ctx: Context) -> Verdict:
         (q,),
         (np.full((2, 3), zp, dtype=np.int64),),
         0.0,
-        evidence=(args, (q,), Q),
+        evidence=observation(ctx, "quantize", args, (q,), Q),
     )
 
 
@@ -311,7 +358,7 @@ def _idempotent(ctx: Context) -> Verdict:
         (q,),
         (q0,),
         0.0,
-        evidence=(args, (q,), Q),
+        evidence=observation(ctx, "quantize", args, (q,), Q),
     )
 
 
@@ -324,7 +371,7 @@ def _dequantize_zero(ctx: Context) -> Verdict:
     )
 
 
-def _qparams_valid(make, what: str):
+def _qparams_valid(make: Make, what: str) -> Callable[[Context], Verdict]:
     """The zero point is an integer in [qmin, qmax] and every observed x round-trips within
     scale/2 (0 included, exactly)."""
 
@@ -334,7 +381,7 @@ def _qparams_valid(make, what: str):
         got = student_outputs(ctx, "choose_qparams", args, QPARAMS)
         scale, zp = float(got[0]), got[1]
         zp_ok = float(zp) == np.round(float(zp)) and qmin <= float(zp) <= qmax and scale > 0
-        evidence = (args, got, QPARAMS)
+        evidence = observation(ctx, "choose_qparams", args, got, QPARAMS)
         if not zp_ok:
             return expect_close(
                 ctx,
@@ -385,7 +432,7 @@ def _per_channel_independent(ctx: Context) -> Verdict:
         doubled,
         (want_scales, base[1]),
         1e-12,
-        evidence=(args2, doubled, QPARAMS_PC),
+        evidence=observation(ctx, "choose_qparams_per_channel", args2, doubled, QPARAMS_PC),
     )
 
 
@@ -401,16 +448,16 @@ def checks(topic: str) -> list[Check]:
             "quint8 (4, 5), scale 0.05, zero point 128",
             affine_case((4, 5), 0.05, 128, QUINT8),
             Q,
-            0.0,
+            tol=0.0,
         ),
-        Reference(topic, qz, "exact .5 ties, qint8, scale 0.25", ties_q, Q, 0.0),
+        Reference(topic, qz, "exact .5 ties, qint8, scale 0.25", ties_q, Q, tol=0.0),
         Reference(
             topic,
             qz,
             "values beyond the range are clamped",
             affine_case((3, 8), 0.02, 10, QUINT8, spread=3.0),
             Q,
-            0.0,
+            tol=0.0,
         ),
         Reference(
             topic,
@@ -418,15 +465,16 @@ def checks(topic: str) -> list[Check]:
             "4-bit range (0, 15), 1-D",
             affine_case((9,), 0.5, 3, (0, 15), ties=True),
             Q,
-            0.0,
+            tol=0.0,
         ),
         Reference(
             topic,
             qz,
-            "hidden: (30, 20) qint8, zero point -3, ties",
+            "(30, 20) qint8, zero point -3, ties",
             affine_case((30, 20), 0.0625, -3, QINT8, ties=True),
             Q,
-            0.0,
+            tol=0.0,
+            hidden=True,
         ),
         Property(topic, qz, "round trip within scale/2", _round_trip),
         Property(topic, qz, "zero maps exactly", _zero_exact),
@@ -444,9 +492,10 @@ def checks(topic: str) -> list[Check]:
         Reference(
             topic,
             dq,
-            "hidden: int8 q (20, 10)",
+            "int8 q (20, 10)",
             dequant_case((20, 10), 0.02, -5, QINT8, np.int8),
             X,
+            hidden=True,
         ),
         Property(topic, dq, "zero point maps to 0", _dequantize_zero),
         NoMutation(topic, dq, "inputs unchanged", dequant_case((3, 3), 0.1, 4, QINT8), X),
@@ -456,10 +505,15 @@ def checks(topic: str) -> list[Check]:
             "[-1, 0, 2, 3], quint8: scale 4/255, zero point 64",
             fixed_observed([-1.0, 0.0, 2.0, 3.0], QUINT8),
             QPARAMS,
-            1e-9,
+            tol=1e-9,
         ),
         Reference(
-            topic, cq, "affine quint8, x in (-1, 2)", observed((5, 4), QUINT8, False), QPARAMS, 1e-9
+            topic,
+            cq,
+            "affine quint8, x in (-1, 2)",
+            observed((5, 4), QUINT8, False),
+            QPARAMS,
+            tol=1e-9,
         ),
         Reference(
             topic,
@@ -467,7 +521,7 @@ def checks(topic: str) -> list[Check]:
             "affine qint8, x in (-3, 0.5)",
             observed((17,), QINT8, False, -3.0, 0.5),
             QPARAMS,
-            1e-9,
+            tol=1e-9,
         ),
         Reference(
             topic,
@@ -475,7 +529,7 @@ def checks(topic: str) -> list[Check]:
             "all positive x (range widened to 0)",
             observed((4, 4), QUINT8, False, 0.5, 2.0),
             QPARAMS,
-            1e-9,
+            tol=1e-9,
         ),
         Reference(
             topic,
@@ -483,13 +537,23 @@ def checks(topic: str) -> list[Check]:
             "all negative x, qint8 (range widened to 0)",
             observed((6,), QINT8, False, -2.0, -0.3),
             QPARAMS,
-            1e-9,
+            tol=1e-9,
         ),
         Reference(
-            topic, cq, "symmetric qint8", observed((3, 5), QINT8, True, -2.0, 1.0), QPARAMS, 1e-9
+            topic,
+            cq,
+            "symmetric qint8",
+            observed((3, 5), QINT8, True, -2.0, 1.0),
+            QPARAMS,
+            tol=1e-9,
         ),
         Reference(
-            topic, cq, "symmetric quint8", observed((8,), QUINT8, True, -0.5, 3.0), QPARAMS, 1e-9
+            topic,
+            cq,
+            "symmetric quint8",
+            observed((8,), QUINT8, True, -0.5, 3.0),
+            QPARAMS,
+            tol=1e-9,
         ),
         Reference(
             topic,
@@ -497,15 +561,16 @@ def checks(topic: str) -> list[Check]:
             "all zeros (scale floored at float32 eps)",
             fixed_observed([0.0, 0.0, 0.0], QUINT8),
             QPARAMS,
-            1e-9,
+            tol=1e-9,
         ),
         Reference(
             topic,
             cq,
-            "hidden: 4-bit (0, 15), (20, 10)",
+            "4-bit (0, 15), (20, 10)",
             observed((20, 10), (0, 15), False, -0.7, 4.0),
             QPARAMS,
-            1e-9,
+            tol=1e-9,
+            hidden=True,
         ),
         Property(
             topic,
@@ -526,7 +591,7 @@ def checks(topic: str) -> list[Check]:
             "linear weights (6, 4), axis 1, symmetric qint8",
             per_channel_observed((6, 4), 1, QINT8, True),
             QPARAMS_PC,
-            1e-9,
+            tol=1e-9,
         ),
         Reference(
             topic,
@@ -534,15 +599,16 @@ def checks(topic: str) -> list[Check]:
             "conv weights (8, 2, 3, 3), axis 0, affine quint8",
             per_channel_observed((8, 2, 3, 3), 0, QUINT8, False),
             QPARAMS_PC,
-            1e-9,
+            tol=1e-9,
         ),
         Reference(
             topic,
             cqc,
-            "hidden: (16, 8), axis 1, affine qint8",
+            "(16, 8), axis 1, affine qint8",
             per_channel_observed((16, 8), 1, QINT8, False),
             QPARAMS_PC,
-            1e-9,
+            tol=1e-9,
+            hidden=True,
         ),
         Property(topic, cqc, "scales per output channel", _per_channel_independent),
         NoMutation(
@@ -552,22 +618,25 @@ def checks(topic: str) -> list[Check]:
             per_channel_observed((4, 3), 1, QINT8, False),
             QPARAMS_PC,
         ),
-        Reference(topic, qc, "(5, 4), axis 1, qint8", per_channel_case((5, 4), 1, QINT8), Q, 0.0),
+        Reference(
+            topic, qc, "(5, 4), axis 1, qint8", per_channel_case((5, 4), 1, QINT8), Q, tol=0.0
+        ),
         Reference(
             topic,
             qc,
             "exact .5 ties, (3, 2, 2, 2), axis 0",
             per_channel_case((3, 2, 2, 2), 0, QUINT8, ties=True),
             Q,
-            0.0,
+            tol=0.0,
         ),
         Reference(
             topic,
             qc,
-            "hidden: (12, 10), axis 0, ties",
+            "(12, 10), axis 0, ties",
             per_channel_case((12, 10), 0, QINT8, ties=True),
             Q,
-            0.0,
+            tol=0.0,
+            hidden=True,
         ),
         NoMutation(topic, qc, "inputs unchanged", per_channel_case((3, 4), 1, QINT8), Q),
         Reference(topic, dqc, "(5, 4), axis 1", per_channel_dequant((5, 4), 1, QINT8), X),

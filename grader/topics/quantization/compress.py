@@ -7,15 +7,21 @@ assignments are compared exactly; sizes are integers compared exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any, NoReturn
+
 import numpy as np
 
-from grader.checks.base import PASS, Check, Context, Kind, Misconception, Outcome, Verdict
-from grader.checks.diagnose import diagnose
+from grader.checks.base import PASS, Check, Context, Kind, Make, Misconception, Outcome, Verdict
+from grader.checks.diagnose import Observation, diagnose
 from grader.checks.hygiene import Deterministic, NoMutation
+from grader.checks.outputs import describe_call
 from grader.checks.property import Property, expect_close, student_outputs
-from grader.checks.reference import Reference, reference_outputs
+from grader.checks.reference import Reference, param_names, reference_outputs
 from grader.judge import numgrad
 from grader.judge.compare import gradient_error
+from grader.topics.quantization.affine import Shape, observation
 
 PRUNED = ("pruned_w", "mask")
 SHARED = ("w_shared", "centroids", "assignments")
@@ -30,7 +36,7 @@ NO_FILLER = "filler entries for gaps longer than 2**index_bits not counted"
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def weights(shape, *extra):
+def weights(shape: Shape, *extra: float) -> Make:
     """Distinct magnitudes (no ties), then the extra arguments."""
 
     def make(rng: np.random.Generator) -> tuple:
@@ -43,7 +49,7 @@ def weights(shape, *extra):
     return make
 
 
-def tied_weights(shape, sparsity: float):
+def tied_weights(shape: Shape, sparsity: float) -> Make:
     """Few magnitudes, both signs: the tie policy (lower flat index first) decides."""
 
     def make(rng: np.random.Generator) -> tuple:
@@ -53,7 +59,7 @@ def tied_weights(shape, sparsity: float):
     return make
 
 
-def near_threshold(n: int, quality: float):
+def near_threshold(n: int, quality: float) -> Make:
     """One weight halfway between quality * std(w) (ddof=0, the convention) and the ddof=1
     threshold, found by fixed-point iteration (w[0] moves std(w) only a little)."""
 
@@ -66,7 +72,7 @@ def near_threshold(n: int, quality: float):
     return make
 
 
-def masked(shape, keep: float):
+def masked(shape: Shape, keep: float) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         w = rng.standard_normal(shape)
         return w, rng.random(shape) < keep
@@ -74,7 +80,7 @@ def masked(shape, keep: float):
     return make
 
 
-def kmeans_case(shape, bits: int, iters: int, bimodal: bool = False):
+def kmeans_case(shape: Shape, bits: int, iters: int, bimodal: bool = False) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         w = rng.standard_normal(shape) * 0.1
         if bimodal:  # two far groups: the middle linear centroids get no weights
@@ -84,21 +90,21 @@ def kmeans_case(shape, bits: int, iters: int, bimodal: bool = False):
     return make
 
 
-def assignment_case(shape, k: int):
+def assignment_case(shape: Shape, k: int) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         return rng.standard_normal(shape), rng.integers(0, k - 1, shape), k  # k-1: one empty
 
     return make
 
 
-def mask_case(shape, keep: float, bits: int, index_bits: int):
+def mask_case(shape: Shape, keep: float, bits: int, index_bits: int) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         return rng.random(shape) < keep, bits, index_bits
 
     return make
 
 
-def fixed_mask(values, bits: int, index_bits: int):
+def fixed_mask(values: Sequence[int], bits: int, index_bits: int) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         return np.array(values, dtype=bool), bits, index_bits
 
@@ -106,7 +112,7 @@ def fixed_mask(values, bits: int, index_bits: int):
 
 
 # -- known mistakes ----------------------------------------------------------------------------
-def _prune_signed(ref, w, sparsity):
+def _prune_signed(ref: ModuleType, w: np.ndarray, sparsity: float) -> tuple:
     k = int(round(sparsity * w.size))
     order = np.argsort(w, axis=None, kind="stable")
     mask = np.ones(w.size, dtype=bool)
@@ -115,28 +121,28 @@ def _prune_signed(ref, w, sparsity):
     return np.where(mask, w, 0.0), mask
 
 
-def _prune_truncated(ref, w, sparsity):
+def _prune_truncated(ref: ModuleType, w: np.ndarray, sparsity: float) -> tuple:
     k = int(sparsity * w.size)
     return ref.magnitude_prune(w, k / w.size)
 
 
-def _centroid_mean(ref, dw, assignments, k):
+def _centroid_mean(ref: ModuleType, dw: np.ndarray, assignments: np.ndarray, k: int) -> np.ndarray:
     total = ref.centroid_gradient(dw, assignments, k)
     counts = np.bincount(assignments.reshape(-1), minlength=k)
     return total / np.maximum(counts, 1)
 
 
-def _size_without_fillers(ref, mask, bits, index_bits):
+def _size_without_fillers(ref: ModuleType, mask: np.ndarray, bits: int, index_bits: int) -> int:
     return int(np.count_nonzero(mask)) * (bits + index_bits) + 32 * 2**bits
 
 
-def _not_replayable(ref, *args):
+def _not_replayable(ref: ModuleType, *args: Any) -> NoReturn:
     """A random initialisation cannot be replayed judge-side; ``_linear_init`` names it from
     the centroids themselves."""
     raise ValueError("random initialisation cannot be modelled")
 
 
-MISCONCEPTIONS = [
+MISCONCEPTIONS = (
     Misconception(
         "magnitude_prune",
         SIGNED_PRUNE,
@@ -169,7 +175,7 @@ MISCONCEPTIONS = [
         "a gap d between kept weights needs ceil(d / 2**index_bits) entries (filler zeros)",
         _size_without_fillers,
     ),
-]
+)
 
 
 # -- properties --------------------------------------------------------------------------------
@@ -191,7 +197,7 @@ def _exact_sparsity(ctx: Context) -> Verdict:
         (int(np.count_nonzero(~mask)), max(gap, 0.0), pruned_w),
         (k, 0.0, np.where(mask, w, 0.0)),
         0.0,
-        evidence=(args, got, PRUNED),
+        evidence=observation(ctx, "magnitude_prune", args, got, PRUNED),
     )
 
 
@@ -228,7 +234,7 @@ def _linear_init(ctx: Context) -> Verdict:
         (centroids,),
         (want,),
         1e-9,
-        evidence=(args, got, SHARED),
+        evidence=observation(ctx, "kmeans_quantize", args, got, SHARED),
     )
     if verdict.passed or verdict.misconception:
         return verdict
@@ -257,7 +263,7 @@ def _kmeans_codebook(ctx: Context) -> Verdict:
         (max(len(np.unique(w_shared)) - 4, 0), w_shared),
         (0, centroids[assignments]),
         0.0,
-        evidence=(args, got, SHARED),
+        evidence=observation(ctx, "kmeans_quantize", args, got, SHARED),
     )
 
 
@@ -277,7 +283,7 @@ def _kmeans_more_bits(ctx: Context) -> Verdict:
         (max(err4 - err2, 0.0),),
         (0.0,),
         0.0,
-        evidence=((w, 2, iters), two, SHARED),
+        evidence=observation(ctx, "kmeans_quantize", (w, 2, iters), two, SHARED),
     )
 
 
@@ -291,8 +297,11 @@ def _centroid_numeric(ctx: Context) -> Verdict:
     cmp = gradient_error("dcentroids", got[0], numeric.values, 1e-6, numeric.roundoff)
     if cmp.ok:
         return PASS
-    expected = reference_outputs(ctx, "centroid_gradient", (dw, assignments, k))
-    mistake = diagnose(ctx, "centroid_gradient", (dw, assignments, k), got, DC, 1e-6, expected)
+    args = (dw, assignments, k)
+    expected = reference_outputs(ctx, "centroid_gradient", args)
+    call = describe_call("centroid_gradient", param_names(ctx, "centroid_gradient"), args)
+    seen = Observation("centroid_gradient", call, args, got, DC, expected)
+    mistake = diagnose(ctx, seen, 1e-6)
     lines = [
         f"centroid_gradient(dw (5, 4), assignments int64 (5, 4), k={k}): dcentroids differs "
         "from the numeric gradient of sum(dw * centroids[assignments]).",
@@ -308,14 +317,14 @@ def checks(topic: str) -> list[Check]:
     mp, tp, am = "magnitude_prune", "threshold_prune", "apply_mask"
     km, cg, cs = "kmeans_quantize", "centroid_gradient", "compressed_size_bits"
     return [
-        Reference(topic, mp, "sparsity 0.5, (6, 5)", weights((6, 5), 0.5), PRUNED, 0.0),
+        Reference(topic, mp, "sparsity 0.5, (6, 5)", weights((6, 5), 0.5), PRUNED, tol=0.0),
         Reference(
             topic,
             mp,
             "sparsity 0.62 of 30 weights: round(18.6) = 19",
             weights((30,), 0.62),
             PRUNED,
-            0.0,
+            tol=0.0,
         ),
         Reference(
             topic,
@@ -323,49 +332,64 @@ def checks(topic: str) -> list[Check]:
             "tied magnitudes: lower flat index pruned first",
             tied_weights((4, 6), 0.5),
             PRUNED,
-            0.0,
+            tol=0.0,
         ),
-        Reference(topic, mp, "sparsity 0 and nothing pruned", weights((3, 4), 0.0), PRUNED, 0.0),
-        Reference(topic, mp, "sparsity 1, everything pruned", weights((2, 5), 1.0), PRUNED, 0.0),
-        Reference(topic, mp, "hidden: (20, 15), sparsity 0.9", weights((20, 15), 0.9), PRUNED, 0.0),
+        Reference(
+            topic, mp, "sparsity 0 and nothing pruned", weights((3, 4), 0.0), PRUNED, tol=0.0
+        ),
+        Reference(
+            topic, mp, "sparsity 1, everything pruned", weights((2, 5), 1.0), PRUNED, tol=0.0
+        ),
+        Reference(
+            topic,
+            mp,
+            "(20, 15), sparsity 0.9",
+            weights((20, 15), 0.9),
+            PRUNED,
+            tol=0.0,
+            hidden=True,
+        ),
         Property(topic, mp, "exact sparsity, largest magnitudes kept", _exact_sparsity),
         NoMutation(topic, mp, "inputs unchanged", weights((4, 4), 0.5), PRUNED),
         Deterministic(topic, mp, "deterministic", tied_weights((4, 4), 0.5), PRUNED),
-        Reference(topic, tp, "quality 1.0, (8, 6)", weights((8, 6), 1.0), PRUNED, 0.0),
-        Reference(topic, tp, "quality 0.25, 1-D", weights((40,), 0.25), PRUNED, 0.0),
+        Reference(topic, tp, "quality 1.0, (8, 6)", weights((8, 6), 1.0), PRUNED, tol=0.0),
+        Reference(topic, tp, "quality 0.25, 1-D", weights((40,), 0.25), PRUNED, tol=0.0),
         Reference(
             topic,
             tp,
             "a weight just above quality * std(w) (population std, ddof=0)",
             near_threshold(12, 0.8),
             PRUNED,
-            0.0,
+            tol=0.0,
         ),
-        Reference(topic, tp, "hidden: (25, 20), quality 1.5", weights((25, 20), 1.5), PRUNED, 0.0),
+        Reference(
+            topic, tp, "(25, 20), quality 1.5", weights((25, 20), 1.5), PRUNED, tol=0.0, hidden=True
+        ),
         NoMutation(topic, tp, "inputs unchanged", weights((4, 4), 1.0), PRUNED),
-        Reference(topic, am, "mask keeping about 30%", masked((5, 6), 0.3), ("pruned_w",), 0.0),
+        Reference(topic, am, "mask keeping about 30%", masked((5, 6), 0.3), ("pruned_w",), tol=0.0),
         Property(topic, am, "pruned weights stay zero after an update", _mask_reused),
         NoMutation(topic, am, "inputs unchanged", masked((4, 4), 0.5), ("pruned_w",)),
         Reference(
-            topic, km, "bits=2, iters=0 (linear init)", kmeans_case((6, 5), 2, 0), SHARED, 1e-9
+            topic, km, "bits=2, iters=0 (linear init)", kmeans_case((6, 5), 2, 0), SHARED, tol=1e-9
         ),
-        Reference(topic, km, "bits=3, iters=5", kmeans_case((8, 8), 3, 5), SHARED, 1e-9),
-        Reference(topic, km, "bits=1, iters=3, 1-D", kmeans_case((17,), 1, 3), SHARED, 1e-9),
+        Reference(topic, km, "bits=3, iters=5", kmeans_case((8, 8), 3, 5), SHARED, tol=1e-9),
+        Reference(topic, km, "bits=1, iters=3, 1-D", kmeans_case((17,), 1, 3), SHARED, tol=1e-9),
         Reference(
             topic,
             km,
             "empty clusters keep their centroid (bimodal w)",
             kmeans_case((10, 6), 3, 4, bimodal=True),
             SHARED,
-            1e-9,
+            tol=1e-9,
         ),
         Reference(
             topic,
             km,
-            "hidden: (30, 20), bits=4, iters=10",
+            "(30, 20), bits=4, iters=10",
             kmeans_case((30, 20), 4, 10),
             SHARED,
-            1e-9,
+            tol=1e-9,
+            hidden=True,
         ),
         Property(topic, km, "iters=0 gives the linear initialisation", _linear_init),
         Property(topic, km, "at most 2**bits values", _kmeans_codebook),
@@ -373,9 +397,11 @@ def checks(topic: str) -> list[Check]:
         NoMutation(topic, km, "inputs unchanged", kmeans_case((5, 5), 2, 3), SHARED),
         Deterministic(topic, km, "deterministic", kmeans_case((5, 5), 2, 3), SHARED),
         Reference(
-            topic, cg, "k=8 (one cluster empty), (6, 4)", assignment_case((6, 4), 8), DC, 1e-9
+            topic, cg, "k=8 (one cluster empty), (6, 4)", assignment_case((6, 4), 8), DC, tol=1e-9
         ),
-        Reference(topic, cg, "hidden: k=16, (20, 10)", assignment_case((20, 10), 16), DC, 1e-9),
+        Reference(
+            topic, cg, "k=16, (20, 10)", assignment_case((20, 10), 16), DC, tol=1e-9, hidden=True
+        ),
         Property(topic, cg, "numeric gradient, elementwise", _centroid_numeric, kind=Kind.GRADIENT),
         NoMutation(topic, cg, "inputs unchanged", assignment_case((3, 4), 4), DC),
         Reference(
@@ -384,27 +410,30 @@ def checks(topic: str) -> list[Check]:
             "[1, 0, 0, 0, 0, 1], index_bits=2 (one filler)",
             fixed_mask([1, 0, 0, 0, 0, 1], 2, 2),
             SIZE,
-            0.0,
+            tol=0.0,
         ),
-        Reference(topic, cs, "dense mask (4, 4), 8 bits", mask_case((4, 4), 1.1, 8, 5), SIZE, 0.0),
+        Reference(
+            topic, cs, "dense mask (4, 4), 8 bits", mask_case((4, 4), 1.1, 8, 5), SIZE, tol=0.0
+        ),
         Reference(
             topic,
             cs,
             "90% pruned (20, 20), long gaps, index_bits=3",
             mask_case((20, 20), 0.1, 4, 3),
             SIZE,
-            0.0,
+            tol=0.0,
         ),
         Reference(
-            topic, cs, "nothing kept (codebook only)", mask_case((3, 3), 0.0, 2, 4), SIZE, 0.0
+            topic, cs, "nothing kept (codebook only)", mask_case((3, 3), 0.0, 2, 4), SIZE, tol=0.0
         ),
         Reference(
             topic,
             cs,
-            "hidden: (64, 32), 5 bits, index_bits=4",
+            "(64, 32), 5 bits, index_bits=4",
             mask_case((64, 32), 0.15, 5, 4),
             SIZE,
-            0.0,
+            tol=0.0,
+            hidden=True,
         ),
         NoMutation(topic, cs, "inputs unchanged", mask_case((5, 5), 0.3, 3, 3), SIZE),
     ]

@@ -8,10 +8,13 @@ outputs are compared exactly (tolerance 0); the ties case makes the requantizati
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
+
 import numpy as np
 
-from grader.checks.base import PASS, Check, Context, Kind, Misconception, Outcome, Verdict
-from grader.checks.diagnose import diagnose
+from grader.checks.base import PASS, Check, Context, Kind, Make, Misconception, Outcome, Verdict
+from grader.checks.diagnose import Observation, diagnose
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import CACHE, conform, describe_call
 from grader.checks.property import Property, expect_close, student_outputs
@@ -21,8 +24,11 @@ from grader.judge.student import Call
 from grader.topics.quantization.affine import (
     QINT8,
     QUINT8,
+    QRange,
     Rounder,
+    Shape,
     affine_case,
+    observation,
     rounding_mistakes,
 )
 
@@ -36,7 +42,7 @@ ACC_OVERFLOW = "8-bit accumulation overflow (no int32 accumulator)"
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def edge_of_range(shape, scale: float, zp: int, qrange):
+def edge_of_range(shape: Shape, scale: float, zp: int, qrange: QRange) -> Make:
     """x / scale + zp within half a step of qmin - 1 and qmax + 1: the rounded value decides
     whether the clipping mask lets the gradient through."""
     qmin, qmax = qrange
@@ -49,7 +55,7 @@ def edge_of_range(shape, scale: float, zp: int, qrange):
     return make
 
 
-def linear_case(N: int, D: int, M: int, x_zp: int = 128, w_zp: int = 3, out_zp: int = 120):
+def linear_case(N: int, D: int, M: int, x_zp: int = 128, w_zp: int = 3, out_zp: int = 120) -> Make:
     """uint8 activations (quint8), int8 weights (qint8), int32 bias; an output scale that keeps
     the outputs well inside (0, 255) (M * acc has a standard deviation of about 17)."""
 
@@ -65,7 +71,7 @@ def linear_case(N: int, D: int, M: int, x_zp: int = 128, w_zp: int = 3, out_zp: 
     return make
 
 
-def linear_ties_case(N: int, D: int, M: int):
+def linear_ties_case(N: int, D: int, M: int) -> Make:
     """Scales 0.5, 0.25 and 0.25: M = 0.5, so every odd accumulator is an exact .5 tie; operands
     near their zero points keep M * acc small."""
 
@@ -79,54 +85,135 @@ def linear_ties_case(N: int, D: int, M: int):
 
 
 # -- known mistakes ----------------------------------------------------------------------------
-def _fake_with(r: Rounder):
-    def variant(ref, x, scale, zp, qmin, qmax):
+def _fake_with(r: Rounder) -> Callable[..., tuple]:
+    def variant(
+        ref: ModuleType, x: np.ndarray, scale: float, zp: int, qmin: int, qmax: int
+    ) -> tuple:
         return (np.clip(r(x / scale) + zp, qmin, qmax) - zp) * scale, None
 
     return variant
 
 
-def _linear_acc(xq, x_zp, wq, w_zp, bias_q):
+def _linear_acc(
+    xq: np.ndarray, x_zp: int, wq: np.ndarray, w_zp: int, bias_q: np.ndarray
+) -> np.ndarray:
     return (xq.astype(np.int64) - x_zp) @ (wq.astype(np.int64) - w_zp) + bias_q
 
 
-def _requantize(acc, x_scale, w_scale, out_scale, out_zp, qmin, qmax, r: Rounder = np.rint):
+def _requantize(
+    acc: np.ndarray,
+    x_scale: float,
+    w_scale: float,
+    out_scale: float,
+    out_zp: int,
+    qmin: int,
+    qmax: int,
+    r: Rounder = np.rint,
+) -> np.ndarray:
     m = x_scale * w_scale / out_scale
     return np.clip(r(m * acc.astype(np.float64)) + out_zp, qmin, qmax).astype(np.int64)
 
 
-def _linear_with(r: Rounder):
-    def variant(ref, xq, xs, xz, wq, ws, wz, bias, os, oz, qmin, qmax):
+def _linear_with(r: Rounder) -> Callable[..., np.ndarray]:
+    def variant(
+        ref: ModuleType,
+        xq: np.ndarray,
+        xs: float,
+        xz: int,
+        wq: np.ndarray,
+        ws: float,
+        wz: int,
+        bias: np.ndarray,
+        os: float,
+        oz: int,
+        qmin: int,
+        qmax: int,
+    ) -> np.ndarray:
         return _requantize(_linear_acc(xq, xz, wq, wz, bias), xs, ws, os, oz, qmin, qmax, r)
 
     return variant
 
 
-def _linear_raw_dtypes(ref, xq, xs, xz, wq, ws, wz, bias, os, oz, qmin, qmax):
+def _linear_raw_dtypes(
+    ref: ModuleType,
+    xq: np.ndarray,
+    xs: float,
+    xz: int,
+    wq: np.ndarray,
+    ws: float,
+    wz: int,
+    bias: np.ndarray,
+    os: float,
+    oz: int,
+    qmin: int,
+    qmax: int,
+) -> np.ndarray:
     acc = (xq - xz) @ (wq - wz) + bias  # uint8 - int wraps; uint8 @ int8 accumulates in int16
     return _requantize(acc, xs, ws, os, oz, qmin, qmax)
 
 
-def _linear_int16(ref, xq, xs, xz, wq, ws, wz, bias, os, oz, qmin, qmax):
+def _linear_int16(
+    ref: ModuleType,
+    xq: np.ndarray,
+    xs: float,
+    xz: int,
+    wq: np.ndarray,
+    ws: float,
+    wz: int,
+    bias: np.ndarray,
+    os: float,
+    oz: int,
+    qmin: int,
+    qmax: int,
+) -> np.ndarray:
     acc = (xq.astype(np.int16) - xz) @ (wq.astype(np.int16) - wz) + bias
     return _requantize(acc, xs, ws, os, oz, qmin, qmax)
 
 
-def _linear_int8_acc(ref, xq, xs, xz, wq, ws, wz, bias, os, oz, qmin, qmax):
+def _linear_int8_acc(
+    ref: ModuleType,
+    xq: np.ndarray,
+    xs: float,
+    xz: int,
+    wq: np.ndarray,
+    ws: float,
+    wz: int,
+    bias: np.ndarray,
+    os: float,
+    oz: int,
+    qmin: int,
+    qmax: int,
+) -> np.ndarray:
     prod = (xq.astype(np.int64) - xz) @ (wq.astype(np.int64) - wz)
     return _requantize(prod.astype(np.int8) + bias, xs, ws, os, oz, qmin, qmax)
 
 
-def _ste_everywhere(ref, dout, x, scale, zp, qmin, qmax):
+def _ste_everywhere(
+    ref: ModuleType,
+    dout: np.ndarray,
+    x: np.ndarray,
+    scale: float,
+    zp: int,
+    qmin: int,
+    qmax: int,
+) -> np.ndarray:
     return dout.copy()
 
 
-def _mask_unrounded(ref, dout, x, scale, zp, qmin, qmax):
+def _mask_unrounded(
+    ref: ModuleType,
+    dout: np.ndarray,
+    x: np.ndarray,
+    scale: float,
+    zp: int,
+    qmin: int,
+    qmax: int,
+) -> np.ndarray:
     v = x / scale + zp
     return np.where((v >= qmin) & (v <= qmax), dout, 0.0)
 
 
-MISCONCEPTIONS = [
+MISCONCEPTIONS = (
     *rounding_mistakes("fake_quantize_forward", _fake_with, "np.rint(x / scale)", ("out",)),
     *rounding_mistakes("quantized_linear", _linear_with, "np.rint(M * acc)"),
     Misconception(
@@ -153,7 +240,7 @@ MISCONCEPTIONS = [
         )
         for variant in (_linear_raw_dtypes, _linear_int16, _linear_int8_acc)
     ),
-]
+)
 
 
 # -- properties --------------------------------------------------------------------------------
@@ -177,7 +264,7 @@ def _linear_vs_float(ctx: Context) -> Verdict:
         (excess,),
         (np.zeros_like(excess),),
         0.0,
-        evidence=(args, (out_q,), OUT_Q),
+        evidence=observation(ctx, "quantized_linear", args, (out_q,), OUT_Q),
     )
 
 
@@ -218,11 +305,13 @@ def _ste_secant(ctx: Context) -> Verdict:
     if cmp.ok:
         return PASS
     text = describe_call("fake_quantize_forward", param_names(ctx, "fake_quantize_forward"), args)
-    mistake = diagnose(
-        ctx, "fake_quantize_backward", (dout, *args), (reply.value,), DX, 1e-6, (expected,)
+    call = f"fake_quantize_backward(dout {shape}, cache) after {text}"
+    seen = Observation(
+        "fake_quantize_backward", call, (dout, *args), (reply.value,), DX, (expected,)
     )
+    mistake = diagnose(ctx, seen, 1e-6)
     lines = [
-        f"fake_quantize_backward(dout {shape}, cache) after {text}: dx differs from dout times "
+        f"{call}: dx differs from dout times "
         "the slope of your own forward over one quantization step, (out(x + scale) - "
         "out(x - scale)) / (2 scale): 1 inside the range, 0 where clamped.",
         "  " + cmp.describe(),
@@ -249,9 +338,10 @@ def checks(topic: str) -> list[Check]:
         Reference(
             topic,
             ff,
-            "hidden: (20, 12) qint8",
+            "(20, 12) qint8",
             affine_case((20, 12), 0.03, -4, QINT8, spread=1.3),
             OUT,
+            hidden=True,
         ),
         NoMutation(topic, ff, "inputs unchanged", affine_case((3, 3), 0.1, 0, QINT8), OUT),
         Deterministic(topic, ff, "deterministic", affine_case((3, 3), 0.1, 0, QINT8), OUT),
@@ -275,9 +365,10 @@ def checks(topic: str) -> list[Check]:
             topic,
             fb,
             ff,
-            "hidden: (15, 10) 4-bit",
+            "(15, 10) 4-bit",
             affine_case((15, 10), 0.2, 8, (0, 15), spread=1.6),
             DX,
+            hidden=True,
         ),
         Property(
             topic,
@@ -286,9 +377,16 @@ def checks(topic: str) -> list[Check]:
             _ste_secant,
             kind=Kind.GRADIENT,
         ),
-        Reference(topic, ql, "N=4 D=20 M=3, uint8 x, int8 w", linear_case(4, 20, 3), OUT_Q, 0.0),
         Reference(
-            topic, ql, "power-of-two scales (exact .5 ties)", linear_ties_case(5, 6, 4), OUT_Q, 0.0
+            topic, ql, "N=4 D=20 M=3, uint8 x, int8 w", linear_case(4, 20, 3), OUT_Q, tol=0.0
+        ),
+        Reference(
+            topic,
+            ql,
+            "power-of-two scales (exact .5 ties)",
+            linear_ties_case(5, 6, 4),
+            OUT_Q,
+            tol=0.0,
         ),
         Reference(
             topic,
@@ -296,9 +394,11 @@ def checks(topic: str) -> list[Check]:
             "batch of 1, zero points 0",
             linear_case(1, 12, 6, x_zp=0, w_zp=0, out_zp=128),
             OUT_Q,
-            0.0,
+            tol=0.0,
         ),
-        Reference(topic, ql, "hidden: N=16 D=64 M=10", linear_case(16, 64, 10), OUT_Q, 0.0),
+        Reference(
+            topic, ql, "N=16 D=64 M=10", linear_case(16, 64, 10), OUT_Q, tol=0.0, hidden=True
+        ),
         Property(topic, ql, "within one output step of the float layer", _linear_vs_float),
         NoMutation(topic, ql, "inputs unchanged", linear_case(3, 8, 2), OUT_Q),
         Deterministic(topic, ql, "deterministic", linear_case(3, 8, 2), OUT_Q),

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
-from grader.checks.base import Check, Context, Kind, Misconception, Verdict
-from grader.checks.diagnose import judge_outputs
+from grader.checks.base import Check, Context, Kind, Make, Misconception, Verdict
+from grader.checks.diagnose import Observation, judge_outputs
 from grader.checks.gradient import LossGradient
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import conform, conform_outputs
@@ -22,6 +24,7 @@ from grader.checks.property import Property, expect_close, student_outputs
 from grader.checks.reference import Reference
 from grader.judge.student import Call, StudentFault
 from grader.protocol.values import Handle
+from grader.topics.quantization.affine import observation
 
 LOSS = ("loss", "dstudent")
 TRACE = ("scales", "stepped", "params")
@@ -32,7 +35,7 @@ NO_SKIP = "loss scaler does not skip the step on overflow"
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def distill_case(N: int, C: int, T: float, alpha: float, shift: float = 0.0):
+def distill_case(N: int, C: int, T: float, alpha: float, shift: float = 0.0) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         s = rng.standard_normal((N, C)) * 2.0 + shift
         t = rng.standard_normal((N, C)) * 3.0 + shift
@@ -44,7 +47,9 @@ def distill_case(N: int, C: int, T: float, alpha: float, shift: float = 0.0):
 Script = tuple[dict, list[dict[str, np.ndarray]], float, dict[str, np.ndarray]]
 
 
-def scaler_script(pattern: str, growth_interval: int, init_scale: float = 1024.0):
+def scaler_script(
+    pattern: str, growth_interval: int, init_scale: float = 1024.0
+) -> Callable[[np.random.Generator], Script]:
     """(constructor kwargs, scaled gradients per step, lr, initial params). ``pattern`` has one
     letter per step: ``c`` clean, ``i`` an inf entry, ``n`` a NaN entry."""
 
@@ -64,7 +69,7 @@ def scaler_script(pattern: str, growth_interval: int, init_scale: float = 1024.0
 
 
 # -- the scripted trace, played by any scaler ---------------------------------------------------
-def play(scaler, grads: list, lr: float, params: dict) -> tuple:
+def play(scaler: Any, grads: list, lr: float, params: dict) -> tuple:
     """Run ``scaler.step`` over the script: (scale after each step, stepped flags, the params
     after each step stacked per key)."""
     scales, stepped, history = [], [], []
@@ -76,7 +81,7 @@ def play(scaler, grads: list, lr: float, params: dict) -> tuple:
     return _trace(scales, stepped, history)
 
 
-def _trace(scales, stepped, history) -> tuple:
+def _trace(scales: list, stepped: list, history: list[dict]) -> tuple:
     stacked = {k: np.stack([h[k] for h in history]) for k in history[0]}
     return np.array(scales, dtype=np.float64), np.array(stepped, dtype=bool), stacked
 
@@ -84,25 +89,27 @@ def _trace(scales, stepped, history) -> tuple:
 class _NoSkipScaler:
     """The mistake: the update is applied even when the gradients overflowed."""
 
-    def __init__(self, ref, **kwargs) -> None:
+    def __init__(self, ref: ModuleType, **kwargs: float) -> None:
         self.inner = ref.DynamicLossScaler(**kwargs)
 
     @property
     def scale(self) -> float:
         return self.inner.scale
 
-    def step(self, params, grads, lr):
+    def step(self, params: dict, grads: dict, lr: float) -> tuple[dict, bool]:
         unscaled, found_inf = self.inner.unscale(grads)
         self.inner.update(found_inf)
         return {k: p - lr * unscaled[k] for k, p in params.items()}, not found_inf
 
 
-def _no_skip_trace(ref, kwargs, grads, lr, params):
+def _no_skip_trace(ref: ModuleType, kwargs: dict, grads: list, lr: float, params: dict) -> tuple:
     with np.errstate(all="ignore"):
         return play(_NoSkipScaler(ref, **kwargs), grads, lr, params)
 
 
-def _no_t2(ref, s, t, y, T, alpha):
+def _no_t2(
+    ref: ModuleType, s: np.ndarray, t: np.ndarray, y: np.ndarray, T: float, alpha: float
+) -> tuple:
     soft_loss, soft_grad = ref.distillation_loss(s, t, y, T, 1.0)
     hard_loss, hard_grad = ref.distillation_loss(s, t, y, T, 0.0)
     return (
@@ -111,7 +118,7 @@ def _no_t2(ref, s, t, y, T, alpha):
     )
 
 
-MISCONCEPTIONS = [
+MISCONCEPTIONS = (
     Misconception(
         "distillation_loss",
         NO_T2,
@@ -127,7 +134,7 @@ MISCONCEPTIONS = [
         _no_skip_trace,
         compare=("params",),
     ),
-]
+)
 
 
 # -- properties --------------------------------------------------------------------------------
@@ -144,7 +151,7 @@ def _teacher_equals_student(ctx: Context) -> Verdict:
         (float(got[0]), got[1]),
         (0.0, np.zeros_like(s)),
         1e-12,
-        evidence=(args, got, LOSS),
+        evidence=observation(ctx, "distillation_loss", args, got, LOSS),
     )
 
 
@@ -161,7 +168,9 @@ def _scale_of(ctx: Context, handle: Handle) -> float:
     return float(value)
 
 
-def _trace_check(make: Callable[[np.random.Generator], Script], describe: str):
+def _trace_check(
+    make: Callable[[np.random.Generator], Script], describe: str
+) -> Callable[[Context], Verdict]:
     def body(ctx: Context) -> Verdict:
         kwargs, grads, lr, params = make(ctx.rng)
         expected = play(ctx.ref.DynamicLossScaler(**kwargs), grads, lr, copy.deepcopy(params))
@@ -178,17 +187,8 @@ def _trace_check(make: Callable[[np.random.Generator], Script], describe: str):
             scales.append(_scale_of(ctx, handle))
         got = _trace(scales, stepped, history)
         text = f"{SCALER}({', '.join(f'{k}={v:g}' for k, v in kwargs.items())}): {describe}"
-        return judge_outputs(
-            ctx,
-            text,
-            SCALER,
-            (kwargs, grads, lr, params),
-            got,
-            TRACE,
-            expected,
-            1e-12,
-            "the reference scaler's trace",
-        )
+        seen = Observation(SCALER, text, (kwargs, grads, lr, params), got, TRACE, expected)
+        return judge_outputs(ctx, seen, 1e-12, "the reference scaler's trace")
 
     return body
 
@@ -258,7 +258,7 @@ def checks(topic: str) -> list[Check]:
             kind=Kind.HYGIENE,
         ),
         Reference(
-            topic, dl, "hidden: N=50 C=10 T=5 alpha=0.3", distill_case(50, 10, 5.0, 0.3), LOSS
+            topic, dl, "N=50 C=10 T=5 alpha=0.3", distill_case(50, 10, 5.0, 0.3), LOSS, hidden=True
         ),
         LossGradient(
             topic,
@@ -295,9 +295,10 @@ def checks(topic: str) -> list[Check]:
         Property(
             topic,
             SCALER,
-            "hidden: scale trace, growth_interval=4, 16 steps",
+            "scale trace, growth_interval=4, 16 steps",
             _trace_check(scaler_script("ccccccicccccnccc", 4, 2.0**10), "scripted steps"),
             kind=reference,
+            hidden=True,
         ),
         Property(topic, SCALER, "defaults (2**16, 0.5, 2.0, 2000)", _defaults),
         Property(topic, SCALER, "unscale and found_inf", _unscale, kind=reference),

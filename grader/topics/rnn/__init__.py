@@ -10,7 +10,9 @@ indices accumulate; the temporal loss is summed over unmasked positions and divi
 
 from __future__ import annotations
 
-from grader.checks.base import Check, Kind
+from collections.abc import Sequence
+
+from grader.checks.base import Case, Check, Kind, Make
 from grader.checks.gradient import LossGradient
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.property import Property
@@ -29,9 +31,13 @@ from grader.topics.rnn.laws import (
 from grader.topics.rnn.lstm_step import STEP_OUT, StepBackwardReference, StepGradient
 from grader.topics.rnn.mistakes import MISCONCEPTIONS
 
-__all__ = ["FUNCTIONS", "MISCONCEPTIONS", "TOPIC", "checks"]
+__all__ = ["TOPIC", "SUMMARY", "FUNCTIONS", "MISCONCEPTIONS", "WORKER_SETUP", "checks"]
 
 TOPIC = "rnn"
+SUMMARY = (
+    "vanilla RNN and LSTM (gate order i, f, o, g), embeddings, temporal affine and masked loss"
+)
+WORKER_SETUP = ""
 FUNCTIONS = (
     "rnn_step_forward",
     "rnn_step_backward",
@@ -53,7 +59,13 @@ STEP_GRADS = ("dx", "dprev_h", "dWx", "dWh", "db")
 
 # -- checks --------------------------------------------------------------------------------------
 def _layer(
-    fwd: str, bwd: str, cases: list, small, large, grads: tuple[str, ...], wrt: tuple[int, ...]
+    fwd: str,
+    bwd: str,
+    cases: Sequence[Case],
+    small: Make,
+    large: Make,
+    grads: tuple[str, ...],
+    wrt: tuple[int, ...],
 ) -> list[Check]:
     return layer_suite(TOPIC, fwd, bwd, cases, small, large, grads, wrt)
 
@@ -63,9 +75,9 @@ def _rnn_checks() -> list[Check]:
         "rnn_step_forward",
         "rnn_step_backward",
         [
-            ("N=3 D=10 H=4", rnn_step(3, 10, 4)),
-            ("N=1 D=1 H=1", rnn_step(1, 1, 1)),
-            ("hidden: N=8 D=12 H=6", rnn_step(8, 12, 6)),
+            Case("N=3 D=10 H=4", rnn_step(3, 10, 4)),
+            Case("N=1 D=1 H=1", rnn_step(1, 1, 1)),
+            Case("N=8 D=12 H=6", rnn_step(8, 12, 6), hidden=True),
         ],
         rnn_step(2, 3, 2),
         rnn_step(10, 15, 8),
@@ -76,10 +88,10 @@ def _rnn_checks() -> list[Check]:
         "rnn_forward",
         "rnn_backward",
         [
-            ("N=2 T=3 D=4 H=5", sequence(2, 3, 4, 5)),
-            ("T=1", sequence(3, 1, 4, 3)),
-            ("N=1 D=1 H=1 T=5", sequence(1, 5, 1, 1)),
-            ("hidden: N=5 T=8 D=6 H=7", sequence(5, 8, 6, 7)),
+            Case("N=2 T=3 D=4 H=5", sequence(2, 3, 4, 5)),
+            Case("T=1", sequence(3, 1, 4, 3)),
+            Case("N=1 D=1 H=1 T=5", sequence(1, 5, 1, 1)),
+            Case("N=5 T=8 D=6 H=7", sequence(5, 8, 6, 7), hidden=True),
         ],
         sequence(2, 3, 2, 2),
         sequence(6, 10, 8, 7),
@@ -97,10 +109,10 @@ def _embedding_and_affine_checks() -> list[Check]:
         "word_embedding_forward",
         "word_embedding_backward",
         [
-            ("repeated words, N=2 T=4 V=5 D=3", embedding(2, 4, 5, 3)),
-            ("no repeated word, N=2 T=3 V=10 D=4", embedding(2, 3, 10, 4, distinct=True)),
-            ("V=1 D=1 (every word the same)", embedding(2, 3, 1, 1)),
-            ("hidden: N=6 T=9 V=12 D=8", embedding(6, 9, 12, 8)),
+            Case("repeated words, N=2 T=4 V=5 D=3", embedding(2, 4, 5, 3)),
+            Case("no repeated word, N=2 T=3 V=10 D=4", embedding(2, 3, 10, 4, distinct=True)),
+            Case("V=1 D=1 (every word the same)", embedding(2, 3, 1, 1)),
+            Case("N=6 T=9 V=12 D=8", embedding(6, 9, 12, 8), hidden=True),
         ],
         embedding(2, 3, 4, 2),
         embedding(8, 10, 20, 16),
@@ -119,9 +131,9 @@ def _embedding_and_affine_checks() -> list[Check]:
         "temporal_affine_forward",
         "temporal_affine_backward",
         [
-            ("N=2 T=3 D=4 M=5", temporal_affine(2, 3, 4, 5)),
-            ("N=1 T=1 D=1 M=1", temporal_affine(1, 1, 1, 1)),
-            ("hidden: N=6 T=7 D=8 M=9", temporal_affine(6, 7, 8, 9)),
+            Case("N=2 T=3 D=4 M=5", temporal_affine(2, 3, 4, 5)),
+            Case("N=1 T=1 D=1 M=1", temporal_affine(1, 1, 1, 1)),
+            Case("N=6 T=7 D=8 M=9", temporal_affine(6, 7, 8, 9), hidden=True),
         ],
         temporal_affine(2, 3, 2, 3),
         temporal_affine(8, 10, 12, 15),
@@ -134,14 +146,14 @@ def _embedding_and_affine_checks() -> list[Check]:
 def _loss_checks() -> list[Check]:
     fn = "temporal_softmax_loss"
     found: list[Check] = [
-        Reference(TOPIC, fn, case, make, LOSS_X)
-        for case, make in [
-            ("mask with some zeros, N=3 T=4 V=5", temporal_loss(3, 4, 5)),
-            ("a fully masked row", temporal_loss(4, 5, 6, "masked row")),
-            ("no position masked", temporal_loss(3, 4, 5, "ones")),
-            ("N=1 T=1", temporal_loss(1, 1, 7, "ones")),
-            ("every position masked (loss 0)", temporal_loss(2, 3, 4, "zeros")),
-            ("hidden: N=10 T=12 V=20", temporal_loss(10, 12, 20)),
+        Reference(TOPIC, fn, case.name, case.make, LOSS_X, hidden=case.hidden)
+        for case in [
+            Case("mask with some zeros, N=3 T=4 V=5", temporal_loss(3, 4, 5)),
+            Case("a fully masked row", temporal_loss(4, 5, 6, "masked row")),
+            Case("no position masked", temporal_loss(3, 4, 5, "ones")),
+            Case("N=1 T=1", temporal_loss(1, 1, 7, "ones")),
+            Case("every position masked (loss 0)", temporal_loss(2, 3, 4, "zeros")),
+            Case("N=10 T=12 V=20", temporal_loss(10, 12, 20), hidden=True),
         ]
     ]
     found += [
@@ -173,29 +185,31 @@ def _loss_checks() -> list[Check]:
 def _lstm_checks() -> list[Check]:
     fwd = "lstm_step_forward"
     step_cases = [
-        ("N=3 D=5 H=4", lstm_step(3, 5, 4)),
-        ("N=1 D=1 H=1", lstm_step(1, 1, 1)),
-        ("hidden: N=7 D=9 H=6", lstm_step(7, 9, 6)),
+        Case("N=3 D=5 H=4", lstm_step(3, 5, 4)),
+        Case("N=1 D=1 H=1", lstm_step(1, 1, 1)),
+        Case("N=7 D=9 H=6", lstm_step(7, 9, 6), hidden=True),
     ]
     found: list[Check] = []
-    for case, make in step_cases:
-        found.append(Reference(TOPIC, fwd, case, make, STEP_OUT))
-        found.append(StepBackwardReference(TOPIC, case, make))
+    for case in step_cases:
+        found.append(Reference(TOPIC, fwd, case.name, case.make, STEP_OUT, hidden=case.hidden))
+        found.append(StepBackwardReference(TOPIC, case.name, case.make, hidden=case.hidden))
     found += [
         Property(TOPIC, fwd, "gate order i, f, o, g", law.lstm_gate_order),
         NoMutation(TOPIC, fwd, "inputs unchanged", lstm_step(2, 3, 2), STEP_OUT),
         Deterministic(TOPIC, fwd, "deterministic", lstm_step(2, 3, 2), STEP_OUT),
         StepGradient(TOPIC, "numeric gradient, elementwise", lstm_step(2, 3, 2)),
-        StepGradient(TOPIC, "numeric gradient, directional", lstm_step(8, 10, 6), "directional"),
+        StepGradient(
+            TOPIC, "numeric gradient, directional", lstm_step(8, 10, 6), mode="directional"
+        ),
     ]
     found += _layer(
         "lstm_forward",
         "lstm_backward",
         [
-            ("N=2 T=3 D=4 H=5", sequence(2, 3, 4, 5, gates=4)),
-            ("T=1", sequence(3, 1, 4, 3, gates=4)),
-            ("N=1 D=1 H=1 T=5", sequence(1, 5, 1, 1, gates=4)),
-            ("hidden: N=5 T=8 D=6 H=7", sequence(5, 8, 6, 7, gates=4)),
+            Case("N=2 T=3 D=4 H=5", sequence(2, 3, 4, 5, gates=4)),
+            Case("T=1", sequence(3, 1, 4, 3, gates=4)),
+            Case("N=1 D=1 H=1 T=5", sequence(1, 5, 1, 1, gates=4)),
+            Case("N=5 T=8 D=6 H=7", sequence(5, 8, 6, 7, gates=4), hidden=True),
         ],
         sequence(2, 3, 2, 2, gates=4),
         sequence(6, 10, 8, 7, gates=4),

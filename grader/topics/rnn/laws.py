@@ -6,13 +6,15 @@ Used by the declarations in ``grader.topics.rnn``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from grader.checks.base import PASS, Context, Verdict
-from grader.checks.diagnose import compare_outputs, mismatch_verdict
-from grader.checks.outputs import CACHE, conform
+from grader.checks.base import PASS, Context, Make, Verdict
+from grader.checks.diagnose import Observation, compare_outputs, mismatch_verdict
+from grader.checks.outputs import CACHE, conform, describe_call
 from grader.checks.property import expect_close, student_outputs
-from grader.checks.reference import backward_pass
+from grader.checks.reference import backward_pass, param_names
 from grader.judge.student import Call
 from grader.topics.rnn.lstm_step import STEP_OUT
 
@@ -30,7 +32,7 @@ def _weights(rng: np.random.Generator, D: int, H: int, gates: int) -> tuple:
     return Wx, Wh, b
 
 
-def rnn_step(N: int, D: int, H: int, gates: int = 1):
+def rnn_step(N: int, D: int, H: int, gates: int = 1) -> Make:
     """(x, prev_h, Wx, Wh, b) for rnn_step_forward; gates=4 with prev_c for the LSTM step."""
 
     def make(rng: np.random.Generator) -> tuple:
@@ -44,11 +46,11 @@ def rnn_step(N: int, D: int, H: int, gates: int = 1):
     return make
 
 
-def lstm_step(N: int, D: int, H: int):
+def lstm_step(N: int, D: int, H: int) -> Make:
     return rnn_step(N, D, H, gates=4)
 
 
-def sequence(N: int, T: int, D: int, H: int, gates: int = 1):
+def sequence(N: int, T: int, D: int, H: int, gates: int = 1) -> Make:
     """(x (N, T, D), h0 (N, H), Wx, Wh, b) for rnn_forward (gates=1) or lstm_forward (gates=4)."""
 
     def make(rng: np.random.Generator) -> tuple:
@@ -59,7 +61,7 @@ def sequence(N: int, T: int, D: int, H: int, gates: int = 1):
     return make
 
 
-def embedding(N: int, T: int, V: int, D: int, distinct: bool = False):
+def embedding(N: int, T: int, V: int, D: int, distinct: bool = False) -> Make:
     """(x int64 (N, T), W (V, D)); with V < N*T some word repeats; ``distinct``: none does."""
 
     def make(rng: np.random.Generator) -> tuple:
@@ -72,14 +74,14 @@ def embedding(N: int, T: int, V: int, D: int, distinct: bool = False):
     return make
 
 
-def temporal_affine(N: int, T: int, D: int, M: int):
+def temporal_affine(N: int, T: int, D: int, M: int) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         return rng.standard_normal((N, T, D)), rng.standard_normal((D, M)), rng.standard_normal(M)
 
     return make
 
 
-def temporal_loss(N: int, T: int, V: int, mask: str = "some zeros", scale: float = 1.5):
+def temporal_loss(N: int, T: int, V: int, mask: str = "some zeros", scale: float = 1.5) -> Make:
     """(x (N, T, V), y int64 (N, T), mask bool (N, T)).
 
     ``mask``: "some zeros" (every row keeps at least one position, at least one is masked),
@@ -102,6 +104,13 @@ def temporal_loss(N: int, T: int, V: int, mask: str = "some zeros", scale: float
 
 
 # -- laws ----------------------------------------------------------------------------------------
+def _evidence(
+    ctx: Context, fn: str, args: tuple, got: tuple, names: tuple[str, ...]
+) -> Observation:
+    """One plain call of ``fn``, for ``expect_close`` to name a known mistake with."""
+    return Observation(fn, describe_call(fn, param_names(ctx, fn), args), args, got, names)
+
+
 def _picked(ctx: Context, calls: list[Call], expected: np.ndarray, fn: str) -> list[np.ndarray]:
     values = [r.value for r in ctx.student.batch(calls)]
     for v in values:
@@ -181,7 +190,7 @@ def lstm_gate_order(ctx: Context) -> Verdict:
         got[:2],
         (next_h, next_c),
         TOL,
-        evidence=(args, got, STEP_OUT),
+        evidence=_evidence(ctx, "lstm_step_forward", args, got, STEP_OUT),
     )
 
 
@@ -194,20 +203,12 @@ def embedding_accumulates(ctx: Context) -> Verdict:
     run = backward_pass(ctx, "word_embedding_forward", fn, (x, W), ("dW",))
     want = np.zeros_like(W)
     want[v] = run.dout.sum(axis=(0, 1))
-    comparisons = compare_outputs(("dW",), run.got, (want,), TOL)
+    comparisons = compare_outputs(("dW",), run.seen.got, (want,), TOL)
     if all(c.ok for c in comparisons):
         return PASS
+    seen = replace(run.seen, call=run.seen.call + f" with every x == {v}")
     return mismatch_verdict(
-        ctx,
-        run.text + f" with every x == {v}",
-        fn,
-        (run.dout, *run.args),
-        run.got,
-        ("dW",),
-        comparisons,
-        TOL,
-        "the sum of dout over the positions of each word",
-        run.expected,
+        ctx, seen, comparisons, TOL, "the sum of dout over the positions of each word"
     )
 
 
@@ -231,7 +232,7 @@ def masked_positions_ignored(ctx: Context) -> Verdict:
         (loss2, dx),
         (loss, np.where(hidden[:, :, None], 0.0, dx2)),
         1e-9,
-        evidence=((x2, y2, mask), (loss2, dx2), LOSS_X),
+        evidence=_evidence(ctx, "temporal_softmax_loss", (x2, y2, mask), (loss2, dx2), LOSS_X),
     )
 
 
@@ -253,5 +254,5 @@ def divided_by_n(ctx: Context) -> Verdict:
         (loss2 * (N + 1), dx2[:N] * (N + 1)),
         (loss * N, dx * N),
         1e-9,
-        evidence=((x2, y2, mask2), (loss2, dx2), LOSS_X),
+        evidence=_evidence(ctx, "temporal_softmax_loss", (x2, y2, mask2), (loss2, dx2), LOSS_X),
     )

@@ -13,15 +13,16 @@ from the student's own forward.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from typing import Any
 
 import numpy as np
 
-from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict, fail
-from grader.checks.diagnose import judge_outputs
-from grader.checks.gradient import gradient_verdict, numeric_gradient
+from grader.checks.base import PASS, Context, Declared, Kind, Make, Outcome, Verdict, fail
+from grader.checks.diagnose import Observation, judge_outputs
+from grader.checks.gradient import GradientPair, gradient_verdict, numeric_gradient
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
-from grader.checks.reference import Make, param_names
+from grader.checks.reference import param_names
 from grader.judge.student import Call
 from grader.protocol.values import Handle
 
@@ -33,19 +34,14 @@ STEP_GRADS = ("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db")
 
 @dataclass(frozen=True)
 class StepRun:
-    """One student forward + backward of the LSTM step, next to the reference's."""
+    """One student forward + backward of the LSTM step, next to the reference's: ``seen`` has
+    the inputs ``(dnext_h, dnext_c, *args)`` (what the misconception variants of
+    lstm_step_backward receive), the student's gradients and the reference backward's."""
 
     args: tuple
     dnext_h: np.ndarray
     dnext_c: np.ndarray
-    got: tuple
-    expected: tuple
-    text: str
-
-    @property
-    def inputs(self) -> tuple:
-        """What the misconception variants of lstm_step_backward receive."""
-        return (self.dnext_h, self.dnext_c, *self.args)
+    seen: Observation
 
 
 def step_pass(ctx: Context, args: tuple) -> StepRun:
@@ -63,7 +59,8 @@ def step_pass(ctx: Context, args: tuple) -> StepRun:
         f"{BACKWARD}(dnext_h {dnext_h.shape}, dnext_c {dnext_c.shape}, cache) after "
         f"{describe_call(FORWARD, param_names(ctx, FORWARD), args)}"
     )
-    return StepRun(args, dnext_h, dnext_c, got, expected, text)
+    seen = Observation(BACKWARD, text, (dnext_h, dnext_c, *args), got, STEP_GRADS, expected)
+    return StepRun(args, dnext_h, dnext_c, seen)
 
 
 @dataclass(frozen=True)
@@ -73,23 +70,15 @@ class StepBackwardReference(Declared):
     topic: str
     case: str
     make: Make
+    _: KW_ONLY
     tol: float = 1e-7
+    hidden: bool = False
     function: str = BACKWARD
     kind: Kind = Kind.REFERENCE
 
     def run(self, ctx: Context) -> Verdict:
         run = step_pass(ctx, self.make(ctx.rng))
-        return judge_outputs(
-            ctx,
-            run.text,
-            BACKWARD,
-            run.inputs,
-            run.got,
-            STEP_GRADS,
-            run.expected,
-            self.tol,
-            "the reference backward",
-        )
+        return judge_outputs(ctx, run.seen, self.tol, "the reference backward")
 
 
 @dataclass(frozen=True)
@@ -101,9 +90,11 @@ class StepGradient(Declared):
     topic: str
     case: str
     make: Make
+    _: KW_ONLY
     mode: str = "elementwise"
     directions: int = 4
     tol: float = 1e-6
+    hidden: bool = False
     function: str = BACKWARD
     kind: Kind = Kind.GRADIENT
 
@@ -111,7 +102,7 @@ class StepGradient(Declared):
         run = step_pass(ctx, self.make(ctx.rng))
         for index, name in enumerate(STEP_GRADS):
 
-            def evaluate(points, index=index):
+            def evaluate(points: list[np.ndarray], index: int = index) -> list[float]:
                 calls = [
                     Call(FORWARD, run.args[:index] + (p,) + run.args[index + 1 :]) for p in points
                 ]
@@ -122,18 +113,10 @@ class StepGradient(Declared):
             )
             verdict = gradient_verdict(
                 ctx,
-                run.text,
-                BACKWARD,
-                run.inputs,
-                run.got,
-                STEP_GRADS,
-                run.got[index],
-                numeric,
-                dirs,
-                name,
+                run.seen,
+                GradientPair(name, run.seen.got[index], numeric, dirs),
                 self.tol,
                 f"the numeric gradient of your own {FORWARD}",
-                run.expected,
                 advice="your backward pass disagrees with your own forward pass: differentiate "
                 "next_h and next_c step by step (chain rule) and check each local gradient.",
             )
@@ -142,7 +125,7 @@ class StepGradient(Declared):
         return PASS
 
     @staticmethod
-    def _objective(value, run: StepRun) -> float:
+    def _objective(value: Any, run: StepRun) -> float:
         shape = run.dnext_h.shape
         if not (
             isinstance(value, tuple)

@@ -10,6 +10,8 @@ reference's cache layout: a list of per-step caches for the sequence functions).
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import numpy as np
 
 from grader.checks.base import Misconception
@@ -25,7 +27,15 @@ TANH_AT_INPUT = "tanh derivative evaluated at the pre-activation"
 
 
 # -- the vanilla RNN ---------------------------------------------------------------------------
-def _rnn_no_carry(ref, dh, x, h0, Wx, Wh, b):
+def _rnn_no_carry(
+    ref: ModuleType,
+    dh: np.ndarray,
+    x: np.ndarray,
+    h0: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+) -> tuple:
     """Each step gets only dh[:, t]; the dprev_h of step t + 1 is dropped."""
     _, cache = ref.rnn_forward(x, h0, Wx, Wh, b)
     N, T, H = dh.shape
@@ -38,7 +48,15 @@ def _rnn_no_carry(ref, dh, x, h0, Wx, Wh, b):
     return dx, dprev_h, dWx, dWh, db
 
 
-def _rnn_tanh_at_input(ref, dnext_h, x, prev_h, Wx, Wh, b):
+def _rnn_tanh_at_input(
+    ref: ModuleType,
+    dnext_h: np.ndarray,
+    x: np.ndarray,
+    prev_h: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+) -> tuple:
     a = x @ Wx + prev_h @ Wh + b
     da = dnext_h * (1 - a**2)
     return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
@@ -51,36 +69,82 @@ def _swap_og(w: np.ndarray) -> np.ndarray:
     return np.concatenate([w[..., : 2 * H], w[..., 3 * H :], w[..., 2 * H : 3 * H]], axis=-1)
 
 
-def _torch_order_step_forward(ref, x, prev_h, prev_c, Wx, Wh, b):
+def _torch_order_step_forward(
+    ref: ModuleType,
+    x: np.ndarray,
+    prev_h: np.ndarray,
+    prev_c: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+) -> tuple:
     next_h, next_c, _ = ref.lstm_step_forward(
         x, prev_h, prev_c, _swap_og(Wx), _swap_og(Wh), _swap_og(b)
     )
     return next_h, next_c, None
 
 
-def _torch_order_forward(ref, x, h0, Wx, Wh, b):
+def _torch_order_forward(
+    ref: ModuleType, x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray
+) -> tuple:
     return ref.lstm_forward(x, h0, _swap_og(Wx), _swap_og(Wh), _swap_og(b))[0], None
 
 
-def _torch_order_step_backward(ref, dnext_h, dnext_c, x, prev_h, prev_c, Wx, Wh, b):
+def _torch_order_step_backward(
+    ref: ModuleType,
+    dnext_h: np.ndarray,
+    dnext_c: np.ndarray,
+    x: np.ndarray,
+    prev_h: np.ndarray,
+    prev_c: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+) -> tuple:
     _, _, cache = ref.lstm_step_forward(x, prev_h, prev_c, _swap_og(Wx), _swap_og(Wh), _swap_og(b))
     dx, dprev_h, dprev_c, dWx, dWh, db = ref.lstm_step_backward(dnext_h, dnext_c, cache)
     return dx, dprev_h, dprev_c, _swap_og(dWx), _swap_og(dWh), _swap_og(db)
 
 
-def _torch_order_backward(ref, dh, x, h0, Wx, Wh, b):
+def _torch_order_backward(
+    ref: ModuleType,
+    dh: np.ndarray,
+    x: np.ndarray,
+    h0: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+) -> tuple:
     _, cache = ref.lstm_forward(x, h0, _swap_og(Wx), _swap_og(Wh), _swap_og(b))
     dx, dh0, dWx, dWh, db = ref.lstm_backward(dh, cache)
     return dx, dh0, _swap_og(dWx), _swap_og(dWh), _swap_og(db)
 
 
 # -- LSTM without the cell-state path ----------------------------------------------------------
-def _step_ignores_dnext_c(ref, dnext_h, dnext_c, x, prev_h, prev_c, Wx, Wh, b):
+def _step_ignores_dnext_c(
+    ref: ModuleType,
+    dnext_h: np.ndarray,
+    dnext_c: np.ndarray,
+    x: np.ndarray,
+    prev_h: np.ndarray,
+    prev_c: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+) -> tuple:
     _, _, cache = ref.lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b)
     return ref.lstm_step_backward(dnext_h, np.zeros_like(dnext_c), cache)
 
 
-def _lstm_no_cell_carry(ref, dh, x, h0, Wx, Wh, b):
+def _lstm_no_cell_carry(
+    ref: ModuleType,
+    dh: np.ndarray,
+    x: np.ndarray,
+    h0: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+) -> tuple:
     """Every step gets dnext_c = 0: only the hidden-state gradient flows back in time."""
     _, cache = ref.lstm_forward(x, h0, Wx, Wh, b)
     T = dh.shape[1]
@@ -96,32 +160,36 @@ def _lstm_no_cell_carry(ref, dh, x, h0, Wx, Wh, b):
 
 
 # -- embeddings and the temporal loss ----------------------------------------------------------
-def _embedding_overwrite(ref, dout, x, W):
+def _embedding_overwrite(
+    ref: ModuleType, dout: np.ndarray, x: np.ndarray, W: np.ndarray
+) -> np.ndarray:
     """dW[x] = dout (or dW[x] += dout): with repeated indices, only one write survives."""
     dW = np.zeros_like(W)
     dW[x] = dout
     return dW
 
 
-def _loss_scaled(ref, x, y, mask, divisor):
+def _loss_scaled(
+    ref: ModuleType, x: np.ndarray, y: np.ndarray, mask: np.ndarray, divisor: float
+) -> tuple:
     loss, dx = ref.temporal_softmax_loss(x, y, mask)
     k = x.shape[0] / divisor
     return loss * k, dx * k
 
 
-def _per_token(ref, x, y, mask):
+def _per_token(ref: ModuleType, x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple:
     return _loss_scaled(ref, x, y, mask, np.sum(mask))
 
 
-def _per_position(ref, x, y, mask):
+def _per_position(ref: ModuleType, x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple:
     return _loss_scaled(ref, x, y, mask, x.shape[0] * x.shape[1])
 
 
-def _mask_ignored(ref, x, y, mask):
+def _mask_ignored(ref: ModuleType, x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> tuple:
     return ref.temporal_softmax_loss(x, y, np.ones_like(mask))
 
 
-MISCONCEPTIONS = [
+MISCONCEPTIONS = (
     Misconception(
         "rnn_backward",
         NO_CARRY_H,
@@ -135,12 +203,12 @@ MISCONCEPTIONS = [
         "d tanh(a)/da = 1 - tanh(a)**2 = 1 - next_h**2, not 1 - a**2",
         _rnn_tanh_at_input,
     ),
-]
+)
 _TORCH_HINT = (
     "this course packs the gates i, f, o, g (columns [2H, 3H) are the output gate, "
     "[3H, 4H) the tanh candidate g); torch.nn.LSTM packs i, f, g, o"
 )
-MISCONCEPTIONS += [
+MISCONCEPTIONS += (
     Misconception("lstm_step_forward", TORCH_GATES, _TORCH_HINT, _torch_order_step_forward),
     Misconception("lstm_forward", TORCH_GATES, _TORCH_HINT, _torch_order_forward),
     Misconception("lstm_step_backward", TORCH_GATES, _TORCH_HINT, _torch_order_step_backward),
@@ -184,4 +252,4 @@ MISCONCEPTIONS += [
         "positions where mask is False are padding: multiply both the loss terms and dx by mask",
         _mask_ignored,
     ),
-]
+)
