@@ -52,6 +52,9 @@ def api_problems(course: Course, topics: tuple[str, ...]) -> list[str]:
     problems = []
     for topic in topics:
         sol, stub = course.solutions_dir / f"{topic}.py", course.assignments_dir / f"{topic}.py"
+        if not sol.is_file():
+            problems.append(f"{topic}: {sol} is missing (the reference solution of the topic)")
+            continue
         if not stub.is_file():
             problems.append(f"{topic}: {stub} is missing")
             continue
@@ -67,7 +70,8 @@ def api_problems(course: Course, topics: tuple[str, ...]) -> list[str]:
                 )
             elif a[name][1] != b[name][1]:
                 problems.append(f"{topic}: {name} docstring differs between solution and stub")
-    for topic in stub_drift(course.solutions_dir, course.assignments_dir, topics):
+    present = [t for t in topics if (course.solutions_dir / f"{t}.py").is_file()]
+    for topic in stub_drift(course.solutions_dir, course.assignments_dir, present):
         problems.append(
             f"{topic}: assignments/{topic}.py is not the stub generated from "
             f"solutions/{topic}.py (run: python -m grader.stubs)"
@@ -77,6 +81,7 @@ def api_problems(course: Course, topics: tuple[str, ...]) -> list[str]:
 
 def validate(course: Course, topics: tuple[str, ...]) -> Validation:
     problems = api_problems(course, topics)
+    topics = tuple(t for t in topics if (course.solutions_dir / f"{t}.py").is_file())
 
     def kit(folder: Path, name: str) -> Submission:
         return Submission(

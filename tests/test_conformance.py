@@ -107,6 +107,8 @@ def _course_problems(spec: registry.TopicSpec, root: Path) -> list[str]:
     course = yaml.safe_load((root / "autograder.yml").read_text(encoding="utf-8"))
     if spec.name not in (course.get("topics") or {}):
         found.append(f"autograder.yml has no topics.{spec.name} block")
+    if not (topic_files.examples(root) / "alice" / f"{spec.name}.py").is_file():
+        found.append(f"examples/submissions/alice/{spec.name}.py (a correct submission) is missing")
     readme = (root / "README.md").read_text(encoding="utf-8")
     if f"| `{spec.name}` |" not in readme:
         found.append(f"README.md has no row for {spec.name} (python -m grader.docs)")
@@ -150,6 +152,7 @@ def test_a_bare_tree_lacks_every_part(tmp_path):
         "no example test tests/topics/test_dropout_example.py",
         "autograder.yml has no topics.dropout block",
         "README.md has no row for dropout",
+        "examples/submissions/alice/dropout.py (a correct submission) is missing",
     ):
         assert part in found
 
@@ -157,6 +160,8 @@ def test_a_bare_tree_lacks_every_part(tmp_path):
 def test_a_stale_stub_and_unnamed_mistakes_are_reported(tmp_path):
     for folder in ("solutions", "assignments", "tests/topics"):
         (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "README.md").write_text("# course\n")
+    (tmp_path / "autograder.yml").write_text("topics: {}\n")
     repo = topic_files.REPO
     (tmp_path / "solutions" / "dropout.py").write_text(
         (repo / "solutions" / "dropout.py").read_text()

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import topic_files
 
+from grader import registry
 from grader.batch import grade_batch
 from grader.pipeline import CheckResult, SubmissionReport
 
@@ -33,9 +35,9 @@ SVM = "svm_loss_vectorized"
 SOFTMAX = "softmax_loss_vectorized"
 HYGIENE = ("inputs unchanged", "deterministic")  # checks that do not compare values
 DEADLINE_S = 2.0  # fast_course's call_timeout_s
-# Realistic students (one buggy submission per topic besides bob's); every other folder is a
-# robustness case.
-STUDENTS = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi")
+# Realistic students (alice, correct, and the example of each topic's mistakes); every other
+# folder is a robustness case.
+STUDENTS = ("alice", *sorted({topic_files.example_student(t) for t in registry.available()}))
 ROBUSTNESS = sorted(p.name for p in EXAMPLES.iterdir() if p.name not in STUDENTS)
 
 

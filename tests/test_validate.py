@@ -54,3 +54,15 @@ def test_signature_and_docstring_drift_is_reported(course, tmp_path):
     assert any("svm_loss signature differs" in p for p in problems)
     assert any("svm_loss_naive docstring differs" in p for p in problems)
     assert any("is not the stub generated" in p for p in problems)
+
+
+def test_a_missing_solution_is_a_problem_not_a_crash(course, tmp_path):
+    solutions = tmp_path / "solutions"
+    shutil.copytree(course.solutions_dir, solutions)
+    (solutions / "dropout.py").unlink()
+    moved = replace(course, config=course.config.model_copy(update={"solutions": str(solutions)}))
+    result = validate(moved, ("dropout",))
+    assert not result.ok
+    assert result.problems == (
+        f"dropout: {solutions / 'dropout.py'} is missing (the reference solution of the topic)",
+    )

@@ -12,7 +12,8 @@ from grader.checks.base import Outcome
 from grader.pipeline import grade_topic, sandbox_for
 from grader.topics.batchnorm import mistakes as m
 
-DAVE = Path(__file__).resolve().parents[2] / "examples" / "submissions" / "dave" / "batchnorm.py"
+STUDENT = "dave"
+DAVE = Path(__file__).resolve().parents[2] / "examples" / "submissions" / STUDENT / "batchnorm.py"
 
 MISTAKES = {  # function -> the mistakes its bugs match
     "batchnorm_forward": {m.UNBIASED, m.MOMENTUM_SWAPPED},

@@ -21,7 +21,8 @@ from grader.topics.conv.mistakes import (
     STRIDE_IGNORED,
 )
 
-CAROL = Path(__file__).resolve().parents[2] / "examples" / "submissions" / "carol" / "conv.py"
+STUDENT = "carol"
+CAROL = Path(__file__).resolve().parents[2] / "examples" / "submissions" / STUDENT / "conv.py"
 MISTAKES = {
     "conv_backward_naive": STRIDE_IGNORED,
     "max_pool_backward_naive": POOL_GRADIENT_EVERYWHERE,

@@ -9,7 +9,10 @@ from grader.checks.base import Outcome
 from grader.pipeline import grade_topic, sandbox_for
 from grader.topics.cuda_timing import sim
 
-HEIDI = Path(__file__).resolve().parents[2] / "examples" / "submissions" / "heidi"
+STUDENT = "heidi"
+HEIDI = (
+    Path(__file__).resolve().parents[2] / "examples" / "submissions" / STUDENT / "cuda_timing.py"
+)
 MISTAKES = {
     "time_cuda": sim.NO_SYNC,
     "matmul_flops": "one FLOP per multiply-add",
@@ -18,9 +21,7 @@ MISTAKES = {
 
 
 def test_heidi_mistakes_are_named_and_the_rest_passes(course):
-    results, _ = grade_topic(
-        course, "cuda_timing", HEIDI / "cuda_timing.py", None, sandbox_for(course)
-    )
+    results, _ = grade_topic(course, "cuda_timing", HEIDI, None, sandbox_for(course))
     ran = [r for r in results if r.outcome is not Outcome.NOT_RUN]
     for function, mistake in MISTAKES.items():
         failed = [r for r in ran if r.function == function and not r.passed]

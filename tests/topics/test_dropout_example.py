@@ -11,7 +11,11 @@ from grader.checks.base import Outcome
 from grader.pipeline import grade_topic, sandbox_for
 from grader.topics import dropout as d
 
-DAVE = Path(__file__).resolve().parents[2] / "examples" / "submissions" / "dave" / "dropout.py"
+STUDENT = "dave"
+DAVE = Path(__file__).resolve().parents[2] / "examples" / "submissions" / STUDENT / "dropout.py"
+MISTAKES = {d.FORWARD: d.P_AS_DROP}  # function -> the mistake its bug matches
+# dave's backward pass is right, but fed his forward's mask it fails, named after that mistake
+INHERITED = {d.BACKWARD: d.P_AS_DROP}
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +26,10 @@ def results(course):
 
 def test_the_mistake_is_named_in_every_failing_check(results):
     failed = [r for r in results if not r.passed]
-    assert {r.function for r in failed} == {d.FORWARD, d.BACKWARD}
+    assert {r.function for r in failed} == {*MISTAKES, *INHERITED}
     assert all(r.outcome is Outcome.WRONG for r in failed)
-    assert {r.misconception for r in failed} == {d.P_AS_DROP}
+    for function, mistake in {**MISTAKES, **INHERITED}.items():
+        assert {r.misconception for r in failed if r.function == function} == {mistake}
     fraction = next(r for r in failed if "kept fraction is p (p=0.3" in r.check_id)
     assert (
         "kept 0.7" in fraction.message

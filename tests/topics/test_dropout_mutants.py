@@ -40,9 +40,14 @@ MUTANTS = [
         'return dout * (np.random.rand(*dout.shape) < dropout_param["p"]) / dropout_param["p"]',
     ),
 ]
+# the right law, drawn another way than CS231n: graded by its own test, below
+OTHER_DRAW = mutant(d.FORWARD, MASK, "mask = (np.random.rand(*x.shape) > 1 - p) / p")
+MUTANTS.append(OTHER_DRAW)
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda mu: mu.label)
+@pytest.mark.parametrize(
+    "mutant", [mu for mu in MUTANTS if mu is not OTHER_DRAW], ids=lambda mu: mu.label
+)
 def test_mutant_is_caught(course, tmp_path, mutant):
     # the backward pass uses the forward's mask: a forward bug may show there too
     callers = {d.BACKWARD} if mutant.function == d.FORWARD else set()
@@ -58,9 +63,7 @@ def test_every_misconception_has_a_named_mutant():
 def test_a_mask_drawn_another_way_fails_only_the_reference_mask_check(course, tmp_path):
     """rand(...) > 1 - p keeps each unit with probability p, as required, but is not CS231n's
     draw: only the low-weight "same mask as the reference" check may fail."""
-    results = assert_caught(
-        course, tmp_path, mutant(d.FORWARD, MASK, "mask = (np.random.rand(*x.shape) > 1 - p) / p")
-    )
+    results = assert_caught(course, tmp_path, OTHER_DRAW)
     failed = [r.check_id for r in results if not r.passed]
     assert failed == [
         "dropout/dropout_forward: same mask as the reference for a given seed (CS231n draw)"

@@ -13,7 +13,8 @@ import pytest
 
 from grader.pipeline import grade_topic, sandbox_for
 
-ERIN = Path(__file__).resolve().parents[2] / "examples" / "submissions" / "erin" / "optimizers.py"
+STUDENT = "erin"
+ERIN = Path(__file__).resolve().parents[2] / "examples" / "submissions" / STUDENT / "optimizers.py"
 
 MISTAKES = {
     "adam": "Adam without bias correction",

@@ -139,8 +139,10 @@ UNNAMED = [
     ),
 ]
 
+MUTANTS = NAMED + UNNAMED
 
-@pytest.mark.parametrize("mutant", NAMED + UNNAMED, ids=lambda m: m.label)
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.label)
 def test_mutant_is_caught(course, tmp_path, mutant):
     assert_caught(course, tmp_path, mutant)
 

@@ -18,7 +18,10 @@ from grader.topics.quantization.affine import HALF_UP, ZP_NOT_INT
 from grader.topics.quantization.integer import STE_NO_MASK
 from grader.topics.quantization.train import NO_T2
 
-GRACE = Path(__file__).resolve().parents[2] / "examples" / "submissions" / "grace"
+STUDENT = "grace"
+GRACE = (
+    Path(__file__).resolve().parents[2] / "examples" / "submissions" / STUDENT / "quantization.py"
+)
 
 MISTAKES = {
     "quantize": HALF_UP,
@@ -32,9 +35,7 @@ DEPENDENT = {"choose_qparams_per_channel": ZP_NOT_INT}
 
 @pytest.fixture(scope="module")
 def results(course) -> list[CheckResult]:
-    found, _ = grade_topic(
-        course, "quantization", GRACE / "quantization.py", None, sandbox_for(course)
-    )
+    found, _ = grade_topic(course, "quantization", GRACE, None, sandbox_for(course))
     return found
 
 

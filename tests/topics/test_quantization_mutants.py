@@ -5,9 +5,8 @@ names it."""
 from __future__ import annotations
 
 import pytest
-from mutation import Mutant, assert_caught
+from mutation import Mutant, assert_caught, grade_mutant
 
-from grader.pipeline import grade_topic, sandbox_for
 from grader.topics.quantization.affine import (
     DEQ_WRAP,
     FLOOR,
@@ -266,6 +265,19 @@ UNNAMED = [
     Mutant(T, SCALER, "self.scale = float(init_scale)", "self.scale = 2.0**15"),
 ]
 
+# The mask lives in the forward pass's cache: the edit is in fake_quantize_forward, but the bug
+# shows (and is named) in fake_quantize_backward only, so it has a test of its own below.
+UNROUNDED = "(x / scale + zero_point)"
+MASK_BEFORE_ROUNDING = Mutant(
+    T,
+    "fake_quantize_forward",
+    "mask = (rounded >= qmin) & (rounded <= qmax)",
+    f"mask = ({UNROUNDED} >= qmin) & ({UNROUNDED} <= qmax)",
+    MASK_UNROUNDED,
+)
+
+MUTANTS = NAMED + UNNAMED + [MASK_BEFORE_ROUNDING]
+
 CALLERS = {"choose_qparams": {"choose_qparams_per_channel"}}
 
 
@@ -276,13 +288,7 @@ def test_mutant_is_caught(course, tmp_path, mutant):
 
 def test_mask_before_rounding_is_named_in_backward(course, tmp_path):
     """The mask lives in the forward pass's cache; the bug shows (and is named) in backward."""
-    source = (course.solutions_dir / "quantization.py").read_text()
-    old = "mask = (rounded >= qmin) & (rounded <= qmax)"
-    assert old in source
-    unrounded = "(x / scale + zero_point)"
-    path = tmp_path / "quantization.py"
-    path.write_text(source.replace(old, f"mask = ({unrounded} >= qmin) & ({unrounded} <= qmax)"))
-    results, _ = grade_topic(course, T, path, None, sandbox_for(course))
+    results = grade_mutant(course, tmp_path, MASK_BEFORE_ROUNDING)
     failed = [r for r in results if not r.passed]
     assert failed and {r.function for r in failed} == {"fake_quantize_backward"}
     assert MASK_UNROUNDED in {r.misconception for r in failed}

@@ -12,7 +12,8 @@ from grader.checks.base import Outcome
 from grader.pipeline import grade_topic, sandbox_for
 from grader.topics.rnn import mistakes as m
 
-FRANK = Path(__file__).resolve().parents[2] / "examples" / "submissions" / "frank" / "rnn.py"
+STUDENT = "frank"
+FRANK = Path(__file__).resolve().parents[2] / "examples" / "submissions" / STUDENT / "rnn.py"
 
 MISTAKES = {
     "rnn_backward": m.NO_CARRY_H,

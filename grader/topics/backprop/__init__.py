@@ -35,7 +35,6 @@ FUNCTIONS = tuple(f"{layer}_{d}" for layer in LAYERS for d in ("forward", "backw
 OUT = ("out", CACHE)
 DX = ("dx",)
 DXWB = ("dx", "dw", "db")
-PARAMS = ("W1", "b1", "W2", "b2")
 
 
 # -- inputs ------------------------------------------------------------------------------------

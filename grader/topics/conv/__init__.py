@@ -1,8 +1,8 @@
 """Topic ``conv``: convolution (naive and vectorised) and max pooling.
 
 Declarations only: the cases, the checks and the known mistakes they can name. Input makers are
-in ``conv_inputs``, the laws (property checks) in ``conv_laws``, the mistakes in
-``conv_mistakes``. The fast convolution gets every check the naive one gets, against the
+in the part ``inputs``, the laws (property checks) in ``laws``, the mistakes in
+``mistakes``. The fast convolution gets every check the naive one gets, against the
 reference, plus two speed checks against the naive reference (``grader.checks.speed``).
 """
 

@@ -3,8 +3,8 @@
 Declarations only. Three groups of checks:
 - arithmetic (``matmul_flops`` ... ``crossover_size``, ``timing_stats``): exact, on any machine;
 - timers (``time_cuda``, ``time_cpu``) on the simulated asynchronous device that the worker
-  installs where the judge has no GPU (``WORKER_SETUP``; ``cuda_timing_sim``);
-- GPU checks (``cuda_timing_gpu``) for the measuring functions and the timers on a real device,
+  installs where the judge has no GPU (``WORKER_SETUP``; part ``sim``);
+- GPU checks (part ``gpu``) for the measuring functions and the timers on a real device,
   ``not_run`` without CUDA.
 """
 

@@ -3,7 +3,7 @@ learning-rate schedules.
 
 Declarations only: inputs, the checks and the known mistakes they can name. The multi-step
 machinery (runs in the worker, step-by-step comparison of updates and state) is in
-``optimizers_runs``. Conventions (TOPICS.md): ``update(w, dw, config=None) -> (next_w, config)``
+the part ``runs``. Conventions (TOPICS.md): ``update(w, dw, config=None) -> (next_w, config)``
 with CS231n's defaults and state names; state written back into config; Adam's ``t`` incremented
 before use; updating ``w`` in place allowed, modifying ``dw`` not.
 """
@@ -286,7 +286,6 @@ MISCONCEPTIONS = tuple(_misconceptions())
 
 
 # -- schedule inputs ---------------------------------------------------------------------------
-Points = Callable[[np.random.Generator], tuple[list[tuple], list[float], str]]
 
 
 def curve(steps: range, *args: float, lr0: tuple[float, float] = (0.01, 0.5)) -> Make:

@@ -1,9 +1,9 @@
-"""Topic ``quantization``: model compression, declared in four part modules:
-- ``quantization_affine``: affine and per-channel quantization, scale and zero point;
-- ``quantization_integer``: fake quantization (straight-through estimator), integer linear layer;
-- ``quantization_compress``: magnitude and threshold pruning, k-means weight sharing and Deep
+"""Topic ``quantization``: model compression, declared in four part modules beside this one:
+- ``affine``: affine and per-channel quantization, scale and zero point;
+- ``integer``: fake quantization (straight-through estimator), integer linear layer;
+- ``compress``: magnitude and threshold pruning, k-means weight sharing and Deep
   Compression's storage arithmetic;
-- ``quantization_train``: knowledge distillation and dynamic loss scaling.
+- ``train``: knowledge distillation and dynamic loss scaling.
 
 Declarations only: this module names the topic and its functions (in teaching order) and
 gathers the parts' checks and known mistakes.

@@ -1,5 +1,5 @@
 """Topic ``quantization``, part one: affine and per-channel quantization (quantize, dequantize,
-the observers' scale and zero point), and the rounding mistakes ``quantization_integer`` shares.
+the observers' scale and zero point), and the rounding mistakes ``integer`` shares.
 
 Declarations only; ``grader.topics.quantization`` gathers these checks and mistakes. Integer
 results (int64 arrays, zero points) are compared exactly (tolerance 0). Rounding cases put

@@ -1,4 +1,4 @@
-"""Topic ``quantization``, part two: pruning, weight sharing (k-means) and Deep Compression's
+"""Topic ``quantization``, part three: pruning, weight sharing (k-means) and Deep Compression's
 storage arithmetic.
 
 Declarations only; ``grader.topics.quantization`` gathers these checks and mistakes. Masks and

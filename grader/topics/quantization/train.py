@@ -1,4 +1,4 @@
-"""Topic ``quantization``, part three: knowledge distillation and dynamic loss scaling.
+"""Topic ``quantization``, part four: knowledge distillation and dynamic loss scaling.
 
 Declarations only; ``grader.topics.quantization`` gathers these checks and mistakes. The loss
 scaler is graded like TwoLayerNet: the object stays in the worker behind a handle, the judge

@@ -1,8 +1,8 @@
 """Topic ``rnn``: vanilla RNN and LSTM (steps and whole sequences), word embeddings, temporal
 affine layer and temporal softmax loss (CS231n rnn_layers.py).
 
-Declarations only. The pieces live beside this module: ``rnn_laws`` (input makers and property
-laws), ``rnn_mistakes`` (the known mistakes the checks can name) and ``rnn_lstm_step`` (checks of
+Declarations only. The pieces live beside this module: ``laws`` (input makers and property
+laws), ``mistakes`` (the known mistakes the checks can name) and ``lstm_step`` (checks of
 lstm_step_backward, whose forward returns three values and whose backward takes two upstream
 gradients). Conventions (TOPICS.md): tanh RNN; LSTM gates i, f, o, g; c0 = 0; repeated word
 indices accumulate; the temporal loss is summed over unmasked positions and divided by N.
