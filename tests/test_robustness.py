@@ -37,7 +37,7 @@ HYGIENE = ("inputs unchanged", "deterministic")  # checks that do not compare va
 DEADLINE_S = 2.0  # fast_course's call_timeout_s
 # Realistic students (alice, correct, and the example of each topic's mistakes); every other
 # folder is a robustness case.
-STUDENTS = ("alice", *sorted({topic_files.example_student(t) for t in registry.available()}))
+STUDENTS = ("alice", *sorted(filter(None, map(topic_files.example_student, registry.available()))))
 ROBUSTNESS = sorted(p.name for p in EXAMPLES.iterdir() if p.name not in STUDENTS)
 
 

@@ -46,11 +46,14 @@ def load(path: Path) -> ModuleType:
     return module
 
 
-def example_student(topic: str) -> str:
+def example_student(topic: str) -> str | None:
     """The example submission that holds ``topic``'s classic mistakes (``STUDENT`` of its
-    example test)."""
-    return load(example_test(topic)).STUDENT
+    example test; None while that test is missing, which test_conformance reports)."""
+    path = example_test(topic)
+    return getattr(load(path), "STUDENT", None) if path.is_file() else None
 
 
 def example_module(topic: str) -> Path:
-    return examples() / example_student(topic) / f"{topic}.py"
+    student = example_student(topic)
+    assert student, f"{topic} has no example test declaring STUDENT (see test_conformance.py)"
+    return examples() / student / f"{topic}.py"
