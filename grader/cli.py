@@ -4,13 +4,17 @@ happens in ``grader.pipeline``, ``grader.batch`` and ``grader.validate``."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
 from grader import __version__, config, registry
+from grader.batch import Interrupted
 from grader.layouts.kit import LayoutError
+from grader.sandbox import process
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # as shells report a command stopped by SIGINT
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +46,10 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         dest="topics",
         metavar="T",
-        help="grade only this topic (repeatable)",
+        help="grade only this topic (repeatable); merged into existing results in --out",
+    )
+    grade.add_argument(
+        "--force", action="store_true", help="regrade what the output folder's journal has"
     )
 
     sub.add_parser("validate", help="solutions earn every point, stubs earn zero, APIs match")
@@ -64,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from grader.reports import terminal  # rich is imported only when output is needed
 
+    # SIGTERM stops like Ctrl-C; orphans of the workers come back here to be killed
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    process.become_subreaper()
     try:
         course = config.load(args.config)
         if args.command == "check":
@@ -74,6 +84,15 @@ def main(argv: list[str] | None = None) -> int:
     except (config.ConfigError, LayoutError, registry.UnknownTopic) as exc:
         terminal.error(str(exc))
         return EXIT_USAGE
+    except Interrupted as stop:
+        terminal.error(
+            f"interrupted: {stop.done} of {stop.total} graded, rerun the same command to resume"
+        )
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        process.stop_all()
+        terminal.error("interrupted")
+        return EXIT_INTERRUPTED
 
 
 def _check(course, args, terminal) -> int:
@@ -104,7 +123,9 @@ def _grade(course, args, terminal) -> int:
         )
     topics = _topics(course, args.topics)
     with terminal.batch_progress() as on_done:
-        reports = grade_batch(course, args.paths, args.out, topics, args.jobs, on_done)
+        reports = grade_batch(
+            course, args.paths, args.out, topics, args.jobs, on_done, force=args.force
+        )
     terminal.batch_table(reports, topics)
     terminal.info(
         f"wrote {len(reports)} results to {args.out}/<student>/results.json, "

@@ -61,13 +61,15 @@ class SubmissionReport:
     student_output: str = ""
     grader_error: str | None = None
     worker_start_s: tuple[float, ...] = field(default=())
+    refused: str | None = None  # why the submission itself could not be read
 
     @property
     def status(self) -> str:
-        """``graded``, or ``grader_error`` when the grader itself failed anywhere (regrade)."""
+        """``graded``; ``refused`` when the submission could not be read (a corrupt zip...);
+        ``grader_error`` when the grader itself failed anywhere (regrade)."""
         if self.grader_error or any(r.grader_fault for r in self.results):
             return "grader_error"
-        return "graded"
+        return "refused" if self.refused else "graded"
 
     @property
     def score(self) -> float:
@@ -277,8 +279,14 @@ def grade_submission(
     outputs: list[str] = []
     starts: list[float] = []
     for topic in topics:
+        why_not = sub.refused and f"the submission could not be read: {sub.refused}"
         topic_results, student = grade_topic(
-            course, topic, sub.modules.get(topic), sub.problems.get(topic), sandbox, only_public
+            course,
+            topic,
+            sub.modules.get(topic),
+            why_not or sub.problems.get(topic),
+            sandbox,
+            only_public,
         )
         results += topic_results
         if student is not None:
@@ -294,4 +302,5 @@ def grade_submission(
         topics=topics,
         student_output="\n".join(outputs),
         worker_start_s=tuple(starts),
+        refused=sub.refused,
     )

@@ -1,22 +1,41 @@
 """Kit layout: a submission is a folder or .zip holding topic modules (``losses.py``, ...) at its
 root or under ``assignments/``. Extra files are never imported. The folder or zip stem is the
-student id."""
+student id.
+
+Nothing a submission is made of stops a batch: a zip that is corrupt, truncated, encrypted,
+too large, a bomb, or has members that cannot be written, and a path that is a FIFO, a socket,
+a device or a symlink, each become a ``Submission`` with ``refused`` set (the reason), graded as
+"not submitted" with that reason for every check. Nothing is opened for reading before its
+type is known from ``lstat``. ``LayoutError`` is kept for command-line paths that do not exist.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import stat
+import tempfile
 import zipfile
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 MAX_MODULE_BYTES = 2 * 1024 * 1024
 MAX_ZIP_FILES = 500
 MAX_ZIP_BYTES = 50 * 1024 * 1024
+MAX_RATIO = 200  # uncompressed / compressed size of a member beyond which it is a zip bomb
+MAX_NAME_BYTES = 255  # of one path component (what file systems allow)
+MAX_PATH_BYTES = 1024
+ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 
 
 class LayoutError(Exception):
     """A path that cannot be graded at all (does not exist, unsupported layout)."""
+
+
+class Refused(Exception):
+    """One submission that cannot be read; the message says why (shown to the student)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +45,7 @@ class Submission:
     modules: dict[str, Path]
     layout: str = "kit"
     problems: dict[str, str] = field(default_factory=dict)  # topic -> why its module was refused
+    refused: str | None = None  # why the whole submission could not be read
 
 
 def safe_id(name: str) -> str:
@@ -52,75 +72,130 @@ def _module_files(folder: Path, topics: tuple[str, ...]) -> tuple[dict[str, Path
     return modules, problems
 
 
+def _member_problem(member: zipfile.ZipInfo) -> str | None:
+    """Why a zip member cannot be extracted (None: it can), checked before reading it."""
+    if member.flag_bits & 0x1:
+        return "is encrypted"
+    if member.compress_type not in ZIP_METHODS:
+        return f"uses an unsupported compression method ({member.compress_type})"
+    parts = Path(member.filename).parts
+    if len(member.filename.encode("utf-8", "surrogateescape")) > MAX_PATH_BYTES or any(
+        len(p.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES for p in parts
+    ):
+        return "has a path that is too long"
+    if member.file_size > 1 << 20 and member.file_size > MAX_RATIO * max(1, member.compress_size):
+        return f"expands more than {MAX_RATIO} times (a zip bomb?)"
+    return None
+
+
 def _extract(zip_path: Path, dest: Path) -> Path:
-    """Extract a zip safely (no absolute paths, no '..', no links, bounded size)."""
-    dest.mkdir(parents=True, exist_ok=True)
+    """Extract a zip safely (no absolute paths, no '..', no links, bounded size) into ``dest``;
+    raise ``Refused`` when the zip cannot be read."""
+    name = zip_path.name
     try:
         with zipfile.ZipFile(zip_path) as archive:
             members = archive.infolist()
             if len(members) > MAX_ZIP_FILES:
-                raise LayoutError(f"{zip_path.name}: more than {MAX_ZIP_FILES} files")
+                raise Refused(f"{name} has more than {MAX_ZIP_FILES} files")
             if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-                raise LayoutError(f"{zip_path.name}: more than {MAX_ZIP_BYTES >> 20} MiB unpacked")
+                raise Refused(f"{name} holds more than {MAX_ZIP_BYTES >> 20} MiB unpacked")
             for member in members:
-                name = Path(member.filename)
-                if name.is_absolute() or ".." in name.parts or member.is_dir():
+                path = Path(member.filename)
+                if path.is_absolute() or ".." in path.parts or member.is_dir():
                     continue
                 if stat.S_ISLNK(member.external_attr >> 16):
                     continue
-                target = dest / name
+                if problem := _member_problem(member):
+                    raise Refused(f"{name}: {member.filename!r:.80} {problem}")
+                target = dest / path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(archive.read(member))
-    except zipfile.BadZipFile:
-        raise LayoutError(f"{zip_path.name} is not a valid zip file") from None
+                with archive.open(member) as source, open(target, "xb") as sink:
+                    shutil.copyfileobj(source, sink)  # CRC and size are checked by zipfile
+    except Refused:
+        raise
+    except zipfile.BadZipFile as exc:
+        raise Refused(f"{name} is not a valid zip file ({exc})") from None
+    except (zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
+        raise Refused(f"{name} could not be unpacked ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:
+        raise Refused(f"{name} could not be unpacked ({exc.strerror or exc})") from None
     entries = [p for p in dest.iterdir() if not p.name.startswith(("__MACOSX", "."))]
     if len(entries) == 1 and entries[0].is_dir():
         return entries[0]  # a zip of one folder: grade that folder
     return dest
 
 
-def _looks_like_submission(folder: Path, topics: tuple[str, ...]) -> bool:
-    return any(
-        (b / f"{t}.py").exists() or (b / f"{t}.py").is_symlink()
-        for b in (folder, folder / "assignments")
-        for t in topics
-    )
+def _kind(path: Path) -> str:
+    """``folder``, ``zip`` or the reason ``path`` is neither, from ``lstat`` (never opened)."""
+    try:
+        info = path.lstat()
+    except OSError as exc:
+        return f"{path.name} cannot be read ({exc.strerror})"
+    if stat.S_ISLNK(info.st_mode):
+        return f"{path.name} is a symbolic link (not accepted)"
+    if stat.S_ISDIR(info.st_mode):
+        return "folder"
+    if stat.S_ISREG(info.st_mode):
+        return "zip" if path.suffix == ".zip" else f"{path.name} is not a folder or a .zip file"
+    return f"{path.name} is not a regular file (a FIFO, socket or device)"
 
 
 def submission(path: Path, topics: tuple[str, ...], scratch: Path) -> Submission:
-    """One submission from a folder or a zip."""
-    path = path.resolve()
+    """One submission from a folder or a zip (unpacked into a folder of its own in
+    ``scratch``); a submission that cannot be read comes back with ``refused`` set."""
+    path = path.absolute()
     student = safe_id(path.stem if path.suffix == ".zip" else path.name)
-    folder = _extract(path, scratch / student) if path.suffix == ".zip" else path
-    modules, problems = _module_files(folder, topics)
+    kind = _kind(path)
+    try:
+        if kind == "zip":
+            scratch.mkdir(parents=True, exist_ok=True)
+            folder = _extract(path, Path(tempfile.mkdtemp(prefix=f"{student}-", dir=scratch)))
+        elif kind == "folder":
+            folder = path
+        else:
+            raise Refused(kind)
+        modules, problems = _module_files(folder, topics)
+    except Refused as exc:
+        return Submission(student, path, {}, "kit", {}, refused=str(exc))
+    except OSError as exc:
+        return Submission(student, path, {}, "kit", {}, refused=f"unreadable: {exc.strerror}")
     return Submission(student, path, modules, "kit", problems)
+
+
+def _looks_like_submission(folder: Path, topics: tuple[str, ...]) -> bool:
+    return any(
+        os.path.lexists(b / f"{t}.py") for b in (folder, folder / "assignments") for t in topics
+    )
+
+
+def _children(folder: Path) -> list[Path]:
+    """The entries of a folder of submissions: sub-folders and everything named ``*.zip``
+    (whatever its type: a FIFO named x.zip is refused as a submission, not skipped)."""
+    found = []
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.suffix == ".zip" or _kind(child) in ("folder",) or child.is_symlink():
+            found.append(child)
+    return found
 
 
 def discover(paths: list[Path], topics: tuple[str, ...], scratch: Path) -> list[Submission]:
     """Expand CLI paths: each is a submission or a folder of submissions (sub-folders or zips)."""
     found: list[Submission] = []
     for path in paths:
-        if not path.exists():
+        if not os.path.lexists(path):
             raise LayoutError(f"{path} does not exist")
-        if path.is_file() and path.suffix != ".zip":
-            raise LayoutError(f"{path} is neither a folder nor a .zip file")
-        if path.suffix == ".zip" or _looks_like_submission(path, topics):
+        if _kind(path) == "folder" and not _looks_like_submission(path, topics):
+            found.extend(submission(child, topics, scratch) for child in _children(path))
+        else:
             found.append(submission(path, topics, scratch))
-            continue
-        children = sorted(
-            p
-            for p in path.iterdir()
-            if not p.name.startswith(".") and (p.is_dir() or p.suffix == ".zip")
-        )
-        found.extend(submission(child, topics, scratch) for child in children)
     seen: dict[str, int] = {}
     unique = []
     for sub in found:  # two submissions with the same id (alice/ and alice.zip) keep both
         n = seen.get(sub.student_id, 0)
         seen[sub.student_id] = n + 1
         if n:
-            sub = Submission(
-                f"{sub.student_id}-{n + 1}", sub.source, sub.modules, sub.layout, sub.problems
-            )
+            sub = replace(sub, student_id=f"{sub.student_id}-{n + 1}")
         unique.append(sub)
     return unique

@@ -37,6 +37,8 @@ def render(report: SubmissionReport) -> str:
         lines.append(f"| {topic} | {score:g} | {max_score:g} |")
     if report.grader_error:
         lines += ["", "> The autograder failed on this submission; your instructor will regrade."]
+    if report.refused:
+        lines += ["", f"> Your submission could not be read: {report.refused}"]
     for topic in report.topics:
         results = [r for r in report.results if r.topic == topic]
         lines += ["", f"## {topic}", ""]

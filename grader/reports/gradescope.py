@@ -71,7 +71,10 @@ def results_json(report: SubmissionReport) -> dict[str, Any]:
         "score": report.score,
         "max_score": report.max_score,
         "execution_time": round(report.elapsed, 3),
-        "output": f"Score {report.score:g}/{report.max_score:g} ({summary})",
+        "output": (
+            f"Your submission could not be read: {report.refused}\n" if report.refused else ""
+        )
+        + f"Score {report.score:g}/{report.max_score:g} ({summary})",
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": tests,

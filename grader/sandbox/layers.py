@@ -187,12 +187,14 @@ def drop_privileges(uid: int) -> list[str]:
     return ["uid(unprivileged, one per worker)", "not dumpable", "no_new_privs"]
 
 
-def die_with_parent() -> None:
-    """SIGKILL this process when the thread that started its parent process ends.
+def die_with_parent(parent: int | None = None) -> None:
+    """SIGKILL this process when its parent (the judge's thread that started it) ends.
 
-    Called by the process that runs student code, after the uid switch (which clears the
-    setting). It guards only that process: in a PID namespace, its parent (the outer worker
-    process, which waits for it) is not guarded, so a judge killed outright leaves the outer
-    process, and with it the namespace, to the judge's own clean-up; the rlimits-only worker
-    arms no guard at all."""
+    Armed twice in a worker: first thing in the worker process (so a judge killed outright
+    takes its workers with it, whatever the isolation), and again in the process that runs
+    student code after the uid switch, which clears the setting (in a PID namespace that
+    process is the namespace's init: when it dies, everything in the namespace dies).
+    ``parent``: the pid the parent had before arming; if it is already gone, exit now."""
     _c().prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0)
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)  # the judge died before the guard was armed

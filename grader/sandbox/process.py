@@ -27,6 +27,7 @@ from grader.protocol.wire import Deadline, PeerClosed, ProtocolError, read_frame
 GRADER_DIR = str(Path(grader.__file__).resolve().parent)  # the package, not the course around it
 PACKAGE_PARENT = str(Path(GRADER_DIR).parent)
 BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker.main import main; main()"
+PR_SET_CHILD_SUBREAPER = 36
 _uids = itertools.count()
 
 
@@ -100,13 +101,88 @@ class _Output:
         return text
 
 
+_live: set[WorkerProcess] = set()  # every worker of this judge that may still be running
+_live_lock = threading.Lock()
+_stop = threading.Event()
+
+
+def stop_all() -> None:
+    """Interrupt: kill every worker of this judge now and refuse to start new ones (until
+    ``resume``), so that gradings in other threads end within moments."""
+    _stop.set()
+    with _live_lock:
+        workers = list(_live)
+    for worker in workers:
+        worker.kill()
+    kill_orphans()
+
+
+def resume() -> None:
+    _stop.clear()
+
+
+def stopping() -> bool:
+    return _stop.is_set()
+
+
+_reaping = threading.Event()  # this process is a child subreaper: orphans come back here
+
+
+def become_subreaper() -> bool:
+    """Make this process (the grading command, which starts no child but workers) the parent
+    of every orphan its workers leave (Linux), so that a process a student detached (setsid, a
+    double fork) is still found and killed by ``kill_orphans``. Not for library callers that
+    start children of their own."""
+    try:
+        import ctypes
+
+        ok = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        ok = False
+    if ok:
+        _reaping.set()
+    return ok
+
+
+def kill_orphans() -> int:
+    """As a subreaper: kill and reap every child of this process that is not a running
+    worker (so an orphan a worker left behind); return how many. Does nothing otherwise."""
+    if not _reaping.is_set():
+        return 0
+    with _live_lock:  # no worker starts meanwhile, so every unknown child is an orphan
+        return _kill_unknown_children({w.proc.pid for w in _live})
+
+
+def _kill_unknown_children(known: set[int]) -> int:
+    me, killed = str(os.getpid()), 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in known:
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        if next((ln.split()[1] for ln in status.splitlines() if ln.startswith("PPid:")), "") != me:
+            continue
+        try:
+            os.kill(int(entry.name), signal.SIGKILL)
+            os.waitpid(int(entry.name), 0)
+            killed += 1
+        except (ProcessLookupError, ChildProcessError, PermissionError):
+            pass
+    return killed
+
+
 class WorkerProcess:
     def __init__(self, module_path: Path, module_name: str, sandbox: Sandbox) -> None:
+        if _stop.is_set():
+            raise WorkerDied("grading was interrupted")
         self.sandbox = sandbox
         req_r, self._req_w = os.pipe()
         self._rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
         cfg = {
+            "judge_pid": os.getpid(),
             "req_fd": req_r,
             "rep_fd": rep_w,
             "module_path": str(module_path),
@@ -131,22 +207,9 @@ class WorkerProcess:
         }
         self.started = time.monotonic()
         try:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    "-c",
-                    BOOTSTRAP.format(root=PACKAGE_PARENT),
-                    json.dumps(cfg),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=out_w,
-                stderr=out_w,
-                pass_fds=(req_r, rep_w),
-                env=scrubbed_env(),
-                cwd="/",
-                start_new_session=True,
-            )
+            with _live_lock:  # started and registered at once: kill_orphans never mistakes it
+                self.proc = self._spawn(cfg, req_r, rep_w, out_w)
+                _live.add(self)
         finally:
             for fd in (req_r, rep_w, out_w):
                 os.close(fd)
@@ -157,6 +220,19 @@ class WorkerProcess:
         self.isolation: list[str] = []
         self.setup_s = 0.0
         self._hello()
+
+    @staticmethod
+    def _spawn(cfg: dict[str, Any], req_r: int, rep_w: int, out_w: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-I", "-c", BOOTSTRAP.format(root=PACKAGE_PARENT), json.dumps(cfg)],
+            stdin=subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=out_w,
+            pass_fds=(req_r, rep_w),
+            env=scrubbed_env(),
+            cwd="/",
+            start_new_session=True,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _hello(self) -> None:
@@ -204,6 +280,11 @@ class WorkerProcess:
         self.proc.wait()
         self.inner_pid = None
         self._close()
+        kill_orphans()  # what the student detached from the process group
+
+    def _forget(self) -> None:
+        with _live_lock:
+            _live.discard(self)
 
     def close(self) -> None:
         """Ask the worker to finish (close its request channel); kill it if it lingers."""
@@ -216,6 +297,7 @@ class WorkerProcess:
         self.kill()
 
     def _close(self) -> None:
+        self._forget()
         for attr in ("_req_w", "_rep_r"):
             fd = getattr(self, attr)
             if fd >= 0:

@@ -105,6 +105,7 @@ class CappedOutput(io.TextIOBase):
 
 def main() -> None:
     cfg = json.loads(sys.argv[1])
+    layers.die_with_parent(cfg["judge_pid"])  # a judge killed outright takes its workers along
     req_fd, rep_fd = cfg["req_fd"], cfg["rep_fd"]
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the file-size limit: an OSError, not death
