@@ -12,6 +12,7 @@ import numpy as np
 from grader.checks.base import PASS, Context, Misconception, Outcome, Verdict
 from grader.checks.outputs import CACHE, is_real_scalar
 from grader.judge.compare import Comparison, exact, relative_error
+from grader.protocol.values import RngSeed
 
 Metric = Callable[[str, np.ndarray, np.ndarray, float], Comparison]
 
@@ -77,6 +78,19 @@ def _matches(
     return bool(comparisons) and all(c.ok for c in comparisons)
 
 
+def reference_inputs(values: Any) -> Any:
+    """A deep copy of ``values`` as judge-side code (the reference, a mistake's model) takes
+    them: each ``RngSeed`` becomes ``numpy.random.default_rng(seed)``, the generator the worker
+    makes of it for the student's call, so both sides draw the same numbers."""
+    if isinstance(values, RngSeed):
+        return np.random.default_rng(values.seed)
+    if type(values) in (tuple, list):
+        return type(values)(reference_inputs(v) for v in values)
+    if type(values) is dict:
+        return {k: reference_inputs(v) for k, v in values.items()}
+    return copy.deepcopy(values)
+
+
 @dataclass(frozen=True)
 class Observation:
     """One call of a student function, as the judge saw it, and what it should have returned.
@@ -107,7 +121,7 @@ def diagnose(ctx: Context, seen: Observation, tol: float) -> Misconception | Non
             continue
         with np.errstate(all="ignore"):
             try:
-                out = m.variant(ctx.ref, *copy.deepcopy(list(seen.inputs)))
+                out = m.variant(ctx.ref, *reference_inputs(list(seen.inputs)))
             except Exception:  # a variant that cannot apply to these inputs does not match
                 continue
         if seen.expected is not None and _matches(seen.expected, out, seen.names, tol, m.compare):
