@@ -57,6 +57,8 @@ def _fit_per_example(ref: ModuleType, X: np.ndarray) -> tuple:
 
 
 def _fit_ddof(ref: ModuleType, X: np.ndarray) -> tuple:
+    if X.shape[0] < 2:
+        raise ValueError("N - 1 = 0: no model")
     return X.mean(axis=0), X.std(axis=0, ddof=1)
 
 
@@ -160,6 +162,8 @@ def _whiten(
             values, U = np.linalg.eigh(cov)
         else:
             U, values = signed_top(cov, D)
+        if not eps_in and np.min(values) <= 1e-10 * np.max(np.abs(values)):
+            raise ValueError("a zero eigenvalue: without eps the result is noise, no model")
         if scale == "N-1":
             values = values * N / (N - 1)
         data = X - X.mean(axis=0) if centre_data else X
@@ -268,10 +272,12 @@ MISCONCEPTIONS = (
     _m("pca_whiten", NO_EPS, _whiten(False, eps_in=False)),
     _m("pca_whiten", UNCENTRED, _whiten(False, centre_data=False, centre_cov=False)),
     _m("pca_whiten", UNCENTRED, _whiten(False, centre_cov=False)),
+    _m("pca_whiten", UNCENTRED, _whiten(False, centre_data=False)),
     _m("pca_whiten", SAMPLE_STATS, _whiten(False, scale="N-1")),
     _m("zca_whiten", NO_EPS, _whiten(True, eps_in=False)),
     _m("zca_whiten", UNCENTRED, _whiten(True, centre_data=False, centre_cov=False)),
     _m("zca_whiten", UNCENTRED, _whiten(True, centre_cov=False)),
+    _m("zca_whiten", UNCENTRED, _whiten(True, centre_data=False)),
     _m("zca_whiten", ROWS, _whiten(True, rows="signed")),
     _m("zca_whiten", ROWS, _whiten(True, rows="eigh")),
     _m("zca_whiten", SAMPLE_STATS, _whiten(True, scale="N-1")),
