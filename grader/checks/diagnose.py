@@ -81,14 +81,23 @@ def _matches(
 def reference_inputs(values: Any) -> Any:
     """A deep copy of ``values`` as judge-side code (the reference, a mistake's model) takes
     them: each ``RngSeed`` becomes ``numpy.random.default_rng(seed)``, the generator the worker
-    makes of it for the student's call, so both sides draw the same numbers."""
-    if isinstance(values, RngSeed):
-        return np.random.default_rng(values.seed)
-    if type(values) in (tuple, list):
-        return type(values)(reference_inputs(v) for v in values)
-    if type(values) is dict:
-        return {k: reference_inputs(v) for k, v in values.items()}
-    return copy.deepcopy(values)
+    makes of it for the student's call, so both sides draw the same numbers. Without a seed
+    inside, this is ``copy.deepcopy``."""
+    return _with_generators(copy.deepcopy(values))
+
+
+def _with_generators(value: Any) -> Any:
+    """``value`` with its seeds turned into generators; containers without one unchanged."""
+    if isinstance(value, RngSeed):
+        return np.random.default_rng(value.seed)
+    if type(value) in (tuple, list):
+        items = [_with_generators(v) for v in value]
+        same = all(a is b for a, b in zip(items, value))
+        return value if same else type(value)(items)
+    if type(value) is dict:
+        items = {k: _with_generators(v) for k, v in value.items()}
+        return value if all(items[k] is value[k] for k in value) else items
+    return value
 
 
 @dataclass(frozen=True)

@@ -98,10 +98,11 @@ def named(function: str, name: str, message: str) -> Verdict:
     )
 
 
-def _standardised(name: str, out: np.ndarray, tol: float = LAW_TOL) -> list[Comparison]:
+def _standardised(out: np.ndarray, tol: float = LAW_TOL) -> list[Comparison]:
+    """Every feature (position after axis 0) of ``out`` has mean 0 and std 1."""
     return [
-        absolute_error(f"mean of {name} over axis 0", out.mean(axis=0), 0.0, tol),
-        absolute_error(f"std of {name} over axis 0", out.std(axis=0), 1.0, tol),
+        absolute_error("feature means", out.mean(axis=0), 0.0, tol),
+        absolute_error("feature stds", out.std(axis=0), 1.0, tol),
     ]
 
 
@@ -118,7 +119,7 @@ def fit_standardises(make: Make) -> Body:
             ctx,
             "fit_normalizer",
             "(X_train - mean) / (std + 1e-8) has mean 0 and std 1 per feature",
-            _standardised("(X_train - mean) / (std + 1e-8)", out),
+            _standardised(out),
             evidence(ctx, "fit_normalizer", args, got, STATS),
         )
 
@@ -136,7 +137,7 @@ def normalize_own_stats(make: Make) -> Body:
             ctx,
             "normalize",
             "X normalised with its own mean and std has mean 0 and std 1 per feature",
-            _standardised("out", got[0]),
+            _standardised(got[0]),
             evidence(ctx, "normalize", args, got, ("out",)),
         )
 
@@ -154,7 +155,7 @@ def splits_train_standardised(make: Make) -> Body:
             ctx,
             "normalize_splits",
             "the training split comes out with mean 0 and std 1 per feature",
-            _standardised("train", got[0]),
+            _standardised(got[0]),
             evidence(ctx, "normalize_splits", args, got, SPLITS),
         )
 
