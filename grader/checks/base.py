@@ -76,8 +76,9 @@ class Misconception:
     """A known mistake: a judge-side implementation of it, and what to tell the student.
 
     ``variant(ref, *inputs)`` gets the trusted reference module and the inputs of the check that
-    failed (``args`` for direct checks, ``(dout, *forward_args)`` for backward checks) and returns
-    what the mistaken code would return.
+    failed (``args`` for direct checks, ``(dout, *forward_args)`` for backward checks; a
+    ``RngSeed`` among them arrives as the generator the student got) and returns what the
+    mistaken code would return.
     """
 
     function: str

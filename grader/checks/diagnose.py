@@ -12,6 +12,7 @@ import numpy as np
 from grader.checks.base import PASS, Context, Misconception, Outcome, Verdict
 from grader.checks.outputs import CACHE, is_real_scalar
 from grader.judge.compare import Comparison, exact, relative_error
+from grader.protocol.values import RngSeed
 
 Metric = Callable[[str, np.ndarray, np.ndarray, float], Comparison]
 
@@ -77,6 +78,28 @@ def _matches(
     return bool(comparisons) and all(c.ok for c in comparisons)
 
 
+def reference_inputs(values: Any) -> Any:
+    """A deep copy of ``values`` as judge-side code (the reference, a mistake's model) takes
+    them: each ``RngSeed`` becomes ``numpy.random.default_rng(seed)``, the generator the worker
+    makes of it for the student's call, so both sides draw the same numbers. Without a seed
+    inside, this is ``copy.deepcopy``."""
+    return _with_generators(copy.deepcopy(values))
+
+
+def _with_generators(value: Any) -> Any:
+    """``value`` with its seeds turned into generators; containers without one unchanged."""
+    if isinstance(value, RngSeed):
+        return np.random.default_rng(value.seed)
+    if type(value) in (tuple, list):
+        items = [_with_generators(v) for v in value]
+        same = all(a is b for a, b in zip(items, value))
+        return value if same else type(value)(items)
+    if type(value) is dict:
+        items = {k: _with_generators(v) for k, v in value.items()}
+        return value if all(items[k] is value[k] for k in value) else items
+    return value
+
+
 @dataclass(frozen=True)
 class Observation:
     """One call of a student function, as the judge saw it, and what it should have returned.
@@ -107,7 +130,7 @@ def diagnose(ctx: Context, seen: Observation, tol: float) -> Misconception | Non
             continue
         with np.errstate(all="ignore"):
             try:
-                out = m.variant(ctx.ref, *copy.deepcopy(list(seen.inputs)))
+                out = m.variant(ctx.ref, *reference_inputs(list(seen.inputs)))
             except Exception:  # a variant that cannot apply to these inputs does not match
                 continue
         if seen.expected is not None and _matches(seen.expected, out, seen.names, tol, m.compare):

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.base import Context, Declared, Kind, Make, Outcome, Verdict, fail
-from grader.checks.diagnose import Observation, judge_outputs
+from grader.checks.diagnose import Observation, judge_outputs, reference_inputs
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.judge.student import Call
 from grader.protocol.values import Handle
@@ -26,8 +26,8 @@ def as_tuple(value: Any) -> tuple:
 
 
 def reference_outputs(ctx: Context, function: str, args: tuple) -> tuple:
-    """The reference's result for ``args`` (on a copy), as a tuple."""
-    return as_tuple(getattr(ctx.ref, function)(*copy.deepcopy(args)))
+    """The reference's result for ``args`` (on a copy, seeds as generators), as a tuple."""
+    return as_tuple(getattr(ctx.ref, function)(*reference_inputs(args)))
 
 
 def student_and_reference(
