@@ -33,6 +33,11 @@ SVM_MEAN = (
 SVM_SUM = SVM_MEAN.replace(" / num_train", "")
 NORMALISE_OVER_CLASSES = "np.sum(np.exp(shifted), axis=1, keepdims=True)"
 NORMALISE_OVER_BATCH = "np.sum(np.exp(shifted), axis=0, keepdims=True)"
+SOFTMAX_OVER_CLASSES = (  # softmax_loss's max-shift and normalisation, both per example
+    "    shifted = x - np.max(x, axis=1, keepdims=True)\n"
+    "    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))\n"
+)
+SOFTMAX_OVER_BATCH = SOFTMAX_OVER_CLASSES.replace("axis=1", "axis=0")
 
 MUTANTS = [
     Mutant(
@@ -98,9 +103,22 @@ MUTANTS = [
         WRONG_AXIS,
     ),
     Mutant("losses", "softmax_loss", NORMALISE_OVER_CLASSES, NORMALISE_OVER_BATCH, WRONG_AXIS),
+    Mutant("losses", "softmax_loss", SOFTMAX_OVER_CLASSES, SOFTMAX_OVER_BATCH, WRONG_AXIS),
 ]
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.label)
 def test_mutant_is_caught(course, tmp_path, mutant):
     assert_caught(course, tmp_path, mutant)
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [(NORMALISE_OVER_CLASSES, NORMALISE_OVER_BATCH), (SOFTMAX_OVER_CLASSES, SOFTMAX_OVER_BATCH)],
+    ids=["row max-shift as asked", "max-shift over the batch too"],
+)
+def test_softmax_over_the_batch_is_named_on_a_whole_batch(course, tmp_path, old, new):
+    # with N = 1 both ways of writing the mistake give the same numbers; a batch tells them apart
+    results = assert_caught(course, tmp_path, Mutant("losses", "softmax_loss", old, new))
+    by_id = {r.check_id: r for r in results}
+    assert by_id["losses/softmax_loss: random N=10 C=5"].misconception == WRONG_AXIS
