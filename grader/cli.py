@@ -1,5 +1,6 @@
-"""Command line: ``grader check``, ``grader grade``, ``grader validate``. Parsing only; the work
-happens in ``grader.pipeline``, ``grader.batch`` and ``grader.validate``."""
+"""Command line: ``grader check``, ``grader grade``, ``grader validate``, ``grader checks``.
+Parsing only; the work happens in ``grader.pipeline``, ``grader.batch``, ``grader.validate``
+and ``grader.reports.checklist``."""
 
 from __future__ import annotations
 
@@ -53,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("validate", help="solutions earn every point, stubs earn zero, APIs match")
+
+    checks = sub.add_parser("checks", help="list every check id with kind, points, visibility")
+    checks.add_argument("topics", nargs="*", metavar="TOPIC", help="topics (default: all)")
+    checks.add_argument("--json", action="store_true", help="one JSON list, for programs")
     return p
 
 
@@ -80,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(course, args, terminal)
         if args.command == "grade":
             return _grade(course, args, terminal)
+        if args.command == "checks":
+            return _checks(course, args, terminal)
         return _validate(course, terminal)
     except (config.ConfigError, LayoutError, registry.UnknownTopic) as exc:
         terminal.error(str(exc))
@@ -131,6 +138,18 @@ def _grade(course, args, terminal) -> int:
         f"wrote {len(reports)} results to {args.out}/<student>/results.json, "
         f"feedback.md, and {args.out}/gradebook.csv"
     )
+    return EXIT_OK
+
+
+def _checks(course, args, terminal) -> int:
+    from grader.reports import checklist
+
+    topics = _topics(course, args.topics)
+    rows = checklist.listing(course, topics)
+    if args.json:
+        print(checklist.as_json(rows))
+    else:
+        checklist.render(terminal.console, topics, rows)
     return EXIT_OK
 
 

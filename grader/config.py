@@ -1,11 +1,13 @@
 """``autograder.yml`` -> a frozen, validated course configuration.
 
 Validation errors name the key path (``topics.losses.rules[1].visibilty``) and, for a misspelt
-key, the closest valid one. Rules are matched against check ids from the registry, and a rule
-that matches no check is an error, so a misspelt pattern is caught; a pattern that matches
-other checks than the ones meant is not (``grader checks`` lists every id to write rules
-against). A check its declaration marks hidden stays out of students' sight whatever the rules
-say: a rule may only move it to another level that is not ``visible``.
+key, the closest valid one. A key given twice in one mapping, anywhere, is an error naming the
+lines of both (pyyaml would silently keep the second: a second ``rules:`` block would replace
+the first). Rules are matched against check ids from the registry, and a rule that matches no
+check is an error, so a misspelt pattern is caught; a pattern that matches other checks than the
+ones meant is not (``grader checks`` lists every id to write rules against). A check its
+declaration marks hidden stays out of students' sight whatever the rules say: a rule may only
+move it to another level that is not ``visible``.
 """
 
 from __future__ import annotations
@@ -196,6 +198,62 @@ def _plans(cfg: CourseConfig, source: str) -> dict[str, tuple[CheckPlan, ...]]:
     return plans
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """pyyaml's SafeLoader, except that a key given twice in one mapping is an error (SafeLoader
+    keeps the last value silently: a second ``rules:`` block would replace the first)."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        found = sorted(_duplicate_keys(self, node, "", set()))
+        if found:
+            raise _DuplicateKeys([text for _, text in found])
+        return super().construct_document(node)
+
+
+class _DuplicateKeys(yaml.YAMLError):
+    def __init__(self, found: list[str]) -> None:
+        super().__init__("; ".join(found))
+        self.found = found
+
+
+def _and(items: list[int]) -> str:
+    words = [str(n) for n in items]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _duplicate_keys(
+    loader: yaml.SafeLoader, node: yaml.Node, path: str, seen: set[int]
+) -> list[tuple[int, str]]:
+    """(line, ``"<key path>: duplicate key (lines a and b)"``) for every key given twice in one
+    mapping anywhere under ``node``. Merge keys (``<<: *base``) are YAML's own way to override
+    and are left alone."""
+    if id(node) in seen:  # an alias of a node already walked (or of itself)
+        return []
+    seen.add(id(node))
+    found = []
+    if isinstance(node, yaml.MappingNode):
+        lines: dict[Any, list[int]] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            try:
+                key = loader.construct_object(key_node, deep=True)
+                hash(key)
+            except (yaml.YAMLError, TypeError):  # an unhashable key: pyyaml reports it later
+                continue
+            lines.setdefault(key, []).append(key_node.start_mark.line + 1)
+            found += _duplicate_keys(
+                loader, value_node, f"{path}.{key}" if path else str(key), seen
+            )
+        for key, at in lines.items():
+            if len(at) > 1:
+                name = f"{path}.{key}" if path else str(key)
+                found.append((at[0], f"{name}: duplicate key (lines {_and(at)})"))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found += _duplicate_keys(loader, item, f"{path}[{i}]", seen)
+    return found
+
+
 def find_config(start: Path | None = None) -> Path:
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
@@ -210,9 +268,12 @@ def find_config(start: Path | None = None) -> Path:
 def load(path: Path | None = None) -> Course:
     path = path or find_config()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except _DuplicateKeys as exc:
+        found = "".join(f"\n  {line}" for line in exc.found)
+        raise ConfigError(f"{path} is invalid:{found}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):

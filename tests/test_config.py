@@ -6,6 +6,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from grader import config, registry
 
@@ -122,3 +123,67 @@ def test_speed_settings_are_validated_with_the_key_named(tmp_path):
         config.load(write(tmp_path, text))
     course = config.load(write(tmp_path, "topics:\n  conv:\n    speed: {min_ratio: 7}\n"))
     assert course.config.topics["conv"].speed.min_ratio == 7
+
+
+def line_of(text: str, fragment: str, nth: int = 0) -> int:
+    """The 1-based line of the ``nth`` line of ``text`` (dedented) that contains ``fragment``."""
+    lines = [i for i, ln in enumerate(textwrap.dedent(text).splitlines(), 1) if fragment in ln]
+    return lines[nth]
+
+
+SECOND_RULES_BLOCK = BASE + (
+    "    rules:\n"  # a second rules: block under topics.losses, meant to add to the first
+    '      - match: "losses/svm_loss_naive: *"\n'
+    "        points: 2\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text, key, fragment",
+    [
+        (BASE + "mutation: warn\nmutation: fail\n", "mutation", "mutation:"),
+        (SECOND_RULES_BLOCK, "topics.losses.rules", "rules:"),
+        (
+            BASE.replace("        points: 3\n", "        points: 3\n        points: 4\n"),
+            "topics.losses.rules[1].points",
+            "        points:",
+        ),
+        (
+            "limits:\n  memory_mb: 2048\n  cpu_s: 10\n  memory_mb: 512\n" + BASE,
+            "limits.memory_mb",
+            "memory_mb:",
+        ),
+    ],
+    ids=["top level", "second rules block of a topic", "inside a rule", "inside limits"],
+)
+def test_duplicate_keys_are_errors_naming_both_lines(tmp_path, text, key, fragment):
+    # pyyaml alone accepts every one of these, keeping the last value
+    assert isinstance(yaml.safe_load(textwrap.dedent(text)), dict)
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, text))
+    first, second = line_of(text, fragment, 0), line_of(text, fragment, 1)
+    assert first < second
+    assert f"{key}: duplicate key (lines {first} and {second})" in str(info.value)
+
+
+def test_every_duplicate_is_reported_in_file_order(tmp_path):
+    text = SECOND_RULES_BLOCK + "mutation: warn\nmutation: fail\n"
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, text))
+    found = [ln.strip() for ln in str(info.value).splitlines()[1:]]
+    assert [ln.split(":")[0] for ln in found] == ["topics.losses.rules", "mutation"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the same key in two different mappings
+        "topics:\n  losses:\n    default_points: 1\n  conv:\n    default_points: 1\n",
+        # a merge key is YAML's way to override: not a duplicate
+        "topics:\n  losses: &base\n    default_points: 2\n  conv:\n    <<: *base\n"
+        "    default_points: 3\n",
+    ],
+    ids=["same key in two mappings", "merge key"],
+)
+def test_keys_repeated_in_other_mappings_are_not_duplicates(tmp_path, text):
+    config.load(write(tmp_path, text))

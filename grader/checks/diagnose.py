@@ -11,7 +11,7 @@ import numpy as np
 
 from grader.checks.base import PASS, Context, Misconception, Outcome, Verdict
 from grader.checks.outputs import CACHE, is_real_scalar
-from grader.judge.compare import Comparison, exact, relative_error
+from grader.judge.compare import Comparison, exact, relative_error, whole_number
 from grader.protocol.values import RngSeed
 
 Metric = Callable[[str, np.ndarray, np.ndarray, float], Comparison]
@@ -149,6 +149,29 @@ def judge_outputs(ctx: Context, seen: Observation, tol: float, against: str) -> 
     return mismatch_verdict(ctx, seen, comparisons, tol, against)
 
 
+def ratio_note(comparison: Comparison) -> str | None:
+    """The line that says a failed output is an exact multiple of the expected one, if it is."""
+    c = comparison.ratio
+    if c is None:
+        return None
+    k = whole_number(c)
+    if k == -1:
+        return "  yours is exactly the negative of the expected value (a sign error?)"
+    if k is not None:
+        guess = "a sum instead of a mean? " if k > 1 else ""
+        return (
+            f"  yours is exactly {k} times the expected value ({guess}a missing or extra factor?)"
+        )
+    k = whole_number(1 / c)
+    if k is not None:
+        guess = "a mean instead of a sum? " if k > 1 else ""
+        part = f"1/{k}" if k > 0 else f"-1/{-k}"
+        return (
+            f"  yours is exactly {part} of the expected value ({guess}a missing or extra factor?)"
+        )
+    return f"  yours is exactly {c:.6g} times the expected value (a missing or extra factor?)"
+
+
 def mismatch_verdict(
     ctx: Context, seen: Observation, comparisons: Sequence[Comparison], tol: float, against: str
 ) -> Verdict:
@@ -163,6 +186,9 @@ def mismatch_verdict(
             "  your output has NaN/inf where the expected value is finite "
             "(numerical overflow? divide by zero?)"
         )
+    ratio = ratio_note(first)
+    if ratio:
+        lines.append(ratio)
     if len(bad) > 1:
         lines.append("  also off: " + ", ".join(c.name for c in bad[1:4]))
     mistake = diagnose(ctx, seen, tol)

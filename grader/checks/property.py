@@ -11,7 +11,7 @@ from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
 from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict
-from grader.checks.diagnose import Observation, compare_outputs, diagnose
+from grader.checks.diagnose import Observation, compare_outputs, diagnose, ratio_note
 from grader.checks.reference import reference_outputs, student_and_reference
 
 
@@ -59,6 +59,9 @@ def expect_close(
         expected = reference_outputs(ctx, function, tuple(evidence.inputs))
         mistake = diagnose(ctx, replace(evidence, expected=expected), tol)
     lines = [f"{function}: {law} does not hold.", "  " + bad.describe()]
+    ratio = ratio_note(bad)
+    if ratio:
+        lines.append(ratio)
     if mistake:
         lines.append(f"  looks like a known mistake: {mistake.name}. Hint: {mistake.hint}")
     return Verdict(Outcome.WRONG, "\n".join(lines), misconception=mistake.name if mistake else None)

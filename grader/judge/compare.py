@@ -18,6 +18,7 @@ class Comparison:
     got_value: float | str | bool
     expected_value: float | str | bool
     metric: str
+    ratio: float | None = None  # a failed comparison where got == ratio * expected exactly
 
     @property
     def ok(self) -> bool:
@@ -52,6 +53,39 @@ def exact(name: str, got: str | bool, expected: str | bool) -> Comparison:
     return Comparison(name, 0.0 if same else float("inf"), 0.0, (), got, expected, "equality")
 
 
+RATIO_SPREAD = 1e-9  # how far the elementwise ratios may differ, relative to their value
+
+
+def whole_number(value: float) -> int | None:
+    """``value`` as an integer when it is one (to within ``RATIO_SPREAD``), else None."""
+    k = round(value)
+    return k if k and abs(value - k) <= RATIO_SPREAD * abs(value) else None
+
+
+def exact_ratio(got: np.ndarray, expected: np.ndarray) -> float | None:
+    """``c`` when ``got == c * expected`` elementwise (ratios within ``RATIO_SPREAD`` of each
+    other; elements that are 0 on both sides agree with any c), with c finite, not 0 and not 1;
+    else None. A single value always has some ratio to another, so for one value only a whole
+    number or its reciprocal counts (a sum instead of a mean, a factor 2 missing)."""
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if got.shape != expected.shape:
+        return None
+    both_zero = (got == 0) & (expected == 0)
+    g, e = got[~both_zero], expected[~both_zero]
+    if g.size == 0 or not (np.all(np.isfinite(g)) and np.all(np.isfinite(e)) and np.all(e != 0)):
+        return None
+    with np.errstate(all="ignore"):
+        ratios = g / e
+    c = float(np.median(ratios))
+    if not np.isfinite(c) or c == 0 or abs(c - 1) <= RATIO_SPREAD:
+        return None
+    if float(np.max(np.abs(ratios - c))) > RATIO_SPREAD * abs(c):
+        return None
+    if g.size == 1 and whole_number(c) is None and whole_number(1 / c) is None:
+        return None
+    return c
+
+
 def relative_error(
     name: str,
     got: np.ndarray,
@@ -81,14 +115,16 @@ def relative_error(
         return Comparison(name, 0.0, tolerance, (), np.nan, np.nan, "relative error")
     flat = int(np.argmax(err))
     idx = np.unravel_index(flat, err.shape) if err.ndim else ()
+    error = float(err.flat[flat])
     return Comparison(
         name=name,
-        error=float(err.flat[flat]),
+        error=error,
         tolerance=tolerance,
         worst_index=tuple(int(i) for i in idx),
         got_value=float(got.flat[flat]),
         expected_value=float(expected.flat[flat]),
         metric=f"relative error max|a-b|/max({floor:g},|a|+|b|)",
+        ratio=exact_ratio(got, expected) if error > tolerance else None,
     )
 
 

@@ -30,6 +30,9 @@ REGULARISERS = ("l1_regularization", "l2_regularization")
 FUNCTIONS = LINEAR + SCORES + REGULARISERS
 LOSS_W = ("loss", "dW")
 LOSS_X = ("loss", "dx")
+SUM_NOT_MEAN = "sum where the mean was asked (loss N times too large)"
+REG_GRAD_WITHOUT_2 = "regularisation gradient reg*W instead of 2*reg*W"
+WRONG_AXIS = "softmax normalised over the wrong axis"
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -103,6 +106,65 @@ def _divide_by_c(fn: str) -> Callable[..., tuple]:
     return variant
 
 
+def _sum_not_mean_linear(fn: str) -> Callable[..., tuple]:
+    def variant(r: ModuleType, W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple:
+        loss, dW = getattr(r, fn)(W, X, y, 0.0)  # the data term alone; reg is not averaged
+        N = X.shape[0]
+        return loss * N + reg * np.sum(W * W), dW * N + 2 * reg * W
+
+    return variant
+
+
+def _sum_not_mean_scores(fn: str) -> Callable[..., tuple]:
+    def variant(r: ModuleType, x: np.ndarray, y: np.ndarray) -> tuple:
+        loss, dx = getattr(r, fn)(x, y)
+        return loss * x.shape[0], dx * x.shape[0]
+
+    return variant
+
+
+def _reg_grad_without_2_linear(fn: str) -> Callable[..., tuple]:
+    def variant(r: ModuleType, W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple:
+        loss, dW = getattr(r, fn)(W, X, y, reg)
+        return loss, dW - reg * W
+
+    return variant
+
+
+def _reg_grad_without_2_l2(r: ModuleType, W: np.ndarray, reg: float) -> tuple:
+    loss, _ = r.l2_regularization(W, reg)
+    return loss, reg * W
+
+
+def _softmax_over_batch(scores: np.ndarray, y: np.ndarray, shift_axis: int) -> tuple:
+    """Loss and dscores of a softmax whose probabilities are normalised over the batch (axis 0)
+    instead of the classes (axis 1), after the max-shift over ``shift_axis`` (1: as asked, the
+    normalisation alone is wrong; 0: every axis wrong, which equals the unshifted softmax over
+    the batch without its overflow)."""
+    shifted = scores - np.max(scores, axis=shift_axis, keepdims=True)
+    e = np.exp(shifted)
+    p = e / e.sum(axis=0, keepdims=True)
+    N = scores.shape[0]
+    loss = -np.mean(np.log(p[np.arange(N), y]))
+    p[np.arange(N), y] -= 1
+    return loss, p / N
+
+
+def _wrong_axis_linear(shift_axis: int) -> Callable[..., tuple]:
+    def variant(r: ModuleType, W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple:
+        loss, dscores = _softmax_over_batch(X @ W, y, shift_axis)
+        return loss + reg * np.sum(W * W), X.T @ dscores + 2 * reg * W
+
+    return variant
+
+
+def _wrong_axis_scores(shift_axis: int) -> Callable[..., tuple]:
+    def variant(r: ModuleType, x: np.ndarray, y: np.ndarray) -> tuple:
+        return _softmax_over_batch(x, y, shift_axis)
+
+    return variant
+
+
 def _correct_class_margin(fn: str) -> Callable[..., tuple]:
     def variant(r: ModuleType, *args: object) -> tuple:
         loss, grad = getattr(r, fn)(*args)
@@ -154,6 +216,34 @@ def _misconceptions() -> list[Misconception]:
                 _divide_by_c(fn),
             ),
         ]
+    for fn in LINEAR + SCORES:
+        found.append(
+            Misconception(
+                fn,
+                SUM_NOT_MEAN,
+                "divide the data loss and its gradient by N = "
+                f"{'X' if fn in LINEAR else 'x'}.shape[0] (the mean over the batch)"
+                + ("; add the regularisation after, not divided" if fn in LINEAR else ""),
+                _sum_not_mean_linear(fn) if fn in LINEAR else _sum_not_mean_scores(fn),
+            )
+        )
+    for fn in LINEAR:
+        found.append(
+            Misconception(
+                fn,
+                REG_GRAD_WITHOUT_2,
+                "the derivative of reg * sum(W * W) is 2 * reg * W",
+                _reg_grad_without_2_linear(fn),
+            )
+        )
+    found.append(
+        Misconception(
+            "l2_regularization",
+            REG_GRAD_WITHOUT_2,
+            "the derivative of reg * sum(W * W) is 2 * reg * W (no factor 0.5 in this loss)",
+            _reg_grad_without_2_l2,
+        )
+    )
     for fn in ("svm_loss_naive", "svm_loss_vectorized", "svm_loss"):
         found.append(
             Misconception(
@@ -183,6 +273,19 @@ def _misconceptions() -> list[Misconception]:
             compare=("loss",),
         )
     )
+    for fn in ("softmax_loss_vectorized", "softmax_loss"):
+        for shift_axis in (1, 0):  # the row max-shift as asked, or that one wrong too
+            found.append(
+                Misconception(
+                    fn,
+                    WRONG_AXIS,
+                    "sum the exponentials over the classes of each example: "
+                    "np.sum(..., axis=1, keepdims=True), not axis=0 (the batch)",
+                    _wrong_axis_linear(shift_axis)
+                    if fn in LINEAR
+                    else _wrong_axis_scores(shift_axis),
+                )
+            )
     return found
 
 
