@@ -30,7 +30,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder with your modules (default: the course's assignments/)",
     )
-    check.add_argument("-q", "--quiet", action="store_true", help="only the summary table")
+    check.add_argument("-q", "--quiet", action="store_true", help="only the closing summary")
 
     grade = sub.add_parser("grade", help="grade submissions (folders, zips, or folders of them)")
     grade.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 def _check(course, args, terminal) -> int:
     from grader.layouts.kit import submission
     from grader.pipeline import grade_submission
+    from grader.reports import student_view
 
     topics = _topics(course, args.topics)
     folder = args.submission or course.assignments_dir
@@ -89,7 +90,8 @@ def _check(course, args, terminal) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         sub = submission(folder, topics, Path(scratch))
         report = grade_submission(course, sub, topics, only_public=True)
-    terminal.check_report(report, quiet=args.quiet)
+    hidden = student_view.hidden_checks(course, topics)
+    terminal.check_report(report, hidden, quiet=args.quiet)
     return EXIT_OK if all(r.passed for r in report.results if r.counts) else EXIT_FAILED
 
 

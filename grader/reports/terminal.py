@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.pipeline import SubmissionReport
+from grader.reports import student_view
 
 if TYPE_CHECKING:
     from grader.validate import Validation
@@ -29,35 +30,15 @@ def info(message: str) -> None:
     console.print(message, markup=False)
 
 
-def _status(r) -> str:
-    if not r.counts:
-        return "[yellow]NOT RUN[/]"
-    return "[green]PASS[/]" if r.passed else f"[red]FAIL[/] ({r.outcome.value})"
-
-
-def check_report(report: SubmissionReport, quiet: bool = False) -> None:
-    table = Table(title=f"public checks: {report.score:g} / {report.max_score:g} points")
-    table.add_column("check")
-    table.add_column("kind")
-    table.add_column("status")
-    table.add_column("points", justify="right")
-    for r in report.results:
-        table.add_row(escape(r.check_id), r.kind, _status(r), f"{r.points:g}/{r.max_points:g}")
-    console.print(table)
-    if quiet:
-        return
-    failed = [r for r in report.results if not r.passed and r.counts]
-    shown: set[tuple[str, str]] = set()
-    for r in failed:
-        key = (r.function, r.message)
-        if key in shown:  # the same fault repeated over a function's checks: say it once
-            continue
-        shown.add(key)
-        console.rule(f"[red]{escape(r.check_id)}[/]")
-        console.print(r.message or r.outcome.value, markup=False, soft_wrap=True)
-    if report.student_output:
-        console.rule("your program printed (capped)")
-        console.print(report.student_output[-3000:], markup=False, soft_wrap=True)
+def check_report(
+    report: SubmissionReport,
+    hidden: Mapping[str, student_view.Hidden] | None = None,
+    quiet: bool = False,
+    out: Console | None = None,
+) -> None:
+    """``grader check``'s output (``grader.reports.student_view``): tables and details, then the
+    closing summary, with the hidden checks that are not run locally."""
+    student_view.render(out or console, report, hidden, quiet)
 
 
 @contextlib.contextmanager
