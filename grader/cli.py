@@ -89,7 +89,8 @@ def _check(course, args, terminal) -> int:
 
     with tempfile.TemporaryDirectory() as scratch:
         sub = submission(folder, topics, Path(scratch))
-        report = grade_submission(course, sub, topics, only_public=True)
+        with terminal.working("checking") as step:
+            report = grade_submission(course, sub, topics, only_public=True, on_topic=step)
     hidden = student_view.hidden_checks(course, topics)
     terminal.check_report(report, hidden, quiet=args.quiet)
     return EXIT_OK if all(r.passed for r in report.results if r.counts) else EXIT_FAILED
@@ -118,7 +119,8 @@ def _grade(course, args, terminal) -> int:
 def _validate(course, terminal) -> int:
     from grader.validate import validate
 
-    result = validate(course, course.topics)
+    with terminal.working("validating") as step:
+        result = validate(course, course.topics, on_step=step)
     terminal.validation(result)
     return EXIT_OK if result.ok else EXIT_FAILED
 

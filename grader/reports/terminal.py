@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from grader.pipeline import SubmissionReport
@@ -39,6 +47,47 @@ def check_report(
     """``grader check``'s output (``grader.reports.student_view``): tables and details, then the
     closing summary, with the hidden checks that are not run locally."""
     student_view.render(out or console, report, hidden, quiet)
+
+
+@contextlib.contextmanager
+def working(
+    what: str, delay: float = 1.0, out: Console | None = None
+) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr (``what: <step>``, with the elapsed time) for work that takes longer
+    than ``delay`` seconds, only on a terminal; it is gone before the results are printed.
+    Yields ``step(text)`` to say what is being done now."""
+    out = out or err_console
+    if not out.is_terminal:
+        yield lambda text: None
+        return
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    )
+    task = progress.add_task(what, total=None)
+    lock = threading.Lock()
+    state = {"live": False, "done": False}
+
+    def show() -> None:
+        with lock:
+            if not state["done"]:
+                progress.start()
+                state["live"] = True
+
+    timer = threading.Timer(delay, show)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield lambda text: progress.update(task, description=f"{what}: {text}")
+    finally:
+        timer.cancel()
+        with lock:
+            state["done"] = True
+            if state["live"]:
+                progress.stop()
 
 
 @contextlib.contextmanager
