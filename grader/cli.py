@@ -1,5 +1,6 @@
-"""Command line: ``grader check``, ``grader grade``, ``grader validate``. Parsing only; the work
-happens in ``grader.pipeline``, ``grader.batch`` and ``grader.validate``."""
+"""Command line: ``grader check``, ``grader grade``, ``grader validate``, ``grader stats``. Parsing
+only; the work happens in ``grader.pipeline``, ``grader.batch``, ``grader.validate`` and
+``grader.reports.stats``."""
 
 from __future__ import annotations
 
@@ -46,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("validate", help="solutions earn every point, stubs earn zero, APIs match")
+
+    stats = sub.add_parser("stats", help="the class view of a graded batch (an output of grade)")
+    stats.add_argument("out", type=Path, metavar="OUT", help="output folder of grader grade")
+    stats.add_argument("--top", type=int, default=10, help="checks shown, failed most first")
     return p
 
 
@@ -64,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from grader.reports import terminal  # rich is imported only when output is needed
 
+    if args.command == "stats":  # reads an output folder: no course needed
+        return _stats(args, terminal)
     try:
         course = config.load(args.config)
         if args.command == "check":
@@ -123,6 +130,18 @@ def _validate(course, terminal) -> int:
         result = validate(course, course.topics, on_step=step)
     terminal.validation(result)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _stats(args, terminal) -> int:
+    from grader.reports import stats
+
+    try:
+        view = stats.load(args.out)
+    except stats.StatsError as exc:
+        terminal.error(str(exc))
+        return EXIT_USAGE
+    stats.render(view, terminal.console, top=args.top)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

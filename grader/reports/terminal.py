@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -19,6 +20,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from grader.pipeline import SubmissionReport
 from grader.reports import student_view
@@ -114,24 +116,82 @@ def batch_progress() -> Iterator:
         yield on_done
 
 
-def batch_table(reports: list[SubmissionReport], topics: tuple[str, ...]) -> None:
-    table = Table(title="grades")
-    table.add_column("student")
+def _percent(score: float, max_score: float) -> str:
+    """Floor of the percentage: 100% only for full marks."""
+    return f"{int(100 * score / max_score)}%" if max_score else "-"
+
+
+def _abbreviations(topics: tuple[str, ...], size: int = 4) -> dict[str, str]:
+    """The shortest prefix of each topic (at least ``size`` letters) that no other topic has."""
+    short = {}
     for t in topics:
-        table.add_column(t, justify="right")
-    table.add_column("total", justify="right")
-    table.add_column("notes")
+        n = size
+        while n < len(t) and any(o != t and o.startswith(t[:n]) for o in topics):
+            n += 1
+        short[t] = t[:n]
+    return short
+
+
+def _note(rep: SubmissionReport) -> str:
+    if rep.status == "grader_error":
+        return "GRADER ERROR"
+    if rep.status != "graded":
+        return rep.status
+    return ", ".join(sorted({r.outcome.value for r in rep.results if not r.passed and r.counts}))
+
+
+def _score_table(reports: list[SubmissionReport], topics: tuple[str, ...], form: str) -> Table:
+    """The batch's scores in one of the forms ``full`` (score/max per topic), ``percent``,
+    ``short`` (percentages under abbreviated topic names) or ``compact`` (the total and the
+    weakest topics)."""
+    caption = None if form == "full" else "the full table is in gradebook.csv"
+    table = Table(title="grades", caption=caption, box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("student", overflow="fold")
+    names = _abbreviations(topics) if form == "short" else {t: t for t in topics}
+    if form != "compact":
+        for t in topics:
+            table.add_column(names[t], justify="right", no_wrap=True)
+    table.add_column("total", justify="right", no_wrap=True)
+    if form != "full":
+        table.add_column("%", justify="right", no_wrap=True)
+    if form == "compact":
+        table.add_column("lowest topics")
+    table.add_column("notes", max_width=24)
     for rep in reports:
         scores = rep.topic_scores()
-        outcomes = sorted({r.outcome.value for r in rep.results if not r.passed and r.counts})
-        note = "GRADER ERROR" if rep.status == "grader_error" else ", ".join(outcomes)
-        table.add_row(
-            escape(rep.student_id),
-            *(f"{scores[t][0]:g}/{scores[t][1]:g}" for t in topics),
-            f"{rep.score:g}/{rep.max_score:g}",
-            note,
-        )
-    console.print(table)
+        if form == "full":
+            cells = [f"{scores[t][0]:g}/{scores[t][1]:g}" for t in topics]
+        elif form == "compact":
+            low = sorted((s / m, t) for t, (s, m) in scores.items() if t in topics and m and s < m)
+            cells = [", ".join(f"{t} {_percent(*scores[t])}" for _, t in low[:3])]
+        else:
+            cells = [_percent(*scores[t]) for t in topics]
+        total = [f"{rep.score:g}/{rep.max_score:g}"]
+        if form != "full":
+            total.append(_percent(rep.score, rep.max_score))
+        # compact: the weakest topics come after the total; otherwise the topics before it
+        row = [*total, *cells] if form == "compact" else [*cells, *total]
+        table.add_row(Text(rep.student_id), *row, Text(_note(rep)))
+    return table
+
+
+def batch_table(
+    reports: list[SubmissionReport], topics: tuple[str, ...], out: Console | None = None
+) -> None:
+    """The score table of ``grader grade``, in the widest form that fits the console: score/max
+    per topic, percentages, percentages under abbreviated topic names (with a legend), or the
+    total with the weakest topics. The full table is always in gradebook.csv."""
+    out = out or console
+    unbounded = out.options.update_width(10_000)
+    for form in ("full", "percent", "short", "compact"):
+        table = _score_table(reports, topics, form)
+        if out.measure(table, options=unbounded).maximum <= out.width:  # its natural width
+            break
+    out.print(table)
+    if form == "short":
+        legend = ", ".join(f"{a} = {t}" for t, a in _abbreviations(topics).items() if a != t)
+        if legend:
+            out.print(Text(legend))
 
 
 def validation(result: Validation) -> None:
