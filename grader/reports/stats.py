@@ -176,11 +176,16 @@ def load(out: Path) -> ClassStats:
 
 
 def _table(*columns: str) -> Table:
-    """A table whose columns named ``"#name"`` hold numbers (right-aligned, never wrapped)."""
+    """A table whose columns named ``"#name"`` hold numbers (right-aligned) and ``"=name"`` one
+    word per cell: those are never wrapped; the others wrap at word boundaries."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     for name in columns:
-        number = name.startswith("#")
-        table.add_column(name.lstrip("#"), justify="right" if number else "left", no_wrap=number)
+        table.add_column(
+            name.lstrip("#="),
+            justify="right" if name.startswith("#") else "left",
+            no_wrap=name[0] in "#=",
+            overflow="fold",  # should a word be longer than the whole console: never cut it
+        )
     return table
 
 
@@ -224,7 +229,7 @@ def render(stats: ClassStats, console: Console, top: int = 10) -> None:
 
     _section(console, "named mistakes")
     mistakes = stats.mistakes()
-    table = _table("mistake", "function", "#students")
+    table = _table("mistake", "=function", "#students")
     for m in mistakes:
         table.add_row(Text(m.name), Text(m.where), f"{len(m.students)}/{len(graded)}")
     console.print(table if mistakes else Text("no named mistake was made"))

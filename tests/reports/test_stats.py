@@ -23,8 +23,8 @@ from grader.reports import gradescope, stats, terminal
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "submissions"
-STUDENTS = ("alice", "bob", "raises", "mutates_inputs")
-TOPICS = ("losses", "backprop")
+STUDENTS = ("alice", "bob", "dave", "raises", "mutates_inputs")
+TOPICS = ("losses", "backprop", "batchnorm")  # dave: batchnorm mistakes, long function names
 WIDTHS = (80, 120)
 RULE = set("─━█")
 
