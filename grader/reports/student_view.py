@@ -2,12 +2,14 @@
 closing summary, last, right above the prompt. Everything is wrapped at word boundaries to the
 console's width (80 columns and up read well).
 
-- Table rows: one per check where the check says something of its own (passed or wrong on a
-  function that is partly right), one per function for what repeats: a function whose checks all
-  pass, or all fail the same way (``affine_forward (7 checks)  NOT IMPLEMENTED``), and one per
-  topic when every check failed with the same message (a module that does not import).
-- Details: each distinct failure message once (not for ``not_implemented``: the row says it all),
-  then the warnings of checks that passed (inputs modified in place, under ``mutation: warn``).
+- Table rows: one per check where the check says something of its own (passed or wrong, on a
+  function that is partly right), one per function for what repeats: a function whose checks
+  all pass, or its checks that end the same way (not implemented, not submitted, an exception,
+  a timeout, not run: ``affine_forward (7 checks)  NOT IMPLEMENTED``), and one for the topic
+  when every check failed with the same message (a module that does not import).
+- Details: each distinct failure message once, under its row's name (not for
+  ``not_implemented``: the row says it all), then the warnings of checks that passed (inputs
+  modified in place, under ``mutation: warn``).
 - Summary, per topic: score, passed and failed counts, the failing functions, warnings, and the
   hidden checks and their points, which only the instructor's grading runs.
 """
