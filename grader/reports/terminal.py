@@ -163,7 +163,7 @@ def _score_table(reports: list[SubmissionReport], topics: tuple[str, ...], form:
             cells = [f"{scores[t][0]:g}/{scores[t][1]:g}" for t in topics]
         elif form == "compact":
             low = sorted((s / m, t) for t, (s, m) in scores.items() if t in topics and m and s < m)
-            cells = [", ".join(f"{t} {_percent(*scores[t])}" for _, t in low[:2])]
+            cells = ["\n".join(f"{t} {_percent(*scores[t])}" for _, t in low[:2])]
         else:
             cells = [_percent(*scores[t]) for t in topics]
         total = [f"{rep.score:g}/{rep.max_score:g}"]
