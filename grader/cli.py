@@ -1,6 +1,6 @@
-"""Command line: ``grader check``, ``grader grade``, ``grader validate``, ``grader checks``.
-Parsing only; the work happens in ``grader.pipeline``, ``grader.batch``, ``grader.validate``
-and ``grader.reports.checklist``."""
+"""Command line: ``grader check``, ``grader grade``, ``grader validate``, ``grader checks``,
+``grader stats``. Parsing only; the work happens in ``grader.pipeline``, ``grader.batch``,
+``grader.validate``, ``grader.reports.checklist`` and ``grader.reports.stats``."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         help="folder with your modules (default: the course's assignments/)",
     )
-    check.add_argument("-q", "--quiet", action="store_true", help="only the summary table")
+    check.add_argument("-q", "--quiet", action="store_true", help="only the closing summary")
 
     grade = sub.add_parser("grade", help="grade submissions (folders, zips, or folders of them)")
     grade.add_argument("paths", nargs="+", type=Path, metavar="PATH")
@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     checks = sub.add_parser("checks", help="list every check id with kind, points, visibility")
     checks.add_argument("topics", nargs="*", metavar="TOPIC", help="topics (default: all)")
     checks.add_argument("--json", action="store_true", help="one JSON list, for programs")
+    stats = sub.add_parser("stats", help="the class view of a graded batch (an output of grade)")
+    stats.add_argument("out", type=Path, metavar="OUT", help="output folder of grader grade")
+    stats.add_argument("--top", type=int, default=10, help="checks shown, failed most first")
     return p
 
 
@@ -79,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM stops like Ctrl-C; orphans of the workers come back here to be killed
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     process.become_subreaper()
+    if args.command == "stats":  # reads an output folder: no course needed
+        return _stats(args, terminal)
     try:
         course = config.load(args.config)
         if args.command == "check":
@@ -105,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 def _check(course, args, terminal) -> int:
     from grader.layouts.kit import submission
     from grader.pipeline import grade_submission
+    from grader.reports import student_view
 
     topics = _topics(course, args.topics)
     folder = args.submission or course.assignments_dir
@@ -114,8 +120,10 @@ def _check(course, args, terminal) -> int:
 
     with tempfile.TemporaryDirectory() as scratch:
         sub = submission(folder, topics, Path(scratch))
-        report = grade_submission(course, sub, topics, only_public=True)
-    terminal.check_report(report, quiet=args.quiet)
+        with terminal.working("checking") as step:
+            report = grade_submission(course, sub, topics, only_public=True, on_topic=step)
+    hidden = student_view.hidden_checks(course, topics)
+    terminal.check_report(report, hidden, quiet=args.quiet)
     return EXIT_OK if all(r.passed for r in report.results if r.counts) else EXIT_FAILED
 
 
@@ -156,9 +164,22 @@ def _checks(course, args, terminal) -> int:
 def _validate(course, terminal) -> int:
     from grader.validate import validate
 
-    result = validate(course, course.topics)
+    with terminal.working("validating") as step:
+        result = validate(course, course.topics, on_step=step)
     terminal.validation(result)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _stats(args, terminal) -> int:
+    from grader.reports import stats
+
+    try:
+        view = stats.load(args.out)
+    except stats.StatsError as exc:
+        terminal.error(str(exc))
+        return EXIT_USAGE
+    stats.render(view, terminal.console, top=args.top)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import importlib.util
 import inspect
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -271,7 +272,9 @@ def grade_submission(
     topics: tuple[str, ...],
     only_public: bool = False,
     sandbox: Sandbox | None = None,
+    on_topic: Callable[[str], None] | None = None,
 ) -> SubmissionReport:
+    """Grade ``topics`` of ``sub``; ``on_topic(topic)`` is called as each topic starts."""
     started = time.perf_counter()
     sandbox = sandbox or sandbox_for(course)
     results: list[CheckResult] = []
@@ -279,6 +282,8 @@ def grade_submission(
     outputs: list[str] = []
     starts: list[float] = []
     for topic in topics:
+        if on_topic:
+            on_topic(topic)
         why_not = sub.refused and f"the submission could not be read: {sub.refused}"
         topic_results, student = grade_topic(
             course,

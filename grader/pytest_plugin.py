@@ -4,11 +4,15 @@ Each ``<topic>.py`` inside the course's assignments folder (the folder next to a
 ``autograder.yml``) becomes a collector whose items are that topic's public checks. The first
 item grades the whole topic through the same pipeline as ``grader check`` (one sandboxed worker),
 and every item reports its own check's result, so the two commands always agree.
-Registered through the ``pytest11`` entry point; inert for every other file.
+Input mutation under ``mutation: warn`` passes with an ``InputMutationWarning`` in pytest's
+warnings summary, located at the student's function. Registered through the ``pytest11`` entry
+point; inert for every other file.
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +61,22 @@ class CheckFailure(Exception):
     """A public check that did not pass; its message is the kit's feedback."""
 
 
+class InputMutationWarning(UserWarning):
+    """A check passed, but the function modified its inputs (``mutation: warn``)."""
+
+
+def _def_line(path: Path, function: str) -> int:
+    """The line of ``def function`` (or ``class function``) in the student's file, else 1."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return 1
+    for number, line in enumerate(lines, 1):
+        if re.match(rf"(def|class)\s+{re.escape(function)}\b", line):
+            return number
+    return 1
+
+
 class TopicFile(pytest.File):
     def __init__(self, *, course: config.Course, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -88,6 +108,14 @@ class TopicFile(pytest.File):
 class CheckItem(pytest.Item):
     def runtest(self) -> None:
         result = self.parent.results()[f"{self.parent.path.stem}/{self.name}"]
+        for text in result.warnings:  # shown in pytest's warnings summary, at the function
+            warnings.warn_explicit(
+                text,
+                InputMutationWarning,
+                str(self.path),
+                _def_line(self.path, result.function),
+                module=self.path.stem,
+            )
         if not result.counts:
             pytest.skip(result.message or "not run")
         if not result.passed:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +80,11 @@ def api_problems(course: Course, topics: tuple[str, ...]) -> list[str]:
     return problems
 
 
-def validate(course: Course, topics: tuple[str, ...]) -> Validation:
+def validate(
+    course: Course, topics: tuple[str, ...], on_step: Callable[[str], None] | None = None
+) -> Validation:
+    """Validate ``topics``; ``on_step(text)`` says what is being graded (for a progress line)."""
+    step = on_step or (lambda text: None)
     problems = api_problems(course, topics)
     topics = tuple(t for t in topics if (course.solutions_dir / f"{t}.py").is_file())
 
@@ -88,12 +93,22 @@ def validate(course: Course, topics: tuple[str, ...]) -> Validation:
             name, folder, {t: folder / f"{t}.py" for t in topics if (folder / f"{t}.py").is_file()}
         )
 
-    solutions = grade_submission(course, kit(course.solutions_dir, "solutions"), topics)
+    solutions = grade_submission(
+        course,
+        kit(course.solutions_dir, "solutions"),
+        topics,
+        on_topic=lambda t: step(f"grading the solutions: {t}"),
+    )
     for r in solutions.results:
         if not r.passed and r.outcome is not Outcome.NOT_RUN:
             first = (r.message or r.outcome.value).splitlines()[0]
             problems.append(f"solutions fail {r.check_id}: {r.outcome.value}: {first}")
-    stubs = grade_submission(course, kit(course.assignments_dir, "stubs"), topics)
+    stubs = grade_submission(
+        course,
+        kit(course.assignments_dir, "stubs"),
+        topics,
+        on_topic=lambda t: step(f"grading the stubs: {t}"),
+    )
     for r in stubs.results:  # a check that cannot run on this machine (no CUDA) is not_run
         if r.outcome not in (Outcome.NOT_IMPLEMENTED, Outcome.NOT_RUN):
             problems.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import topic_files
 
 from grader.layouts.kit import submission
 from grader.pipeline import grade_submission
@@ -21,8 +22,11 @@ def kit(pytester, course):
     return pytester
 
 
-def public_count(course, topic: str) -> int:
-    return sum(p.visibility == "visible" for p in course.plans[topic])
+def public_count(course, topic: str, function: str = "") -> int:
+    prefix = f"{topic}/{function}" + (": " if function else "")
+    return sum(
+        p.visibility == "visible" and p.check_id.startswith(prefix) for p in course.plans[topic]
+    )
 
 
 def test_solutions_pass_every_public_check(kit, course):
@@ -58,3 +62,44 @@ def test_files_outside_an_assignments_folder_are_not_collected(pytester):
     pytester.makepyfile(losses="def f():\n    pass\n")
     result = pytester.runpytest_subprocess("losses.py", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_input_mutation_is_a_pytest_warning_at_the_students_function(kit, course):
+    source = topic_files.examples() / "mutates_inputs" / "losses.py"
+    shutil.copy(source, kit.path / "assignments" / "losses.py")
+    line = next(
+        i
+        for i, text in enumerate(source.read_text().splitlines(), 1)
+        if text.startswith("def svm_loss_vectorized(")
+    )
+    result = kit.runpytest_subprocess(
+        "assignments", "-p", "no:cacheprovider", "-k", "svm_loss_vectorized"
+    )
+    result.assert_outcomes(passed=public_count(course, "losses", "svm_loss_vectorized"))
+    result.stdout.fnmatch_lines(
+        [
+            "*warnings summary*",
+            "*losses.py::svm_loss_vectorized: inputs unchanged",
+            f"*assignments/losses.py:{line}: InputMutationWarning: svm_loss_vectorized(*"
+            "modified its input(s) X*",
+        ]
+    )
+
+
+def test_an_exception_names_the_students_file_and_line(kit):
+    source = topic_files.examples() / "raises" / "losses.py"
+    shutil.copy(source, kit.path / "assignments" / "losses.py")
+    line = next(
+        i for i, text in enumerate(source.read_text().splitlines(), 1) if "raise ValueError" in text
+    )
+    result = kit.runpytest_subprocess(
+        "assignments", "-p", "no:cacheprovider", "-k", "svm_loss_vectorized and random"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*svm_loss_vectorized raised ValueError: shapes do not line up",
+            f'  at losses.py:{line} in svm_loss_vectorized: raise ValueError("shapes do not*',
+        ]
+    )
+    assert "calls.py" not in result.stdout.str()

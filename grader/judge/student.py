@@ -8,6 +8,7 @@ data (``grader.protocol``); anything else raises ``StudentFault`` with an outcom
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,7 +73,37 @@ class Call:
         return head
 
 
-def _fault_from_error(error: Any, what: str) -> StudentFault:
+FRAME = re.compile(r'^  File "(?P<file>.+)", line (?P<line>\d+)(?:, in (?P<name>.+))?$')
+MAX_FRAMES = 3  # the innermost frames of the student's file shown in the reason
+MAX_SOURCE = 120  # characters of a source line shown
+
+
+def student_frames(tb: str, student_file: str) -> list[str]:
+    """``at <file>:<line> in <function>: <source line>`` for each frame of the student's file in
+    the last exception of traceback text ``tb`` (innermost last, at most ``MAX_FRAMES``).
+
+    Only frames whose file is ``student_file`` are kept: the grader's worker frames, numpy's and
+    the standard library's are never shown to the student."""
+    block = tb.rsplit("Traceback (most recent call last):", 1)[-1].splitlines()
+    name = Path(student_file).name
+    frames = []
+    for i, text in enumerate(block):
+        match = FRAME.match(text)
+        if not match or match["file"] != student_file:
+            continue
+        where = f"at {name}:{match['line']}"
+        if match["name"]:
+            where += f" in {match['name']}"
+        follows = block[i + 1] if i + 1 < len(block) else ""
+        if follows.startswith("    ") and not FRAME.match(follows):
+            source = follows.strip()
+            if source.strip("^~ "):  # not a caret line
+                where += f": {source[:MAX_SOURCE]}"
+        frames.append(where)
+    return frames[-MAX_FRAMES:]
+
+
+def _fault_from_error(error: Any, what: str, student_file: str = "") -> StudentFault:
     if not isinstance(error, dict):
         return StudentFault("crashed", f"{what}: malformed error reply")
     kind = str(error.get("kind", "exception"))
@@ -81,13 +112,15 @@ def _fault_from_error(error: Any, what: str) -> StudentFault:
     tb = str(error.get("traceback", ""))[-6000:]
     if kind == "not_implemented":
         return StudentFault("not_implemented", f"{what} raised NotImplementedError: {message}", tb)
+    where = "".join("\n  " + f for f in student_frames(tb, student_file)) if student_file else ""
     if kind == "memory":
-        return StudentFault("memory", f"{what} ran out of memory (MemoryError: {message})", tb)
+        reason = f"{what} ran out of memory (MemoryError: {message})"
+        return StudentFault("memory", reason + where, tb)
     if kind == "exit":
-        return StudentFault("exception", f"{what} called sys.exit({message})", tb)
+        return StudentFault("exception", f"{what} called sys.exit({message}){where}", tb)
     last = tb.strip().splitlines()[-3:] if tb else []
     return StudentFault(
-        "exception", f"{what} raised {etype}: {message}", "\n".join(last) + "\n" + tb
+        "exception", f"{what} raised {etype}: {message}{where}", "\n".join(last) + "\n" + tb
     )
 
 
@@ -149,7 +182,7 @@ class StudentModule:
             self.load_fault = StudentFault("crashed", f"{what}: {exc.reason}")
             raise self.load_fault from None
         if not header.get("ok"):
-            self.load_fault = _fault_from_error(header.get("error"), what)
+            self.load_fault = _fault_from_error(header.get("error"), what, str(self.path))
             if self.load_fault.outcome == "not_implemented":
                 self.load_fault = StudentFault(
                     "exception", self.load_fault.reason, self.load_fault.staff
@@ -204,7 +237,7 @@ class StudentModule:
 
     def _reply(self, header: dict[str, Any], arrays: list[np.ndarray], what: str) -> Reply:
         if not header.get("ok"):
-            raise _fault_from_error(header.get("error"), what)
+            raise _fault_from_error(header.get("error"), what, str(self.path))
         try:
             value = from_wire(header.get("value", {"t": "none"}), arrays)
             echo = tuple(from_wire(e, arrays) for e in header.get("echo", []))

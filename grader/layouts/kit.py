@@ -186,9 +186,14 @@ def discover(paths: list[Path], topics: tuple[str, ...], scratch: Path) -> list[
     for path in paths:
         if not os.path.lexists(path):
             raise LayoutError(f"{path} does not exist")
-        if _kind(path) == "folder" and not _looks_like_submission(path, topics):
-            found.extend(submission(child, topics, scratch) for child in _children(path))
-        else:
+        children = (
+            []
+            if _kind(path) != "folder" or _looks_like_submission(path, topics)
+            else (_children(path))
+        )
+        if children:  # a folder of submissions
+            found.extend(submission(child, topics, scratch) for child in children)
+        else:  # a submission (one without any module of these topics gets "not submitted")
             found.append(submission(path, topics, scratch))
     seen: dict[str, int] = {}
     unique = []

@@ -81,3 +81,11 @@ def test_a_relative_module_path_is_graded_like_an_absolute_one(course, tmp_path,
     monkeypatch.chdir(tmp_path)
     results, _ = grade_topic(course, "losses", Path("losses.py"), None, sandbox_for(course))
     assert results and all(r.passed for r in results), [r.message for r in results][:1]
+
+
+def test_a_folder_without_modules_or_submissions_is_one_submission(tmp_path):
+    """dave's folder graded on a topic he did not submit: his result says so (not 0 results)."""
+    (tmp_path / "dave").mkdir()
+    (tmp_path / "dave" / "dropout.py").write_text("x = 1")
+    (sub,) = discover([tmp_path / "dave"], ("losses",), tmp_path / "scratch")
+    assert sub.student_id == "dave" and sub.modules == {} and sub.refused is None
