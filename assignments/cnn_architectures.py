@@ -175,12 +175,12 @@ def network_summary(layers: list[Layer], in_shape: Shape) -> dict[str, Any]:
     - in_shape: tuple of ints (C, H, W), the network's input shape.
 
     Returns a dict with the keys:
+    - "total_params": int, the sum of "params".
+    - "total_macs": int, the sum of "macs".
     - "out_shapes": tuple of shape tuples, the output shape of each layer (layer_output_shape).
     - "params": tuple of ints, the parameter count of each layer (layer_param_count).
     - "macs": tuple of ints, the MACs of each layer (layer_macs).
     - "receptive_fields": tuple of ints, the receptive field of each layer (receptive_fields).
-    - "total_params": int, the sum of "params".
-    - "total_macs": int, the sum of "macs".
     Each layer's values are computed on the output shape of the layer before it.
     """
     # ***** START OF YOUR CODE *****

@@ -127,10 +127,10 @@ class Arith:
             shape = self.shape(layer, shape)
             shapes.append(shape)
         return {
+            "total_params": sum(params),
+            "total_macs": sum(macs),
             "out_shapes": tuple(shapes),
             "params": tuple(params),
             "macs": tuple(macs),
             "receptive_fields": self.rfs(layers, in_shape),
-            "total_params": sum(params),
-            "total_macs": sum(macs),
         }

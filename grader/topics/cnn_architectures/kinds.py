@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import KW_ONLY, dataclass
+from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -115,6 +115,37 @@ def student_answers(
     return found
 
 
+def first_difference(got: Any, expected: Any, name: str) -> tuple[str, Any, Any] | None:
+    """The first leaf (in the order the comparison walks) where ``got`` differs, as (path,
+    yours, expected); None when they are equal."""
+    if isinstance(expected, dict):
+        pairs = [(f"{name}[{k!r}]", got[k], expected[k]) for k in expected]
+    elif isinstance(expected, tuple):
+        pairs = [(f"{name}[{i}]", g, e) for i, (g, e) in enumerate(zip(got, expected))]
+    else:
+        return None if got == expected else (name, got, expected)
+    for path, g, e in pairs:
+        found = first_difference(g, e, path)
+        if found:
+            return found
+    return None
+
+
+def _with_exact_values(verdict: Verdict, got: tuple, expected: tuple, names: tuple) -> Verdict:
+    """The verdict with the first differing value written in full (counts in the hundreds of
+    millions differ in digits that the comparison's 6 significant digits do not show)."""
+    for name, g, e in zip(names, got, expected):
+        found = first_difference(g, e, name)
+        if found and all(isinstance(v, (int, np.integer)) for v in found[1:]):
+            path, mine, want = found
+            lines = verdict.message.split("\n")
+            lines.insert(2, f"  exactly: {path}: yours {int(mine):,}, expected {int(want):,}")
+            return replace(verdict, message="\n".join(lines))
+        if found:
+            break
+    return verdict
+
+
 @dataclass(frozen=True)
 class Exact(Declared):
     """``function(*make(rng))`` against the reference, ``repeat`` draws in one batch."""
@@ -139,7 +170,7 @@ class Exact(Declared):
             seen = Observation(self.function, text, args, got, self.outputs, expected)
             verdict = judge_outputs(ctx, seen, self.tol, "the reference")
             if not verdict.passed:
-                return verdict
+                return _with_exact_values(verdict, got, expected, self.outputs)
         return PASS
 
 

@@ -1,12 +1,13 @@
 """Known mistakes of topic ``cnn_architectures``: judge-side models of each, and the hint to give.
 
-The arithmetic mistakes are modelled by ``arith.Arith`` with one switch changed, carried
-through every function that depends on the mistaken piece (a student's network_summary uses the
-student's own layer functions). The residual block's mistakes are modelled with the given conv
-and BN helpers of the reference module; each has a forward model and the backward pass of that
-same model (a student whose forward adds the shortcut after the ReLU differentiates that). The
-variants receive the reference module and the inputs of the failed call (``(dout, x, params,
-block_param)`` for the backward pass).
+A variant of a function with one output returns a 1-tuple (that output may itself be a tuple:
+a shape, the receptive fields). The arithmetic mistakes are modelled by ``arith.Arith`` with
+one switch changed, carried through every function that depends on the mistaken piece (a
+student's network_summary uses the student's own layer functions). The residual block's
+mistakes are modelled with the given conv and BN helpers of the reference module; each has a
+forward model and the backward pass of that same model (a student whose forward adds the
+shortcut after the ReLU differentiates that). The variants receive the reference module and the
+inputs of the failed call (``(dout, x, params, block_param)`` for the backward pass).
 """
 
 from __future__ import annotations
@@ -68,15 +69,15 @@ def _size(model: Arith) -> Callable[..., Any]:
 
 
 def _layer(model: Arith, method: str) -> Callable[..., Any]:
-    def variant(ref: ModuleType, layer: dict, in_shape: tuple) -> Any:
-        return getattr(model, method)(layer, tuple(in_shape))
+    def variant(ref: ModuleType, layer: dict, in_shape: tuple) -> tuple:
+        return (getattr(model, method)(layer, tuple(in_shape)),)  # one output, maybe a tuple
 
     return variant
 
 
 def _network(model: Arith, method: str) -> Callable[..., Any]:
-    def variant(ref: ModuleType, layers: list, in_shape: tuple) -> Any:
-        return getattr(model, method)(layers, tuple(in_shape))
+    def variant(ref: ModuleType, layers: list, in_shape: tuple) -> tuple:
+        return (getattr(model, method)(layers, tuple(in_shape)),)
 
     return variant
 
