@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from mutation import Mutant, assert_caught
+from mutation import Mutant, assert_caught, grade_mutant
 
 from grader.topics.cnn_architectures import inputs, nets
 from grader.topics.cnn_architectures import mistakes as m
@@ -116,6 +116,19 @@ MUTANTS = [
     mutant(BACKWARD, "dx = dx + dpre", "dx = dx"),
     mutant(BACKWARD, "dx = dx + dxs", "dx = dxs"),
     mutant(BACKWARD, "dpre = dout * (pre > 0)", "dpre = dout"),
+    # answers of the wrong structure: bad_output, never a grader fault
+    mutant(SHAPE, "return (int(C), 1, 1)", "return (int(C), 1)"),
+    mutant(RFS, "return tuple(found)", "return tuple(str(r) for r in found)"),
+    mutant(SUMMARY, '"total_macs": int(sum(macs)),', ""),
+    mutant(
+        "inception_module", "return (int(channels), H, W), int(params)", "return None, int(params)"
+    ),
+]
+# the same answers as lists instead of tuples: accepted
+AS_LISTS = [
+    mutant(SHAPE, "return (int(C), 1, 1)", "return [int(C), 1, 1]"),
+    mutant(RFS, "return tuple(found)", "return found"),
+    mutant(SUMMARY, '"out_shapes": tuple(shapes),', '"out_shapes": [list(s) for s in shapes],'),
 ]
 
 # a student's function calls the one mutated (or its checks call it): those may fail too
@@ -132,6 +145,12 @@ CALLERS = {
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda mu: mu.label)
 def test_mutant_is_caught(course, tmp_path, mutant):
     assert_caught(course, tmp_path, mutant, CALLERS.get(mutant.function, ()))
+
+
+@pytest.mark.parametrize("mutant", AS_LISTS, ids=lambda mu: mu.label)
+def test_lists_read_as_tuples(course, tmp_path, mutant):
+    results = grade_mutant(course, tmp_path, mutant)
+    assert [r.check_id for r in results if not r.passed] == []
 
 
 def test_every_named_mistake_has_a_mutant():

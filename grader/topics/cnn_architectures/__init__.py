@@ -55,14 +55,20 @@ EVERY_LAYER = tuple(i.LAYERS)
 
 
 def _exact(function: str, outputs: tuple[str, ...], cases: list[tuple]) -> list[Check]:
-    """One Exact check per (case, make, repeat[, hidden]) and the two hygiene checks (on the
-    first case's inputs)."""
+    """One Exact check per (case, make or makes, draws[, hidden]), and the two hygiene checks (on
+    the first case's inputs). With several makes (one per layer kind), each is drawn
+    draws // len(makes) times (at least once), so every kind is there whatever the secret."""
     found: list[Check] = []
-    for case, make, repeat, *hidden in cases:
+    for case, make, draws, *hidden in cases:
+        makes = make if isinstance(make, tuple) else (make,)
+        repeat = max(1, draws // len(makes))
         found.append(
-            Exact(TOPIC, function, case, make, outputs, repeat=repeat, hidden=bool(hidden))
-        )
-    first = cases[0][1]
+            Exact(
+                TOPIC, function, case, makes[0], outputs,
+                more=makes[1:], repeat=repeat, hidden=bool(hidden),
+            )
+        )  # fmt: skip
+    first = cases[0][1][0] if isinstance(cases[0][1], tuple) else cases[0][1]
     found.append(Unchanged(TOPIC, function, "arguments unchanged", first))
     found.append(Repeatable(TOPIC, function, "deterministic", first, outputs))
     return found
@@ -93,8 +99,9 @@ def _size_checks() -> list[Check]:
     return found
 
 
-def _layer(*kinds: str, differs: Arith | None = None) -> Make:
-    return i.layer_args(*kinds, differs=differs)
+def _layer(*kinds: str, differs: Arith | None = None) -> tuple[Make, ...]:
+    """One input maker per layer kind."""
+    return tuple(i.layer_args(kind, differs=differs) for kind in kinds)
 
 
 def _shape_checks() -> list[Check]:

@@ -1,10 +1,12 @@
 """Check kinds of topic ``cnn_architectures`` that the shared ones do not cover.
 
 - ``Exact``: a reference comparison for answers that are counts and shapes (nested tuples and
-  dicts of ints): the structure is checked at every depth (a tuple of the wrong length or a
-  string where an int is due is ``bad_output``, never a grader fault), values compare with a
-  relative error of 1e-12 (exact for integers below 1e11). ``repeat`` draws that many inputs
-  from the check's generator and sends them in one batch; the first wrong answer is judged.
+  dicts of ints; lists read as tuples): the structure is checked at every depth (a tuple of the
+  wrong length or a string where an int is due is ``bad_output``, never a grader fault), values
+  compare with a relative error of 1e-12 (exact for integers below 1e11; the first differing
+  count is written out in full). ``repeat`` draws that many inputs from the check's generator
+  with ``make`` (and with each of ``more``) and sends them in one batch; the first wrong answer
+  is judged.
 - ``Unchanged``: no argument is modified, dicts and lists included (``NoMutation`` watches only
   array arguments; here the layer dicts and the params dict are what a student mutates).
 - ``BlockGradient``: ``residual_block_backward`` against the numeric gradient of
@@ -99,6 +101,15 @@ def expected_outputs(ctx: Context, function: str, args: tuple, outputs: tuple[st
     return (value,) if len(outputs) == 1 else tuple(value)
 
 
+def _lists_as_tuples(value: Any) -> Any:
+    """A shape or a list of counts returned as a list reads as the tuple the docstring asks."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_lists_as_tuples(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _lists_as_tuples(v) for k, v in value.items()}
+    return value
+
+
 def student_answers(
     ctx: Context, function: str, draws: list[tuple], outputs: tuple[str, ...]
 ) -> list[tuple[tuple, tuple]]:
@@ -108,7 +119,12 @@ def student_answers(
     found = []
     for args, reply in zip(draws, replies):
         expected = expected_outputs(ctx, function, args, outputs)
-        got = conform_outputs(reply.value, expected, outputs, function)
+        value = reply.value
+        if len(outputs) > 1 and isinstance(value, tuple):
+            value = tuple(_lists_as_tuples(v) for v in value)
+        else:
+            value = _lists_as_tuples(value)
+        got = conform_outputs(value, expected, outputs, function)
         for name, g, e in zip(outputs, got, expected):
             conform_deep(g, e, f"{function} -> {name}")
         found.append((got, expected))
@@ -156,13 +172,14 @@ class Exact(Declared):
     make: Make
     outputs: tuple[str, ...]
     _: KW_ONLY
+    more: tuple[Make, ...] = ()  # further makers, each drawn ``repeat`` times too
     repeat: int = 1
     tol: float = 1e-12
     hidden: bool = False
     kind: Kind = Kind.REFERENCE
 
     def run(self, ctx: Context) -> Verdict:
-        draws = [self.make(ctx.rng) for _ in range(self.repeat)]
+        draws = [make(ctx.rng) for make in (self.make, *self.more) for _ in range(self.repeat)]
         names = param_names(ctx, self.function)
         answers = student_answers(ctx, self.function, draws, self.outputs)
         for args, (got, expected) in zip(draws, answers):
