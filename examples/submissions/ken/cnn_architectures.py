@@ -54,7 +54,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 Layer = dict[str, Any]
 Shape = tuple[int, ...]
@@ -338,6 +338,19 @@ def inception_module(in_shape: Shape, config: dict[str, int]) -> tuple[Shape, in
     return (int(channels), H, W), int(params), int(macs)
 
 
+def _windows(x: np.ndarray, k: int, stride: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """(x_pad, a read-only view (N, C, H', W', k, k) of its windows) (given code)."""
+    N, C, H, W = x.shape
+    x_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
+    x_pad[:, :, pad : pad + H, pad : pad + W] = x
+    H_out = (H + 2 * pad - k) // stride + 1
+    W_out = (W + 2 * pad - k) // stride + 1
+    sn, sc, sh, sw = x_pad.strides
+    shape = (N, C, H_out, W_out, k, k)
+    strides = (sn, sc, sh * stride, sw * stride, sh, sw)
+    return x_pad, as_strided(x_pad, shape, strides, writeable=False)
+
+
 def conv2d_forward(
     x: np.ndarray, w: np.ndarray, stride: int, pad: int
 ) -> tuple[np.ndarray, tuple[Any, ...]]:
@@ -345,7 +358,7 @@ def conv2d_forward(
 
     Cross-correlation as in torch.nn.functional.conv2d: out[n, f, i, j] = sum over c, a, e of
     xpad[n, c, i*stride + a, j*stride + e] * w[f, c, a, e], with zero padding ``pad`` on each
-    side of H and W and output sizes rounded down.
+    side of H and W and output sizes rounded down. Square kernels.
 
     Inputs:
     - x: float64 array of shape (N, C, H, W).
@@ -356,9 +369,7 @@ def conv2d_forward(
     - out: float64 array of shape (N, F, H', W').
     - cache: the tuple (x, w, stride, pad) for conv2d_backward.
     """
-    F, _, HH, WW = w.shape
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    windows = sliding_window_view(x_pad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
+    _, windows = _windows(x, w.shape[2], stride, pad)
     out = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
     return np.ascontiguousarray(out), (x, w, stride, pad)
 
@@ -376,14 +387,13 @@ def conv2d_backward(dout: np.ndarray, cache: tuple[Any, ...]) -> tuple[np.ndarra
     """
     x, w, stride, pad = cache
     _, _, H, W = x.shape
-    _, _, HH, WW = w.shape
+    k = w.shape[2]
     _, _, H_out, W_out = dout.shape
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    windows = sliding_window_view(x_pad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
+    x_pad, windows = _windows(x, k, stride, pad)
     dw = np.tensordot(dout, windows, axes=([0, 2, 3], [0, 2, 3]))
     dx_pad = np.zeros_like(x_pad)
-    for a in range(HH):
-        for e in range(WW):
+    for a in range(k):
+        for e in range(k):
             rows = slice(a, a + stride * H_out, stride)
             columns = slice(e, e + stride * W_out, stride)
             dx_pad[:, :, rows, columns] += np.tensordot(

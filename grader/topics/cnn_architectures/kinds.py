@@ -131,6 +131,15 @@ def student_answers(
     return found
 
 
+def _identical(got: Any, expected: Any) -> bool:
+    """Equal ints (and equal floats) all the way down, structure included."""
+    if isinstance(expected, dict):
+        return isinstance(got, dict) and all(_identical(got[k], expected[k]) for k in expected)
+    if isinstance(expected, tuple):
+        return len(got) == len(expected) and all(map(_identical, got, expected))
+    return type(expected) in (int, float) and got == expected
+
+
 def first_difference(got: Any, expected: Any, name: str) -> tuple[str, Any, Any] | None:
     """The first leaf (in the order the comparison walks) where ``got`` differs, as (path,
     yours, expected); None when they are equal."""
@@ -183,6 +192,8 @@ class Exact(Declared):
         names = param_names(ctx, self.function)
         answers = student_answers(ctx, self.function, draws, self.outputs)
         for args, (got, expected) in zip(draws, answers):
+            if _identical(got, expected):  # counts and shapes: the common case, no arrays needed
+                continue
             text = describe(self.function, names, args)
             seen = Observation(self.function, text, args, got, self.outputs, expected)
             verdict = judge_outputs(ctx, seen, self.tol, "the reference")
@@ -266,7 +277,7 @@ class BlockGradient(Declared):
     make: Make
     _: KW_ONLY
     mode: str = "elementwise"
-    directions: int = 3
+    directions: int = 2
     tol: float = 1e-6
     hidden: bool = False
     function: str = BACKWARD
