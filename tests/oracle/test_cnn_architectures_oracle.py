@@ -34,6 +34,7 @@ from torch import nn
 
 from grader.topics.cnn_architectures import inputs as topic_inputs
 from grader.topics.cnn_architectures import nets
+from grader.topics.cnn_architectures.arith import Arith
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -230,8 +231,6 @@ def test_projection_shortcuts_and_bn_in_resnet18(ref):
         for m in module.modules()
         if isinstance(m, nn.BatchNorm2d)
     )
-    from grader.topics.cnn_architectures.arith import Arith
-
     assert Arith(projection=False).summary(layers, in_shape)["total_params"] == count - downsample
     assert Arith(bn_per_channel=4).summary(layers, in_shape)["total_params"] == count + bn_buffers
 
