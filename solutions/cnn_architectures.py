@@ -370,7 +370,7 @@ def _windows(x: np.ndarray, k: int, stride: int, pad: int) -> tuple[np.ndarray, 
 def conv2d_forward(
     x: np.ndarray, w: np.ndarray, stride: int, pad: int
 ) -> tuple[np.ndarray, tuple[Any, ...]]:
-    """Convolution without bias (given code; not graded).
+    """Convolution without bias (given code), not graded.
 
     Cross-correlation as in torch.nn.functional.conv2d: out[n, f, i, j] = sum over c, a, e of
     xpad[n, c, i*stride + a, j*stride + e] * w[f, c, a, e], with zero padding ``pad`` on each
@@ -391,7 +391,7 @@ def conv2d_forward(
 
 
 def conv2d_backward(dout: np.ndarray, cache: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Backward pass of conv2d_forward (given code; not graded).
+    """Backward pass of conv2d_forward (given code), not graded.
 
     Inputs:
     - dout: float64 array of shape (N, F, H', W'), upstream derivative.
@@ -421,7 +421,7 @@ def conv2d_backward(dout: np.ndarray, cache: tuple[Any, ...]) -> tuple[np.ndarra
 def batchnorm2d_forward(
     x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float
 ) -> tuple[np.ndarray, tuple[Any, ...]]:
-    """Spatial batch normalisation in training mode (given code; not graded).
+    """Spatial batch normalisation in training mode (given code), not graded.
 
     Each channel is normalised with the mean and the BIASED variance of its N * H * W values
     (batch statistics, as torch.nn.functional.batch_norm with training=True), then scaled by
@@ -447,7 +447,7 @@ def batchnorm2d_forward(
 def batchnorm2d_backward(
     dout: np.ndarray, cache: tuple[Any, ...]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of batchnorm2d_forward (given code; not graded).
+    """Backward pass of batchnorm2d_forward (given code), not graded.
 
     Inputs:
     - dout: float64 array of shape (N, C, H, W), upstream derivative.
