@@ -99,8 +99,9 @@ def grade_one(
         report = journal.merge(stored.report, report, course.topics)
         prints = {**stored.fingerprints, **prints}
     write_reports(out, report, crash)
-    if not report.grader_error:  # a grader failure is regraded by the next run
-        journal.write(folder, journal.Entry(report, {t: prints[t] for t in report.topics}))
+    # a grader failure keeps no fingerprint: it is in the gradebook, and the next run regrades it
+    done = {} if report.grader_error else {t: prints[t] for t in report.topics}
+    journal.write(folder, journal.Entry(report, done))
     return report
 
 

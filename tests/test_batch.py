@@ -203,3 +203,26 @@ def test_an_interrupt_stops_at_once_cleanly_and_leaves_nothing_running(tmp_path,
     assert (out / "gradebook.csv").is_file()
     assert _no_process_left(str(batch)) == []
     assert not (out / ".grader-scratch").exists()
+
+
+def test_a_grader_failure_is_in_the_gradebook_and_regraded_by_the_next_run(
+    course, tmp_path, monkeypatch
+):
+    import grader.batch
+
+    batch, out = _class(tmp_path / "batch", ("alice", "bob")), tmp_path / "out"
+    real = grader.batch.grade_submission
+
+    def broken_for_bob(course, sub, topics, **kw):
+        if sub.student_id == "bob":
+            raise KeyError("boom")
+        return real(course, sub, topics, **kw)
+
+    monkeypatch.setattr(grader.batch, "grade_submission", broken_for_bob)
+    grade_batch(course, [batch], out, ("dropout",))
+    rows = {r["student_id"]: r for r in csv.DictReader((out / "gradebook.csv").open())}
+    assert rows["bob"]["status"] == "grader_error" and rows["alice"]["status"] == "graded"
+    monkeypatch.setattr(grader.batch, "grade_submission", real)
+    grade_batch(course, [batch], out, ("dropout",))
+    rows = {r["student_id"]: r for r in csv.DictReader((out / "gradebook.csv").open())}
+    assert rows["bob"]["status"] == "graded"
