@@ -59,7 +59,7 @@ def accuracy(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def sgd(w: np.ndarray, dw: np.ndarray, config: Config) -> tuple[np.ndarray, Config]:
-    """Vanilla SGD, in place: w -= learning_rate * dw (given code; default rate 1e-2)."""
+    """Vanilla SGD, in place (given code): w -= learning_rate * dw; default rate 1e-2."""
     config.setdefault("learning_rate", 1e-2)
     w -= config["learning_rate"] * dw
     return w, config
