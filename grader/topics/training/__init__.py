@@ -174,7 +174,7 @@ def _train_run(scenario: Scenario) -> Callable[[Context], Verdict]:
             f"  the reference ran {epochs} epochs, best epoch {want[1]['best_epoch']} "
             f"(patience {args[5]['patience']}); draws: one rng.permutation(N) per epoch"
         )
-        mistake = _named(ctx, args, got)
+        mistake = _named(ctx, args, got, want)
         if mistake:
             lines.append(f"  looks like a known mistake: {mistake.name}. Hint: {mistake.hint}")
         name = mistake.name if mistake else None
@@ -183,9 +183,12 @@ def _train_run(scenario: Scenario) -> Callable[[Context], Verdict]:
     return body
 
 
-def _named(ctx: Context, args: tuple, got: tuple) -> Misconception | None:
+def _named(ctx: Context, args: tuple, got: tuple, want: tuple) -> Misconception | None:
     for m in ctx.misconceptions:
-        if m.function == TRAIN and same_run(got, m.variant(ctx.ref, *args)):
+        if m.function != TRAIN:
+            continue
+        out = m.variant(ctx.ref, *args)
+        if same_run(got, out) and not same_run(want, out):  # a mistake that shows here
             return m
     return None
 
