@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from grader import registry
 from grader.checks.base import SpeedSettings
@@ -53,6 +53,12 @@ class Rule(_Strict):
     match: str = Field(min_length=1)
     points: float | None = Field(None, ge=0)
     visibility: Visibility | None = None
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Rule:
+        if self.points is None and self.visibility is None:
+            raise ValueError("a rule must set points or visibility (or both)")
+        return self
 
 
 class LimitOverrides(_Strict):

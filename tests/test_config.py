@@ -61,6 +61,10 @@ def test_rules_give_points_and_visibility(tmp_path):
         ),
         (BASE + "mutation: maybe\n", "mutation: Input should be 'warn' or 'fail'"),
         (
+            BASE.replace("        points: 3\n", ""),
+            "topics.losses.rules[1]: Value error, a rule must set points or visibility",
+        ),
+        (
             BASE.replace("losses/softmax", "losses/sofmax"),
             "topics.losses.rules[1].match: 'losses/sofmax_loss_vectorized: *' matches no check",
         ),
