@@ -69,9 +69,9 @@ def _hygiene(function: str, m: make.Make) -> list[Check]:
 
 
 def _data_checks() -> list[Check]:
-    found = _references(
-        SPLIT,
-        [
+    found: list[Check] = [
+        Property(TOPIC, SPLIT, name, model.split_matches(m), hidden=hidden, kind=Kind.REFERENCE)
+        for name, m, hidden in [
             ("N=12, K=4 (even)", make.batch(12, 3, 4), False),
             ("N=10, K=4 (uneven)", make.batch(10, 3, 4), False),
             ("N=7, K=3, X (7, 2, 3)", make.batch(7, 2, 3, trailing=(3,)), False),
@@ -80,8 +80,8 @@ def _data_checks() -> list[Check]:
             ("N=3, K=5 (empty chunks)", make.batch(3, 2, 5), False),
             ("N=23, K=6", make.batch(23, 4, 6), True),
             ("N=101, K=8", make.batch(101, 3, 8), True),
-        ],
-    )
+        ]
+    ]
     found += _hygiene(SPLIT, make.batch(10, 3, 4))
     found += _references(
         GRADS,
@@ -197,5 +197,3 @@ def _loader_checks() -> list[Check]:
 
 def checks() -> list[Check]:
     return _data_checks() + _model_checks() + _loader_checks()
-
-

@@ -1,6 +1,8 @@
 """Checks of the ``parallel`` topic that the generic kinds cannot express: the split net's
-backward after a forward that returns ``(out, sent, cache)``, its numeric gradient, and inputs
-left unchanged when they are lists of arrays."""
+backward after a forward that returns ``(out, sent, cache)``, its numeric gradient, inputs left
+unchanged when they are lists of arrays, and split_batch's chunks (whose sizes are the point:
+a chunk of the wrong size is a wrong answer, compared with the known mistakes, not a malformed
+one)."""
 
 from __future__ import annotations
 
@@ -9,14 +11,14 @@ from collections.abc import Callable
 import numpy as np
 
 from grader.checks.base import PASS, Context, Make, Outcome, Verdict, fail
-from grader.checks.diagnose import Observation, judge_outputs
+from grader.checks.diagnose import Observation, judge_outputs, reference_inputs
 from grader.checks.gradient import GradientPair, gradient_verdict, numeric_gradient
 from grader.checks.hygiene import _same
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.checks.reference import param_names, reference_outputs
 from grader.judge.student import Call
 from grader.protocol.values import Handle
-from grader.topics.parallel.mistakes import BACKWARD, FORWARD
+from grader.topics.parallel.mistakes import BACKWARD, FORWARD, SPLIT
 
 OUT = ("out", "sent", CACHE)
 GRADS = ("dx", "dW1", "db1", "dW2", "db2")
@@ -71,7 +73,8 @@ def backward_gradient(make: Make, mode: str = "elementwise") -> Callable[[Contex
                 for r in ctx.student.batch(calls):
                     if not (isinstance(r.value, np.ndarray) and r.value.shape == dout.shape):
                         raise fail(
-                            Outcome.BAD_OUTPUT, f"{FORWARD} returned a wrong out for perturbed inputs"
+                            Outcome.BAD_OUTPUT,
+                            f"{FORWARD} returned a wrong out for perturbed inputs",
                         )
                     values.append(float(np.sum(r.value * dout)))
                 return values
@@ -114,5 +117,70 @@ def lists_unchanged(function: str, make: Make) -> Callable[[Context], Verdict]:
         if ctx.mutation_policy == "fail":
             return Verdict(Outcome.WRONG, text)
         return Verdict(Outcome.PASSED, "warning: " + text, warnings=(text,))
+
+    return body
+
+
+def _chunks(value: object, K: int) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """``value`` as (X_chunks, y_chunks) when it is two sequences of K arrays, else None."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        return None
+    parts = []
+    for part in value:
+        if not (isinstance(part, (tuple, list)) and len(part) == K):
+            return None
+        if not all(isinstance(c, np.ndarray) for c in part):
+            return None
+        parts.append(list(part))
+    return parts[0], parts[1]
+
+
+def _same_chunks(a: tuple[list, list], b: tuple[list, list]) -> bool:
+    return all(
+        x.shape == y.shape and np.array_equal(x, y) for pa, pb in zip(a, b) for x, y in zip(pa, pb)
+    )
+
+
+def split_matches(make: Make) -> Callable[[Context], Verdict]:
+    """split_batch's chunks equal the reference's exactly (shapes, values, order); a wrong split
+    is compared with each known mistake's chunks to name it."""
+
+    def body(ctx: Context) -> Verdict:
+        args = make(ctx.rng)
+        X, _, K = args
+        expected = reference_outputs(ctx, SPLIT, args)
+        reply = ctx.student.call(Call(SPLIT, args))
+        got = _chunks(reply.value, K)
+        text = describe_call(SPLIT, param_names(ctx, SPLIT), args)
+        if got is None:
+            return Verdict(
+                Outcome.BAD_OUTPUT,
+                f"{text}: expected (X_chunks, y_chunks), two lists of K={K} arrays",
+            )
+        if _same_chunks(got, expected):
+            return PASS
+        sizes = [len(c) for c in got[0]]
+        want = [len(c) for c in expected[0]]
+        message = (
+            f"{text}: the chunks differ from np.array_split's; chunk sizes {sizes} "
+            f"(sum {sum(sizes)}), expected {want} (sum {len(X)})"
+        )
+        if sizes == want:
+            message += "; sizes agree but the examples differ (keep the batch's order)"
+        for mistake in ctx.misconceptions:
+            if mistake.function != SPLIT:
+                continue
+            try:
+                model_out = mistake.variant(ctx.ref, *reference_inputs(list(args)))
+            except Exception:  # a model that cannot apply here does not match
+                continue
+            if _same_chunks(model_out, expected) or not _same_chunks(got, model_out):
+                continue
+            return Verdict(
+                Outcome.WRONG,
+                f"{message}\n  looks like a known mistake: {mistake.name}. Hint: {mistake.hint}",
+                misconception=mistake.name,
+            )
+        return Verdict(Outcome.WRONG, message)
 
     return body
