@@ -62,9 +62,7 @@ def softmax_loss(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np
     return loss, X.T @ probs / n
 
 
-def split_batch(
-    X: np.ndarray, y: np.ndarray, K: int
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def split_batch(X: np.ndarray, y: np.ndarray, K: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Split a batch over K workers, in order, with np.array_split semantics.
 
     Inputs:
