@@ -49,6 +49,15 @@ def conform(got: Any, expected: Any, name: str, float_dtype: np.dtype | None = N
                 f"{name}: expected a tuple of {len(expected)} values, got {_kind(got)}",
             )
         return
+    if isinstance(expected, list):  # a list (of chunks, of buffers): a list or tuple of as many
+        if not isinstance(got, (list, tuple)) or len(got) != len(expected):
+            raise fail(
+                Outcome.BAD_OUTPUT,
+                f"{name}: expected a list of {len(expected)} values, got {_kind(got)}",
+            )
+        for i, (g, e) in enumerate(zip(got, expected)):
+            conform(g, e, f"{name}[{i}]", float_dtype)
+        return
     if isinstance(expected, dict):
         if not isinstance(got, dict):
             raise fail(Outcome.BAD_OUTPUT, f"{name}: expected a dict, got {_kind(got)}")
@@ -118,6 +127,8 @@ def describe_value(value: Any) -> str:
     if isinstance(value, dict):
         inner = ", ".join(f"{k!r}: {describe_value(v)}" for k, v in value.items())
         return "{" + inner + "}"
+    if isinstance(value, list):
+        return f"[{len(value)} items]"
     if isinstance(value, RngSeed):
         return "rng"
     if isinstance(value, Handle):
