@@ -1,0 +1,380 @@
+"""Topic ``autograd``, part one: programs, the judge's description of a computation graph.
+
+A ``Program`` is a list of leaf arrays, a list of operations over node indices and the steps run
+on its last node (``backward(grad)``, ``zero_grad()``). Nodes are numbered ``n0, n1, ...``: the
+leaves first, then one node per operation, in order. The same program is replayed on the
+student's ``Value`` (through handles, ``grader.topics.autograd.replay``) and on the reference
+engine or a mistaken one (``grader.topics.autograd.engines``).
+
+Operations are method calls on a node: an operator (``__add__``, ``__rsub__``, ``__pow__``,
+``__matmul__``, ...) or a method (``exp``, ``sum``, ...); the first input is the node the
+method is called on, the other inputs are Value operands, then come plain constants (a number,
+an array, an exponent). The makers here draw every number from the check's rng. Random programs
+are chains with skip connections: every operation uses the previous node, so the interior
+nodes have one topological order, and the other operand may be any earlier node (a shared
+subexpression), the previous node itself (a + a) or a leaf of another shape (broadcasting).
+Values stay in [-20, 20], relu inputs and denominators away from 0, logs of positive numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+MAX_ABS = 20.0  # every node's values stay within this bound
+KINK = 0.02  # relu inputs are at least this far from 0
+MAX_VISITS = 2000  # root-to-node paths, summed: what a per-path recursive backward costs
+
+
+@dataclass(frozen=True, eq=False)
+class Op:
+    """One operation: ``nodes[inputs[0]].method(*nodes[inputs[1:]], *consts, **kwargs)``."""
+
+    method: str
+    inputs: tuple[int, ...]
+    consts: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """What is run on the program's last node: ``backward(grad)`` (``grad`` None:
+    ``backward()``) or ``zero_grad()``."""
+
+    action: str  # "backward" or "zero_grad"
+    grad: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Program:
+    leaves: tuple[np.ndarray, ...]
+    ops: tuple[Op, ...]
+    steps: tuple[Step, ...]
+    note: str = ""  # what the program is about, for the feedback
+    shapes: tuple[tuple[int, ...], ...] = field(default=())  # of every node (filled by make)
+
+    @property
+    def size(self) -> int:
+        return len(self.leaves) + len(self.ops)
+
+    @property
+    def root(self) -> int:
+        return self.size - 1
+
+    @property
+    def broadcasts(self) -> bool:
+        """Does some operation combine operands of different shapes?"""
+        for k, op in enumerate(self.ops):
+            out = self.shapes[len(self.leaves) + k]
+            shapes = [self.shapes[i] for i in op.inputs] + [np.shape(c) for c in op.consts]
+            if op.method in BINARY and any(s != out for s in shapes):
+                return True
+        return False
+
+    def with_leaves(self, leaves: Sequence[np.ndarray]) -> Program:
+        return Program(tuple(leaves), self.ops, self.steps, self.note, self.shapes)
+
+    def with_steps(self, steps: Sequence[Step]) -> Program:
+        return Program(self.leaves, self.ops, tuple(steps), self.note, self.shapes)
+
+
+# -- the operations and what they compute (numpy, for drawing valid programs) --------------------
+def _reflect(f: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    return lambda a, b: f(b, a)
+
+
+BINARY: dict[str, tuple[str, Callable[[Any, Any], Any], bool]] = {
+    "__add__": ("+", np.add, False),
+    "__radd__": ("+", _reflect(np.add), True),
+    "__sub__": ("-", np.subtract, False),
+    "__rsub__": ("-", _reflect(np.subtract), True),
+    "__mul__": ("*", np.multiply, False),
+    "__rmul__": ("*", _reflect(np.multiply), True),
+    "__truediv__": ("/", np.divide, False),
+    "__rtruediv__": ("/", _reflect(np.divide), True),
+    "__matmul__": ("@", np.matmul, False),
+}
+UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "exp": np.exp,
+    "log": np.log,
+    "tanh": np.tanh,
+    "relu": lambda x: np.maximum(x, 0.0),
+}
+
+
+def apply(op: Op, values: Sequence[np.ndarray]) -> np.ndarray:
+    """What ``op`` computes from the nodes' values (plain numpy)."""
+    x = values[op.inputs[0]]
+    operands = [values[i] for i in op.inputs[1:]] + list(op.consts)
+    kwargs = dict(op.kwargs)
+    with np.errstate(all="ignore"):
+        if op.method in BINARY:
+            return np.asarray(BINARY[op.method][1](x, operands[0]), dtype=np.float64)
+        if op.method in UNARY:
+            return UNARY[op.method](x)
+        if op.method == "__neg__":
+            return -x
+        if op.method == "__pow__":
+            return np.asarray(x ** float(operands[0]))
+        if op.method == "sum":
+            return np.asarray(
+                np.sum(x, axis=kwargs.get("axis"), keepdims=kwargs.get("keepdims", False))
+            )
+    raise ValueError(f"unknown operation {op.method}")
+
+
+def evaluate(leaves: Sequence[np.ndarray], ops: Sequence[Op]) -> list[np.ndarray]:
+    values = [np.asarray(x, dtype=np.float64) for x in leaves]
+    for op in ops:
+        values.append(apply(op, values))
+    return values
+
+
+# -- text ----------------------------------------------------------------------------------------
+def _const(c: Any) -> str:
+    if isinstance(c, np.ndarray):
+        return f"array{c.shape}"
+    return f"{c:g}" if isinstance(c, float) else repr(c)
+
+
+def op_text(op: Op, index: int) -> str:
+    """``n5 = n3 + n1``, ``n6 = 2 - n5``, ``n7 = n6.sum(axis=0)``."""
+    names = [f"n{i}" for i in op.inputs] + [_const(c) for c in op.consts]
+    target = names[0]
+    if op.method in BINARY:
+        symbol, _, reflected = BINARY[op.method]
+        expr = f"{names[1]} {symbol} {target}" if reflected else f"{target} {symbol} {names[1]}"
+    elif op.method == "__neg__":
+        expr = f"-{target}"
+    elif op.method == "__pow__":
+        expr = f"{target} ** {names[1]}"
+    else:
+        args = names[1:] + [f"{k}={v!r}" for k, v in op.kwargs]
+        expr = f"{target}.{op.method}({', '.join(args)})"
+    return f"n{index} = {expr}"
+
+
+def step_text(program: Program, step: Step) -> str:
+    root = f"n{program.root}"
+    if step.action == "zero_grad":
+        return f"{root}.zero_grad()"
+    if step.grad is None:
+        return f"{root}.backward()"
+    return f"{root}.backward(grad {step.grad.shape})"
+
+
+def listing(program: Program, limit: int = 40) -> list[str]:
+    """The program as code, one line per leaf, operation and step."""
+    lines = [f"n{i} = Value(array{x.shape})" for i, x in enumerate(program.leaves)]
+    first = len(program.leaves)
+    lines += [op_text(op, first + k) for k, op in enumerate(program.ops)]
+    lines += [step_text(program, s) for s in program.steps]
+    if len(lines) > limit:
+        lines = lines[: limit // 2] + [f"... ({len(lines) - limit} lines)"] + lines[-limit // 2 :]
+    return lines
+
+
+def summary(program: Program) -> str:
+    """``Value program of 12 operations on leaves (3, 1), (1, 4)``."""
+    shapes = ", ".join(str(x.shape) for x in program.leaves)
+    return f"Value program of {len(program.ops)} operations on leaves {shapes}"
+
+
+def consumers(program: Program, node: int) -> list[str]:
+    """The operations that take ``node`` as an input, as text."""
+    first = len(program.leaves)
+    return [op_text(op, first + k) for k, op in enumerate(program.ops) if node in op.inputs]
+
+
+# -- making programs -----------------------------------------------------------------------------
+def leaf(rng: np.random.Generator, shape: tuple[int, ...], positive: bool = False) -> np.ndarray:
+    """Values with |x| in [0.3, 1.5] (positive when asked): away from relu's kink and from 0."""
+    x = rng.uniform(0.3, 1.5, shape)
+    return x if positive else x * rng.choice([-1.0, 1.0], shape)
+
+
+def finish(
+    leaves: Sequence[np.ndarray],
+    ops: Sequence[Op],
+    rng: np.random.Generator,
+    steps: str = "upstream",
+    note: str = "",
+) -> Program:
+    """A program with its shapes and steps: ``"upstream"`` (backward(grad), grad random),
+    ``"scalar"`` (backward()), ``"twice"`` (backward(g1), zero_grad(), backward(g2)) or
+    ``"zero"`` (backward(grad), zero_grad())."""
+    values = evaluate(leaves, ops)
+    shape = values[-1].shape
+    g1, g2 = rng.standard_normal(shape), rng.standard_normal(shape)
+    chosen = {
+        "upstream": (Step("backward", g1),),
+        "scalar": (Step("backward"),),
+        "twice": (Step("backward", g1), Step("zero_grad"), Step("backward", g2)),
+        "zero": (Step("backward", g1), Step("zero_grad")),
+    }[steps]
+    shapes = tuple(v.shape for v in values)
+    return Program(
+        tuple(np.asarray(x, dtype=np.float64) for x in leaves), tuple(ops), chosen, note, shapes
+    )
+
+
+Make = Callable[[np.random.Generator], tuple[Program]]
+
+
+def fixed(
+    shapes: Sequence[tuple[int, ...]],
+    ops: Sequence[Op],
+    steps: str = "upstream",
+    positive: bool = False,
+    note: str = "",
+) -> Make:
+    """A program of fixed operations on random leaves of ``shapes``."""
+
+    def make(rng: np.random.Generator) -> tuple[Program]:
+        leaves = [leaf(rng, s, positive) for s in shapes]
+        return (finish(leaves, ops, rng, steps, note),)
+
+    return make
+
+
+def _ok(value: np.ndarray, op: Op, x: np.ndarray) -> bool:
+    if not np.all(np.isfinite(value)) or np.max(np.abs(value), initial=0.0) > MAX_ABS:
+        return False
+    if value.ndim > 3 or value.size > 36:
+        return False
+    if op.method == "relu":
+        return bool(np.min(np.abs(x)) > KINK)
+    return True
+
+
+def _visits(ops: Sequence[Op], n_leaves: int) -> int:
+    """Calls a per-path recursive backward would make: root-to-node paths, summed over nodes."""
+    paths = [0] * (n_leaves + len(ops))
+    paths[-1] = 1
+    for k in range(len(ops) - 1, -1, -1):
+        for i in ops[k].inputs:
+            paths[i] += paths[n_leaves + k]
+    return sum(paths)
+
+
+def _candidates(
+    rng: np.random.Generator,
+    values: list[np.ndarray],
+    n_leaves: int,
+    unused: list[int],
+    allowed: frozenset[str],
+    share: float,
+) -> Op:
+    """One operation on the previous node (the last), drawn at random."""
+    prev = len(values) - 1
+    x = values[prev]
+    kinds = [k for k in ("unary", "const", "binary", "binary", "sum") if k in allowed]
+    if "matmul" in allowed and x.ndim == 2:
+        kinds += ["matmul", "matmul"]
+    kind = str(rng.choice(kinds))
+    if kind == "unary":
+        method = str(rng.choice(["exp", "log", "tanh", "relu", "__neg__", "__pow__", "__pow__"]))
+        if method == "log" and np.min(x) <= 0.1:
+            method = "tanh"
+        if method == "exp" and np.max(x) > 2.5:
+            method = "tanh"
+        if method == "__pow__":
+            exponent = float(rng.choice([2.0, 3.0, 0.5, -1.0]))
+            if exponent == 0.5 and np.min(x) <= 0.1:
+                exponent = 2.0
+            if exponent == -1.0 and np.min(np.abs(x)) < 0.3:
+                exponent = 2.0
+            return Op("__pow__", (prev,), (exponent,))
+        return Op(method, (prev,))
+    if kind == "const":
+        method = str(
+            rng.choice(["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__"])
+        )
+        c = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0))
+        const: Any = round(c, 2)
+        if rng.random() < 0.25:
+            const = np.round(rng.uniform(-1.5, 1.5, x.shape), 2)
+        if np.min(np.abs(x)) > 0.3 and rng.random() < 0.3:
+            return Op("__rtruediv__", (prev,), (round(c, 2),))
+        return Op(method, (prev,), (const,))
+    if kind == "sum":
+        if x.ndim == 0:
+            return Op("tanh", (prev,))
+        if x.ndim == 1 or rng.random() < 0.3:
+            return Op("sum", (prev,), (), (("axis", int(rng.integers(x.ndim))), ("keepdims", True)))
+        axis = int(rng.integers(-x.ndim, x.ndim))
+        return Op("sum", (prev,), (), (("axis", axis), ("keepdims", bool(rng.random() < 0.5))))
+    if kind == "matmul":
+        fits = [i for i, v in enumerate(values) if v.ndim == 2 and v.shape[0] == x.shape[1]]
+        left = [i for i, v in enumerate(values) if v.ndim == 2 and v.shape[1] == x.shape[0]]
+        if fits and (not left or rng.random() < 0.6):
+            return Op("__matmul__", (prev, int(rng.choice(fits))))
+        if left:
+            return Op("__matmul__", (int(rng.choice(left)), prev))
+        return Op("tanh", (prev,))
+    # binary with another node: an unused leaf first, else a shared node or any leaf
+    fits = [i for i, v in enumerate(values) if _broadcastable(v.shape, x.shape)]
+    fresh = [i for i in unused if i in fits]
+    shared = [i for i in fits if i >= n_leaves and i != prev]
+    if fresh:
+        other = int(rng.choice(fresh))
+    elif shared and rng.random() < share:
+        other = int(rng.choice(shared))
+    elif rng.random() < 0.15:
+        other = prev
+    else:
+        other = int(rng.choice(fits))
+    method = str(rng.choice(["__add__", "__sub__", "__mul__", "__mul__", "__truediv__"]))
+    pair = (prev, other) if rng.random() < 0.6 else (other, prev)
+    if method == "__truediv__" and np.min(np.abs(values[pair[1]])) < 0.3:
+        method = "__mul__"
+    return Op(method, pair)
+
+
+def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    try:
+        np.broadcast_shapes(a, b)
+    except ValueError:
+        return False
+    return True
+
+
+def random_program(
+    shapes: Sequence[tuple[int, ...]],
+    n_ops: int,
+    steps: str = "upstream",
+    allowed: Sequence[str] = ("unary", "const", "binary", "sum"),
+    share: float = 0.5,
+    note: str = "",
+) -> Make:
+    """A random chain of ``n_ops`` operations over leaves of ``shapes`` (see the module's
+    docstring); with ``steps="scalar"`` a final ``sum()`` makes the output a scalar."""
+    kinds = frozenset(allowed)
+
+    def make(rng: np.random.Generator) -> tuple[Program]:
+        leaves = [leaf(rng, s) for s in shapes]
+        values = [np.asarray(x) for x in leaves]  # the chain starts from the last leaf
+        ops: list[Op] = []
+        unused = list(range(len(leaves) - 1))
+        for _ in range(n_ops):
+            for _attempt in range(50):
+                op = _candidates(rng, values, len(leaves), unused, kinds, share)
+                value = apply(op, values)
+                if _ok(value, op, values[op.inputs[0]]) and (
+                    _visits([*ops, op], len(leaves)) <= MAX_VISITS
+                ):
+                    break
+            else:
+                op = Op("tanh", (len(values) - 1,))
+                value = apply(op, values)
+            ops.append(op)
+            values.append(value)
+            unused = [i for i in unused if i not in op.inputs]
+        if steps == "scalar" and values[-1].ndim > 0:
+            ops.append(Op("sum", (len(values) - 1,)))
+        return (finish(leaves, ops, rng, steps, note),)
+
+    return make
