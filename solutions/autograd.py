@@ -28,7 +28,7 @@ Conventions:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -104,7 +104,7 @@ class Value:
         self.grad = np.zeros_like(self.data)
         self._parents: tuple[Value, ...] = tuple(_parents)
         self._op = _op
-        self._backward: Callable[[np.ndarray], tuple[np.ndarray, ...]] = lambda g: ()
+        self._backward = lambda g: ()
         # ***** END OF YOUR CODE *****
 
     @staticmethod

@@ -23,7 +23,15 @@ from grader.checks.property import Property
 from grader.checks.reference import Reference
 from grader.topics.autograd import laws
 from grader.topics.autograd.engines import MISCONCEPTIONS
-from grader.topics.autograd.programs import Make, Op, Program, fixed, random_program
+from grader.topics.autograd.programs import (
+    Make,
+    Op,
+    Program,
+    finish,
+    fixed,
+    leaf,
+    random_program,
+)
 
 __all__ = ["TOPIC", "SUMMARY", "FUNCTIONS", "MISCONCEPTIONS", "WORKER_SETUP", "checks"]
 
@@ -89,6 +97,13 @@ def _wanted_relu(p: Program) -> dict[int, np.ndarray]:
     return {0: g * (p.leaves[0] > 0), 1: g}
 
 
+def _relu_at_zero(rng: np.random.Generator) -> tuple[Program]:
+    """relu on x (4, 5) with zeros in x: its gradient there is 0 (x > 0 only)."""
+    x = leaf(rng, (4, 5))
+    x.flat[rng.choice(x.size, 6, replace=False)] = 0.0
+    return (finish([x], [op("relu", 0)], rng),)
+
+
 def _laws() -> list[Check]:
     two = [(3, 4), (3, 4)]
     return [
@@ -125,6 +140,12 @@ def _laws() -> list[Check]:
                 "x.grad = g * (x > 0): the larger of x and 0 gets it",
                 _wanted_relu,
             ),
+        ),
+        Property(
+            TOPIC,
+            V,
+            "relu at x == 0 passes no gradient",
+            laws.law(_relu_at_zero, "x.grad = g * (x > 0): 0 where x == 0", _wanted_relu),
         ),
     ]
 
@@ -232,7 +253,9 @@ def _graphs() -> list[Check]:
         ),
         _one(
             "backward, zero_grad(), backward: the second pass alone",
-            random_program([(3, 4), (3, 4), (4,)], 8, steps="twice"),
+            random_program(
+                [(3, 4), (3, 4), (4,)], 8, steps="twice", note="the second pass must stand alone"
+            ),
         ),
     ]
 

@@ -25,7 +25,7 @@ from grader.judge.student import Call, StudentFault
 from grader.protocol.values import Handle
 from grader.topics.autograd import engines, replay
 from grader.topics.autograd.engines import NO_UNBROADCAST
-from grader.topics.autograd.programs import Make, Program, Step, consumers, listing, summary
+from grader.topics.autograd.programs import Make, Program, consumers, listing, summary
 
 Body = Callable[[Context], Verdict]
 H = 1e-5  # numeric gradient step
@@ -95,7 +95,10 @@ def _data_verdict(
         cmp = relative_error(f"n{i}.data", got, want, tol)
         if not cmp.ok:
             what = "a leaf" if i < first else "the forward pass of " + listing(program)[i]
-            message = f"{_title(program)}: n{i}.data differs from the reference ({what}).\n  {cmp.describe()}"
+            message = (
+                f"{_title(program)}: n{i}.data differs from the reference ({what}).\n"
+                f"  {cmp.describe()}"
+            )
             return _with_listing(Verdict(Outcome.WRONG, message), program)
     return None
 
@@ -114,6 +117,11 @@ def _grads(
         f"{_title(program)}: n{i}.grad has shape {got[i].shape}; a grad has the shape of its "
         f"node's data, {expected[i].shape}"
     )
+    if _broadcasts_to(expected[i].shape, got[i].shape):
+        message += (
+            " (the shape of a broadcast result: a gradient that reaches an input through "
+            "broadcasting is summed back to the input's shape, see unbroadcast)"
+        )
     mistake = diagnose(ctx, observation(program, got, expected), 1e-6)
     if mistake is not None:
         verdict = _named(ctx, Outcome.WRONG, message, mistake.name)
@@ -126,7 +134,19 @@ def _grads(
     )
 
 
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
 def _where(program: Program, node: int) -> str:
+    if program.steps and program.steps[-1].action == "zero_grad":
+        return (
+            f"after n{program.root}.zero_grad() every node of the graph must have a zero grad; "
+            f"n{node} kept its gradient"
+        )
     if node == program.root:
         return (
             f"n{node} is the output: backward() sets its grad to the seed (ones for a scalar "
@@ -137,8 +157,9 @@ def _where(program: Program, node: int) -> str:
         return ""
     return (
         f"n{node} is the first node, going back from the output, whose grad is wrong; the nodes "
-        f"computed from it are right, so look at the rule of {' and '.join(uses[:3])} (and how "
-        f"its contribution is added to n{node}.grad)"
+        f"computed from it are right, so look at {' and '.join(uses[:3])}: its local rule, how "
+        f"its contribution is added to n{node}.grad, and that it runs only once its own grad is "
+        "complete"
     )
 
 
@@ -181,23 +202,31 @@ def judge_graph(ctx: Context, program: Program, seen: replay.Seen, tol: float) -
     return grad_verdict(ctx, program, got, expected, comparisons, tol, "the reference engine")
 
 
-def _run_one(ctx: Context, program: Program) -> replay.Seen:
-    """Replay one program; a numpy broadcasting error in its backward pass, on a program that
-    broadcasts, is named as a gradient not summed back to its input's shape."""
+def _named_fault(ctx: Context, program: Program, fault: StudentFault) -> Exception:
+    """numpy's "non-broadcastable output operand" in a backward pass is an in-place
+    ``grad += g`` with g of a broadcast shape: a failure naming the gradient not summed back to
+    its input's shape. Any other fault is returned as it is."""
+    text = fault.reason
+    if fault.outcome != "exception" or "non-broadcastable output operand" not in text:
+        return fault
+    message = (
+        f"{_title(program)}: {text}\n  a contribution of the broadcast shape was added into a "
+        "smaller grad (a number or array operand, such as the -1 of -y, is a constant leaf "
+        "Value whose grad has its own shape too)"
+    )
+    verdict = _with_listing(_named(ctx, Outcome.EXCEPTION, message, NO_UNBROADCAST), program)
+    return fail(verdict.outcome, verdict.message, staff=fault.staff, misconception=NO_UNBROADCAST)
+
+
+def _replay(ctx: Context, programs: Sequence[Program], reads: str = "all") -> list[replay.Seen]:
     try:
-        return replay.run(ctx, [program])[0]
+        return replay.run(ctx, programs, reads)
     except StudentFault as fault:
-        text = fault.reason
-        backward = ".backward(" in text.split(":")[0]
-        if fault.outcome == "exception" and backward and "broadcast" in text and program.broadcasts:
-            verdict = _named(ctx, Outcome.EXCEPTION, f"{_title(program)}: {text}", NO_UNBROADCAST)
-            raise fail(
-                verdict.outcome,
-                _with_listing(verdict, program).message,
-                staff=fault.staff,
-                misconception=NO_UNBROADCAST,
-            ) from None
-        raise
+        raise _named_fault(ctx, programs[0], fault) from None
+
+
+def _run_one(ctx: Context, program: Program) -> replay.Seen:
+    return _replay(ctx, [program])[0]
 
 
 # -- bodies --------------------------------------------------------------------------------------
@@ -285,7 +314,7 @@ def numeric(make: Make, mode: str, directions: int = 4, tol: float = 1e-6) -> Bo
             along = dirs @ analytic
             comparisons = [
                 gradient_error(
-                    f"n0.grad ... n{len(program.leaves) - 1}.grad along {directions} random directions",
+                    f"the leaves' grads along {directions} random directions",
                     along,
                     found.values,
                     tol,
@@ -331,7 +360,8 @@ def construction(ctx: Context) -> Verdict:
         if data.shape != want.shape or not np.array_equal(data, want):
             return Verdict(
                 Outcome.WRONG,
-                f"{text}.data should be np.array(data, dtype=np.float64): shape {want.shape}, got shape {data.shape}",
+                f"{text}.data should be np.array(data, dtype=np.float64), of shape "
+                f"{want.shape} with the same values; got shape {data.shape}",
             )
         if grad.shape != want.shape or np.any(grad != 0):
             return Verdict(
@@ -373,7 +403,9 @@ def leaves_unchanged(make: Make) -> Body:
                 return _with_listing(
                     Verdict(
                         Outcome.WRONG,
-                        f"{_title(program)}: n{i}.data (a leaf) changed during the forward and backward passes; operations must return new Values and never modify data in place",
+                        f"{_title(program)}: n{i}.data (a leaf) changed during the forward "
+                        "and backward passes; operations must return new Values and never "
+                        "modify data in place",
                     ),
                     program,
                 )
@@ -391,7 +423,10 @@ def two_graphs(make: Make) -> Body:
         first, second = replay.build(ctx, [program, program])
         calls = [replay.step_call(s, h[-1]) for h in (first, second) for s in program.steps]
         calls += [replay.read(h, "grad") for h in first + second]
-        replies = ctx.student.batch(calls)[len(program.steps) * 2 :]
+        try:
+            replies = ctx.student.batch(calls)[len(program.steps) * 2 :]
+        except StudentFault as fault:
+            raise _named_fault(ctx, program, fault) from None
         values = [r.value for r in replies]
         nodes = engines.run(ctx.ref, program)
         expected = [np.array(n.grad) for n in nodes]
@@ -403,7 +438,9 @@ def two_graphs(make: Make) -> Body:
                 return _with_listing(
                     Verdict(
                         Outcome.WRONG,
-                        f"{_title(program)}, built twice from fresh leaves with one backward() each: the two graphs disagree on n{i}.grad (state shared between Values? a class attribute?).\n  {cmp.describe()}",
+                        f"{_title(program)}, built twice from fresh leaves with one "
+                        f"backward() each: the two graphs disagree on n{i}.grad (state shared "
+                        f"between Values? a class attribute?).\n  {cmp.describe()}",
                     ),
                     program,
                 )

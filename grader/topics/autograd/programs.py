@@ -136,7 +136,7 @@ def evaluate(leaves: Sequence[np.ndarray], ops: Sequence[Op]) -> list[np.ndarray
 # -- text ----------------------------------------------------------------------------------------
 def _const(c: Any) -> str:
     if isinstance(c, np.ndarray):
-        return f"array{c.shape}"
+        return f"array {c.shape}"
     return f"{c:g}" if isinstance(c, float) else repr(c)
 
 
@@ -168,7 +168,7 @@ def step_text(program: Program, step: Step) -> str:
 
 def listing(program: Program, limit: int = 40) -> list[str]:
     """The program as code, one line per leaf, operation and step."""
-    lines = [f"n{i} = Value(array{x.shape})" for i, x in enumerate(program.leaves)]
+    lines = [f"n{i} = Value(array {x.shape})" for i, x in enumerate(program.leaves)]
     first = len(program.leaves)
     lines += [op_text(op, first + k) for k, op in enumerate(program.ops)]
     lines += [step_text(program, s) for s in program.steps]
@@ -180,7 +180,8 @@ def listing(program: Program, limit: int = 40) -> list[str]:
 def summary(program: Program) -> str:
     """``Value program of 12 operations on leaves (3, 1), (1, 4)``."""
     shapes = ", ".join(str(x.shape) for x in program.leaves)
-    return f"Value program of {len(program.ops)} operations on leaves {shapes}"
+    count = len(program.ops)
+    return f"Value program of {count} operation{'s' if count != 1 else ''} on leaves {shapes}"
 
 
 def consumers(program: Program, node: int) -> list[str]:

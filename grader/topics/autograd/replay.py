@@ -61,7 +61,7 @@ def build(ctx: Context, programs: Sequence[Program]) -> list[list[Handle]]:
     for p, program in enumerate(programs):
         for i, x in enumerate(program.leaves):
             calls.append(Call(CLASS, (x,), keep="all"))
-            texts.append(f"n{i} = Value(array{x.shape})")
+            texts.append(f"n{i} = Value(array {x.shape})")
             where.append(p)
     nodes: list[list[Handle]] = [[] for _ in programs]
     for reply, text, p in zip(_batch(ctx, calls, texts), texts, where):
