@@ -5,12 +5,17 @@ Declarations only. The parts beside this module: ``programs`` (the judge's progr
 operations over node indices and the steps run on the output, drawn from the check's rng),
 ``replay`` (a program replayed on the student's Value in the worker: one batch per level of the
 graph), ``engines`` (the same program on the reference engine and on mistaken variants of it:
-the known mistakes) and ``laws`` (the check bodies and their verdicts). Conventions (the
-solution's docstrings): ``Value(data)`` stores a float64 copy, ``.grad`` has data's shape and is
-zeros until backward; ``backward()`` seeds ones and needs a scalar output, ``backward(grad)``
-seeds grad; contributions are added, in reverse topological order, summed back to each input's
-shape; gradients accumulate across passes and ``zero_grad()`` on the output resets its whole
-graph. A numpy scalar read back stands for a 0-d array.
+the known mistakes), ``verdicts`` (what a program left in the student's Value, judged and
+localised) and ``laws`` (the check bodies).
+
+Conventions (the solution's docstrings): ``Value(data)`` stores a float64 copy, ``.grad`` has
+data's shape and is zeros until backward; ``backward()`` seeds ones and needs a scalar output,
+``backward(grad)`` seeds grad; contributions are added, in reverse topological order, summed
+back to each input's shape; gradients accumulate across passes and ``zero_grad()`` on the
+output resets its whole graph. A numpy scalar read back stands for a 0-d array (numpy turns
+0-d results into scalars). Tolerances: 1e-7 relative on single operations, on the graphs as on
+every other topic's reference checks; 1e-5 against numeric gradients of random programs (their
+curvature is not bounded as a layer's is); 1e-12 for the laws of add, mul and relu.
 """
 
 from __future__ import annotations
