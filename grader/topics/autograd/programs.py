@@ -241,6 +241,11 @@ def fixed(
     return make
 
 
+def pick(rng: np.random.Generator, items: Sequence[Any]) -> Any:
+    """One of ``items``, uniformly (rng.choice, without converting the list to an array)."""
+    return items[int(rng.integers(len(items)))]
+
+
 def _ok(value: np.ndarray, op: Op, x: np.ndarray) -> bool:
     if not np.all(np.isfinite(value)) or np.max(np.abs(value), initial=0.0) > MAX_ABS:
         return False
@@ -261,7 +266,7 @@ def _visits(ops: Sequence[Op], n_leaves: int) -> int:
     return sum(paths)
 
 
-def _candidates(
+def _draw_op(
     rng: np.random.Generator,
     values: list[np.ndarray],
     n_leaves: int,
@@ -275,15 +280,15 @@ def _candidates(
     kinds = [k for k in ("unary", "const", "binary", "binary", "sum") if k in allowed]
     if "matmul" in allowed and x.ndim == 2:
         kinds += ["matmul", "matmul"]
-    kind = str(rng.choice(kinds))
+    kind = pick(rng, kinds)
     if kind == "unary":
-        method = str(rng.choice(["exp", "log", "tanh", "relu", "__neg__", "__pow__", "__pow__"]))
+        method = pick(rng, ["exp", "log", "tanh", "relu", "__neg__", "__pow__", "__pow__"])
         if method == "log" and np.min(x) <= 0.1:
             method = "tanh"
         if method == "exp" and np.max(x) > 2.5:
             method = "tanh"
         if method == "__pow__":
-            exponent = float(rng.choice([2.0, 3.0, 0.5, -1.0]))
+            exponent = pick(rng, [2.0, 3.0, 0.5, -1.0])
             if exponent == 0.5 and np.min(x) <= 0.1:
                 exponent = 2.0
             if exponent == -1.0 and np.min(np.abs(x)) < 0.3:
@@ -291,10 +296,8 @@ def _candidates(
             return Op("__pow__", (prev,), (exponent,))
         return Op(method, (prev,))
     if kind == "const":
-        method = str(
-            rng.choice(["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__"])
-        )
-        c = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0))
+        method = pick(rng, ["__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__"])
+        c = pick(rng, [-1.0, 1.0]) * rng.uniform(0.5, 2.0)
         const: Any = round(c, 2)
         if rng.random() < 0.25:
             const = np.round(rng.uniform(-1.5, 1.5, x.shape), 2)
@@ -312,23 +315,23 @@ def _candidates(
         fits = [i for i, v in enumerate(values) if v.ndim == 2 and v.shape[0] == x.shape[1]]
         left = [i for i, v in enumerate(values) if v.ndim == 2 and v.shape[1] == x.shape[0]]
         if fits and (not left or rng.random() < 0.6):
-            return Op("__matmul__", (prev, int(rng.choice(fits))))
+            return Op("__matmul__", (prev, pick(rng, fits)))
         if left:
-            return Op("__matmul__", (int(rng.choice(left)), prev))
+            return Op("__matmul__", (pick(rng, left), prev))
         return Op("tanh", (prev,))
     # binary with another node: an unused leaf first, else a shared node or any leaf
     fits = [i for i, v in enumerate(values) if _broadcastable(v.shape, x.shape)]
     fresh = [i for i in unused if i in fits]
     shared = [i for i in fits if i >= n_leaves and i != prev]
     if fresh:
-        other = int(rng.choice(fresh))
+        other = pick(rng, fresh)
     elif shared and rng.random() < share:
-        other = int(rng.choice(shared))
+        other = pick(rng, shared)
     elif rng.random() < 0.15:
         other = prev
     else:
-        other = int(rng.choice(fits))
-    method = str(rng.choice(["__add__", "__sub__", "__mul__", "__mul__", "__truediv__"]))
+        other = pick(rng, fits)
+    method = pick(rng, ["__add__", "__sub__", "__mul__", "__mul__", "__truediv__"])
     pair = (prev, other) if rng.random() < 0.6 else (other, prev)
     if method == "__truediv__" and np.min(np.abs(values[pair[1]])) < 0.3:
         method = "__mul__"
@@ -362,7 +365,7 @@ def random_program(
         unused = list(range(len(leaves) - 1))
         for _ in range(n_ops):
             for _attempt in range(50):
-                op = _candidates(rng, values, len(leaves), unused, kinds, share)
+                op = _draw_op(rng, values, len(leaves), unused, kinds, share)
                 value = apply(op, values)
                 if _ok(value, op, values[op.inputs[0]]) and (
                     _visits([*ops, op], len(leaves)) <= MAX_VISITS

@@ -21,7 +21,7 @@ from grader.checks.base import Context, Outcome, fail
 from grader.checks.outputs import is_real_scalar
 from grader.judge.student import Call, Reply, StudentFault
 from grader.protocol.values import Handle, Other
-from grader.topics.autograd.programs import Program, op_text, step_text
+from grader.topics.autograd.programs import Program, Step, op_text, step_text
 
 CLASS = "Value"
 
@@ -45,12 +45,14 @@ def _batch(ctx: Context, calls: list[Call], texts: list[str]) -> list[Reply]:
         raise
 
 
-def _handle(reply: Reply, text: str) -> Handle:
+def _handle(reply: Reply, text: str, kind: str | None = None) -> Handle:
+    """The handle a call returned; an operation must return an object of the leaves' class
+    (``kind``: "Value", or the class that ``Value`` names in the student's module)."""
     value = reply.value
     if not isinstance(value, Handle):
         what = "None" if value is None else type(value).__name__
         raise fail(Outcome.BAD_OUTPUT, f"{text} returned {what}, not a {CLASS}")
-    if value.type_name != CLASS:
+    if kind is not None and value.type_name not in (CLASS, kind):
         raise fail(Outcome.BAD_OUTPUT, f"{text} returned a {value.type_name}, not a {CLASS}")
     return value
 
@@ -83,7 +85,7 @@ def build(ctx: Context, programs: Sequence[Program]) -> list[list[Handle]]:
         replies = _batch(ctx, calls, texts)
         made: dict[tuple[int, int], Handle] = {}
         for reply, text, key in zip(replies, texts, where):
-            made[key] = _handle(reply, text)
+            made[key] = _handle(reply, text, nodes[key[0]][0].type_name)
         for (p, index), handle in sorted(made.items()):
             assert len(nodes[p]) == index, "operations are replayed in order"
             nodes[p].append(handle)
@@ -91,10 +93,12 @@ def build(ctx: Context, programs: Sequence[Program]) -> list[list[Handle]]:
 
 
 def read(handle: Handle, attr: str) -> Call:
+    """A call that reads ``handle.attr`` (batched with others, unlike a getattr request)."""
     return Call("__getattribute__", (attr,), target=handle)
 
 
-def step_call(step: Any, root: Handle) -> Call:
+def step_call(step: Step, root: Handle) -> Call:
+    """``root.backward(...)`` or ``root.zero_grad()``, as the step says."""
     if step.action == "zero_grad":
         return Call("zero_grad", (), target=root)
     return Call("backward", () if step.grad is None else (step.grad,), target=root)
