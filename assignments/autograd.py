@@ -20,9 +20,13 @@ Conventions:
   only for a scalar output (data.size == 1; ValueError otherwise); with ``grad`` (an array of
   data's shape) the seed is that upstream gradient.
 - Gradients accumulate: backward() sets the output's grad to the seed and only adds to every
-  other node, so two backward passes over one graph add up. Call ``zero_grad()`` on the output
-  between them: it resets the grad of every node of its graph (itself and every Value it was
-  computed from) to zeros.
+  other node, so a second backward pass over the same graph adds onto what the first left
+  there (and passes it on again from the interior nodes). Call ``zero_grad()`` on the output
+  between two passes: it resets the grad of every node of its graph (itself and every Value it
+  was computed from) to zeros.
+- Only ``data``, ``grad``, the methods and the operators are graded; ``_parents``,
+  ``_backward`` and ``_op`` are this design's suggestion, and any other internal design (a
+  closure per operation that adds into its parents' grads, as in micrograd) is as good.
 - Kinks: relu passes the gradient only where x > 0 (0 at x == 0).
 """
 

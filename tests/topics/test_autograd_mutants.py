@@ -82,7 +82,8 @@ MUTANTS = [
     mutant("Value", "(g * out.data,)", "(g * self.data,)"),
     mutant("Value", "(g @ other.data.T, self.data.T @ g)", "(g @ other.data.T, g.T @ self.data)"),
     mutant("Value", "kept = g if keepdims else np.expand_dims(g, axes)", "kept = g"),
-    mutant("Value", "            if id(node) in seen:\n                continue\n", ""),
+    # a node listed once per path to it: its rule runs again, as in the per-path recursion
+    mutant("Value", "            if id(node) in seen:\n                continue\n", "", e.NO_TOPO),
     mutant("Value", "self.data = np.array(data, dtype=np.float64)", "self.data = np.array(data)"),
     mutant("Value", "            if self.data.size != 1:\n", "            if False:\n"),
     mutant(

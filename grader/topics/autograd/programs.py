@@ -247,9 +247,15 @@ def pick(rng: np.random.Generator, items: Sequence[Any]) -> Any:
 
 
 def _ok(value: np.ndarray, op: Op, x: np.ndarray) -> bool:
-    if not np.all(np.isfinite(value)) or np.max(np.abs(value), initial=0.0) > MAX_ABS:
+    """Is this operation's value fit for the program? Bounded, small, off relu's kink, and not
+    degenerate: no node near 0 everywhere, or constant (x - x, (x + x) / x), whose gradients
+    would vanish or carry no information."""
+    top = np.max(np.abs(value), initial=0.0)
+    if not np.all(np.isfinite(value)) or top > MAX_ABS or top < 0.05:
         return False
     if value.ndim > 3 or value.size > 36:
+        return False
+    if value.size > 1 and np.ptp(value) < 1e-3:
         return False
     if op.method == "relu":
         return bool(np.min(np.abs(x)) > KINK)
@@ -332,6 +338,8 @@ def _draw_op(
     else:
         other = pick(rng, fits)
     method = pick(rng, ["__add__", "__sub__", "__mul__", "__mul__", "__truediv__"])
+    if other == prev:  # a + a and a * a; a - a and a / a are constants
+        method = pick(rng, ["__add__", "__mul__"])
     pair = (prev, other) if rng.random() < 0.6 else (other, prev)
     if method == "__truediv__" and np.min(np.abs(values[pair[1]])) < 0.3:
         method = "__mul__"

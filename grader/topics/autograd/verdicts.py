@@ -199,10 +199,14 @@ def judge_graph(ctx: Context, program: Program, seen: replay.Seen, tol: float) -
 def named_fault(ctx: Context, program: Program, fault: StudentFault) -> Exception:
     """numpy's "non-broadcastable output operand" in a backward pass is an in-place
     ``grad += g`` with g of a broadcast shape: a failure naming the gradient not summed back to
-    its input's shape. Any other fault is returned as it is."""
+    its input's shape. Any other exception gets the program's listing; other faults (timeouts,
+    crashes) are returned as they are."""
     text = fault.reason
-    if fault.outcome != "exception" or "non-broadcastable output operand" not in text:
+    if fault.outcome != "exception":
         return fault
+    if "non-broadcastable output operand" not in text:
+        plain = with_listing(Verdict(Outcome.EXCEPTION, f"{title(program)}: {text}"), program)
+        return StudentFault(fault.outcome, plain.message, fault.staff)
     message = (
         f"{title(program)}: {text}\n  a contribution of the broadcast shape was added into a "
         "smaller grad (a number or array operand, such as the -1 of -y, is a constant leaf "
