@@ -31,7 +31,7 @@ UNTOUCHED = (
     "relu routes the gradient to x where x > 0",
     "x - y",
     "x / y (y > 0)",
-    "x ** 0.5 (x > 0)",
+    "x ** 0.5, then that ** 1.5 (x > 0)",
     "x.sum(axis=(0, 2)) of (2, 3, 4)",
     "(3, 4) @ (4, 2)",
     "broadcasting (3, 1) + (1, 4)",

@@ -166,22 +166,33 @@ def _operations() -> list[Check]:
         _one("x - y", fixed(two, [op("__sub__", 0, 1)])),
         _one("-x", fixed(m34, [op("__neg__", 0)])),
         _one("x / y (y > 0)", fixed(two, [op("__truediv__", 0, 1)], positive=True)),
-        _one("2.5 - x (reflected)", fixed(m34, [op("__rsub__", 0, consts=(2.5,))])),
         _one(
-            "1.5 / x (reflected, x > 0)",
-            fixed(m34, [op("__rtruediv__", 0, consts=(1.5,))], positive=True),
-        ),
-        _one(
-            "0.5 + x, then 3 * that (constants)",
-            fixed(m34, [op("__radd__", 0, consts=(0.5,)), op("__rmul__", 1, consts=(3.0,))]),
+            "reflected: 1.5 / x, 0.5 + that, 3 * that, 2.5 - that (x > 0)",
+            fixed(
+                m34,
+                [
+                    op("__rtruediv__", 0, consts=(1.5,)),
+                    op("__radd__", 1, consts=(0.5,)),
+                    op("__rmul__", 2, consts=(3.0,)),
+                    op("__rsub__", 3, consts=(2.5,)),
+                ],
+                positive=True,
+            ),
         ),
         _one(
             "x + an array constant, x * an array constant",
             fixed(m34, [op("__add__", 0, consts=(const,)), op("__mul__", 1, consts=(const,))]),
         ),
         _one("x ** 3", fixed(m34, [op("__pow__", 0, consts=(3,))])),
-        _one("x ** 0.5 (x > 0)", fixed(m34, [op("__pow__", 0, consts=(0.5,))], positive=True)),
         _one("x ** -2", fixed(m34, [op("__pow__", 0, consts=(-2,))])),
+        _one(
+            "x ** 0.5, then that ** 1.5 (x > 0)",
+            fixed(
+                m34,
+                [op("__pow__", 0, consts=(0.5,)), op("__pow__", 1, consts=(1.5,))],
+                positive=True,
+            ),
+        ),
         _one("x.exp()", fixed(m34, [op("exp", 0)])),
         _one("x.log() (x > 0)", fixed(m34, [op("log", 0)], positive=True)),
         _one("x.tanh()", fixed(m34, [op("tanh", 0)])),
@@ -259,7 +270,11 @@ def _graphs() -> list[Check]:
         _one(
             "backward, zero_grad(), backward: the second pass alone",
             random_program(
-                [(3, 4), (3, 4), (4,)], 8, steps="twice", note="the second pass must stand alone"
+                [(3, 4), (3, 4), (4,)],
+                8,
+                steps="twice",
+                chains=2,
+                note="the second pass must stand alone",
             ),
         ),
     ]
@@ -276,13 +291,22 @@ def _graph(what: str, shapes: list[tuple[int, ...]], n: int, hidden: bool = Fals
 
 def _random() -> list[Check]:
     return [
-        _graph("random graph, shared nodes", [(3, 4)] * 3, 10, share=0.8),
-        _graph("random graph, broadcasting", [(3, 1), (1, 4), (), (4,)], 10),
-        _graph("random graph with matmul", [(3, 4), (4, 2), (2, 3), (3, 2)], 10, allowed=MM),
+        _graph("random graph, shared nodes", [(3, 4)] * 3, 12, share=0.8, chains=2),
+        _graph("random graph, broadcasting", [(3, 1), (1, 4), (), (4,)], 12, chains=2),
+        _graph(
+            "random graph with matmul", [(3, 4), (4, 2), (2, 3), (3, 2)], 12, allowed=MM, chains=2
+        ),
         _graph("deep chain", [(2, 3), (2, 3), (3,)], 30, steps="scalar"),
-        _graph("random graph", [(2, 3, 4), (3, 1), (4,), ()], 16, hidden=True),
-        _graph("deep chain", [(4,), (4,), (1,)], 32, hidden=True),
-        _graph("random graph with matmul", [(5, 3), (3, 6), (6, 5)], 12, hidden=True, allowed=MM),
+        _graph("random graph", [(2, 3, 4), (3, 1), (4,), ()], 16, hidden=True, chains=2),
+        _graph("deep chain", [(4,), (4,), (1,)], 24, hidden=True),
+        _graph(
+            "random graph with matmul",
+            [(5, 3), (3, 6), (6, 5)],
+            14,
+            hidden=True,
+            allowed=MM,
+            chains=2,
+        ),
     ]
 
 
@@ -300,21 +324,29 @@ def _numeric(mode: str, what: str, shapes: list, n: int, hidden: bool = False, *
 
 def _numeric_and_hygiene() -> list[Check]:
     return [
-        _numeric("elementwise", "random graph", [(2, 3), (3, 1), (1, 3), ()], 8),
-        _numeric("directional", "deep chain", [(3, 4), (3, 4), (4,)], 20),
-        _numeric("elementwise", "random graph with matmul", [(2, 3), (3, 2)], 8, True, allowed=MM),
+        _numeric("elementwise", "random graph", [(2, 3), (3, 1), (1, 3), ()], 10, chains=2),
+        _numeric("directional", "deep chain", [(3, 4), (3, 4), (4,)], 16),
+        _numeric(
+            "elementwise",
+            "random graph with matmul",
+            [(2, 3), (3, 2)],
+            10,
+            True,
+            allowed=MM,
+            chains=2,
+        ),
         Property(
             TOPIC,
             V,
             "leaf data unchanged by the forward and backward passes",
-            laws.leaves_unchanged(random_program([(3, 4), (3, 1), (4,)], 10)),
+            laws.leaves_unchanged(random_program([(3, 4), (3, 1), (4,)], 8, chains=2)),
             kind=Kind.HYGIENE,
         ),
         Property(
             TOPIC,
             V,
             "two graphs of one program: same gradients, no shared state",
-            laws.two_graphs(random_program([(3, 4), (3, 4)], 8)),
+            laws.two_graphs(random_program([(3, 4), (3, 4)], 8, chains=2)),
             kind=Kind.HYGIENE,
         ),
     ]

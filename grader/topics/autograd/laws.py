@@ -28,6 +28,7 @@ from grader.topics.autograd.verdicts import (
     judge_graph,
     named_fault,
     observation,
+    replay_programs,
     run_one,
     student_grads,
     title,
@@ -35,7 +36,7 @@ from grader.topics.autograd.verdicts import (
 )
 
 Body = Callable[[Context], Verdict]
-H = 1e-5  # numeric gradient step
+H = 1e-6  # numeric gradient step: random programs curve more than a layer (1e-5 elsewhere)
 
 
 # -- bodies --------------------------------------------------------------------------------------
@@ -103,21 +104,23 @@ def _per_leaf(
 
 def numeric(make: Make, mode: str, directions: int = 4, tol: float = 1e-5) -> Body:
     """The student's leaf grads against the numeric gradient of sum(upstream * output) of the
-    student's own forward pass (every perturbed copy replayed side by side)."""
+    student's own forward pass (the program and every perturbed copy replayed side by side, so
+    the check costs the round trips of one replay)."""
 
     def body(ctx: Context) -> Verdict:
         (program,) = make(ctx.rng)
-        seen = run_one(ctx, program)
-        nodes = engines.run(ctx.ref, program)
-        expected = [np.array(n.grad) for n in nodes]
-        got = student_grads(ctx, program, seen.grads, expected)
         step = program.steps[0]
         upstream = np.ones(program.shapes[-1]) if step.grad is None else step.grad
+        main: list[replay.Seen] = []
 
         def evaluate(points: list[np.ndarray]) -> list[float]:
+            """The program itself (backward, every grad read) and its perturbed copies
+            (forward only, the output read), replayed side by side."""
             copies = [program.with_leaves(_unflat(program, p)).with_steps(()) for p in points]
+            seen = replay_programs(ctx, [program, *copies], ["all"] + ["root"] * len(copies))
+            main.append(seen[0])
             values = []
-            for s in replay.run(ctx, copies, reads="root"):
+            for s in seen[1:]:
                 out = replay.array(s.data[0], upstream.shape, f"n{program.root}.data")
                 if out.shape != upstream.shape:
                     raise fail(
@@ -128,13 +131,18 @@ def numeric(make: Make, mode: str, directions: int = 4, tol: float = 1e-5) -> Bo
             return values
 
         theta = _flat(program)
-        analytic = np.concatenate([got[i].ravel() for i in range(len(program.leaves))])
+        nodes = engines.run(ctx.ref, program)
+        expected = [np.array(n.grad) for n in nodes]
         if mode == "elementwise":
             found = numgrad.elementwise(evaluate, theta, H)
-            comparisons = _per_leaf(program, analytic, found, tol)
         else:
             dirs = numgrad.random_directions(ctx.rng, theta.shape, directions)
             found = numgrad.directional(evaluate, theta, dirs, H)
+        got = student_grads(ctx, program, main[0].grads, expected)
+        analytic = np.concatenate([got[i].ravel() for i in range(len(program.leaves))])
+        if mode == "elementwise":
+            comparisons = _per_leaf(program, analytic, found, tol)
+        else:
             along = dirs @ analytic
             comparisons = [
                 gradient_error(

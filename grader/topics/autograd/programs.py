@@ -247,9 +247,9 @@ def pick(rng: np.random.Generator, items: Sequence[Any]) -> Any:
 
 
 def _ok(value: np.ndarray, op: Op, x: np.ndarray) -> bool:
-    """Is this operation's value fit for the program? Bounded, small, off relu's kink, and not
-    degenerate: no node near 0 everywhere, or constant (x - x, (x + x) / x), whose gradients
-    would vanish or carry no information."""
+    """Is this operation's value fit for the program? Bounded, small, off relu's kink, tanh not
+    saturated, and not degenerate: no node near 0 everywhere, or constant (x - x, (x + x) / x),
+    whose gradients would vanish or carry no information."""
     top = np.max(np.abs(value), initial=0.0)
     if not np.all(np.isfinite(value)) or top > MAX_ABS or top < 0.05:
         return False
@@ -259,29 +259,33 @@ def _ok(value: np.ndarray, op: Op, x: np.ndarray) -> bool:
         return False
     if op.method == "relu":
         return bool(np.min(np.abs(x)) > KINK)
+    if op.method == "tanh":  # not saturated: tanh'(3) is 0.01
+        return bool(np.max(np.abs(x)) < 3.0)
     return True
 
 
-def _visits(ops: Sequence[Op], n_leaves: int) -> int:
-    """Calls a per-path recursive backward would make: root-to-node paths, summed over nodes."""
+def _visits(ops: Sequence[Op], n_leaves: int, heads: Sequence[int]) -> int:
+    """Calls a per-path recursive backward would make from an output that joins ``heads``:
+    output-to-node paths, summed over the nodes."""
     paths = [0] * (n_leaves + len(ops))
-    paths[-1] = 1
+    for h in heads:
+        paths[h] += 1
     for k in range(len(ops) - 1, -1, -1):
         for i in ops[k].inputs:
             paths[i] += paths[n_leaves + k]
-    return sum(paths)
+    return sum(paths) + 1
 
 
 def _draw_op(
     rng: np.random.Generator,
     values: list[np.ndarray],
+    prev: int,
     n_leaves: int,
     unused: list[int],
     allowed: frozenset[str],
     share: float,
 ) -> Op:
-    """One operation on the previous node (the last), drawn at random."""
-    prev = len(values) - 1
+    """One operation on node ``prev`` (the head of its chain), drawn at random."""
     x = values[prev]
     kinds = [k for k in ("unary", "const", "binary", "binary", "sum") if k in allowed]
     if "matmul" in allowed and x.ndim == 2:
@@ -354,37 +358,64 @@ def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     return True
 
 
+def _join(values: list[np.ndarray], heads: list[int]) -> list[Op]:
+    """Operations that join two chains into one output: their sum or product where the shapes
+    broadcast (whichever stays bounded), else the sum of each, added."""
+    a, b = heads
+    for method in ("__add__", "__mul__"):
+        op = Op(method, (a, b))
+        if _broadcastable(values[a].shape, values[b].shape) and _ok(
+            apply(op, values), op, values[a]
+        ):
+            return [op]
+    n = len(values)
+    return [Op("sum", (a,)), Op("sum", (b,)), Op("__add__", (n, n + 1))]
+
+
 def random_program(
     shapes: Sequence[tuple[int, ...]],
     n_ops: int,
     steps: str = "upstream",
     allowed: Sequence[str] = ("unary", "const", "binary", "sum"),
     share: float = 0.5,
+    chains: int = 1,
     note: str = "",
 ) -> Make:
-    """A random chain of ``n_ops`` operations over leaves of ``shapes`` (see the module's
-    docstring); with ``steps="scalar"`` a final ``sum()`` makes the output a scalar."""
+    """``n_ops`` random operations over leaves of ``shapes`` (see the module's docstring): one
+    chain, or two (``chains=2``) that take turns, may share each other's nodes and are joined
+    at the end (half the depth: half the worker round trips). With ``steps="scalar"`` a final
+    ``sum()`` makes the output a scalar."""
     kinds = frozenset(allowed)
 
     def make(rng: np.random.Generator) -> tuple[Program]:
         leaves = [leaf(rng, s) for s in shapes]
-        values = [np.asarray(x) for x in leaves]  # the chain starts from the last leaf
+        values = [np.asarray(x) for x in leaves]
+        n = len(leaves)
+        heads = [n - 1 - c for c in range(min(chains, n))]  # each chain starts from a leaf
         ops: list[Op] = []
-        unused = list(range(len(leaves) - 1))
-        for _ in range(n_ops):
+        unused = [i for i in range(n) if i not in heads]
+        for k in range(n_ops):
+            turn = k % len(heads)
             for _attempt in range(50):
-                op = _draw_op(rng, values, len(leaves), unused, kinds, share)
+                op = _draw_op(rng, values, heads[turn], n, unused, kinds, share)
                 value = apply(op, values)
-                if _ok(value, op, values[op.inputs[0]]) and (
-                    _visits([*ops, op], len(leaves)) <= MAX_VISITS
+                after = heads[:turn] + [len(values)] + heads[turn + 1 :]
+                if (
+                    _ok(value, op, values[op.inputs[0]])
+                    and _visits([*ops, op], n, after) <= MAX_VISITS
                 ):
                     break
             else:
-                op = Op("tanh", (len(values) - 1,))
+                op = Op("tanh", (heads[turn],))
                 value = apply(op, values)
             ops.append(op)
             values.append(value)
+            heads[turn] = len(values) - 1
             unused = [i for i in unused if i not in op.inputs]
+        if len(heads) == 2:
+            for op in _join(values, heads):
+                ops.append(op)
+                values.append(apply(op, values))
         if steps == "scalar" and values[-1].ndim > 0:
             ops.append(Op("sum", (len(values) - 1,)))
         return (finish(leaves, ops, rng, steps, note),)

@@ -112,13 +112,16 @@ class Seen:
     grads: tuple[Any, ...]
 
 
-def run(ctx: Context, programs: Sequence[Program], reads: str = "all") -> list[Seen]:
+def run(
+    ctx: Context, programs: Sequence[Program], reads: str | Sequence[str] = "all"
+) -> list[Seen]:
     """Replay each program, run its steps on its last node and read every node's data and
-    grad (``reads="all"``) or only the last node's data (``"root"``); raw values (see
-    ``array``)."""
+    grad (``reads="all"``) or only the last node's data (``"root"``); ``reads`` is one word
+    for every program or one per program. Raw values (see ``array``)."""
     nodes = build(ctx, programs)
+    how = [reads] * len(programs) if isinstance(reads, str) else list(reads)
     calls, texts = [], []
-    for program, handles in zip(programs, nodes):
+    for program, handles, reads in zip(programs, nodes, how):
         for step in program.steps:
             calls.append(step_call(step, handles[-1]))
             texts.append(step_text(program, step))
@@ -130,7 +133,7 @@ def run(ctx: Context, programs: Sequence[Program], reads: str = "all") -> list[S
             texts += [f"reading n{first + i}.{attr}" for i in range(len(wanted))]
     replies = iter(_batch(ctx, calls, texts))
     seen = []
-    for program, handles in zip(programs, nodes):
+    for program, handles, reads in zip(programs, nodes, how):
         for _ in program.steps:
             next(replies)
         count = 1 if reads == "root" else len(handles)

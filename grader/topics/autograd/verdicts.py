@@ -9,6 +9,7 @@ every verdict ends with the program, as code.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -173,8 +174,9 @@ def grad_verdict(
     seen = observation(program, got, expected)
     verdict = mismatch_verdict(ctx, seen, comparisons, tol, against)
     first = next(c for c in comparisons if not c.ok)
-    node = int(first.name[1:].split(".")[0])
-    return with_listing(verdict, program, _where(program, node), *extra)
+    where = re.fullmatch(r"n(\d+)\.grad", first.name)
+    found = _where(program, int(where.group(1))) if where else ""
+    return with_listing(verdict, program, found, *extra)
 
 
 def judge_graph(ctx: Context, program: Program, seen: replay.Seen, tol: float) -> Verdict:
@@ -217,7 +219,7 @@ def named_fault(ctx: Context, program: Program, fault: StudentFault) -> Exceptio
 
 
 def replay_programs(
-    ctx: Context, programs: Sequence[Program], reads: str = "all"
+    ctx: Context, programs: Sequence[Program], reads: str | Sequence[str] = "all"
 ) -> list[replay.Seen]:
     try:
         return replay.run(ctx, programs, reads)
