@@ -20,6 +20,8 @@ curvature is not bounded as a layer's is); 1e-12 for the laws of add, mul and re
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from grader.checks.base import Check, Kind
@@ -52,7 +54,9 @@ REF = Kind.REFERENCE
 
 
 # -- unbroadcast ---------------------------------------------------------------------------------
-def _ub(grad_shape: tuple[int, ...], shape: tuple[int, ...]):
+def _ub(
+    grad_shape: tuple[int, ...], shape: tuple[int, ...]
+) -> Callable[[np.random.Generator], tuple]:
     def make(rng: np.random.Generator) -> tuple:
         return rng.standard_normal(grad_shape), shape
 

@@ -10,10 +10,13 @@ Operations are method calls on a node: an operator (``__add__``, ``__rsub__``, `
 ``__matmul__``, ...) or a method (``exp``, ``sum``, ...); the first input is the node the
 method is called on, the other inputs are Value operands, then come plain constants (a number,
 an array, an exponent). The makers here draw every number from the check's rng. Random programs
-are chains with skip connections: every operation uses the previous node, so the interior
-nodes have one topological order, and the other operand may be any earlier node (a shared
-subexpression), the previous node itself (a + a) or a leaf of another shape (broadcasting).
-Values stay in [-20, 20], relu inputs and denominators away from 0, logs of positive numbers.
+are chains with skip connections: every operation extends its chain's last node, and the other
+operand may be any earlier node (a shared subexpression), the chain's node itself (a + a) or a
+leaf of another shape (broadcasting). A deep chain is one chain, so its interior nodes have one
+topological order; a random graph is two chains that take turns, use each other's nodes and are
+joined at the end (half the depth, so half the worker round trips). Values stay in [-20, 20],
+away from 0 and never constant; relu inputs and denominators stay away from 0, tanh unsaturated,
+logs of positive numbers.
 """
 
 from __future__ import annotations
@@ -63,16 +66,6 @@ class Program:
     @property
     def root(self) -> int:
         return self.size - 1
-
-    @property
-    def broadcasts(self) -> bool:
-        """Does some operation combine operands of different shapes?"""
-        for k, op in enumerate(self.ops):
-            out = self.shapes[len(self.leaves) + k]
-            shapes = [self.shapes[i] for i in op.inputs] + [np.shape(c) for c in op.consts]
-            if op.method in BINARY and any(s != out for s in shapes):
-                return True
-        return False
 
     def with_leaves(self, leaves: Sequence[np.ndarray]) -> Program:
         return Program(tuple(leaves), self.ops, self.steps, self.note, self.shapes)
