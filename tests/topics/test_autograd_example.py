@@ -29,7 +29,7 @@ UNTOUCHED = (
     "add passes the upstream gradient unchanged to both inputs",
     "mul swaps its inputs: d(a*b)/da = b",
     "relu routes the gradient to x where x > 0",
-    "x - y",
+    "x - y, then -that",
     "x / y (y > 0)",
     "x ** 0.5, then that ** 1.5 (x > 0)",
     "x.sum(axis=(0, 2)) of (2, 3, 4)",
