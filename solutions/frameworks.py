@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: F401  (the stub keeps it for your code)
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -301,7 +301,7 @@ def predict(model: nn.Module, X: np.ndarray) -> tuple[np.ndarray, bool]:
     model.eval()
     with torch.no_grad():
         out = model(torch.tensor(X, dtype=DTYPE))
-    return out.numpy().copy(), bool(out.requires_grad)
+    return out.detach().numpy().copy(), bool(out.requires_grad)
     # ***** END OF YOUR CODE *****
 
 
@@ -361,15 +361,19 @@ def inspect_model(model: nn.Module, optimizer: Any = None) -> dict[str, dict[str
     """(given code) What the grader reads of a model: ``{"state": {name: array}`` (its
     state_dict: parameters and buffers), ``"requires_grad": {name: bool}`` and
     ``"in_optimizer": {name: bool}`` (whether the optimizer holds that parameter; all False
-    without one)."""
-    held = set()
+    without one) and ``"optimizer": {"lr", "momentum", "weight_decay"}`` (floats, of its first
+    parameter group; zeros without one)."""
+    held, settings = set(), {"lr": 0.0, "momentum": 0.0, "weight_decay": 0.0}
     if optimizer is not None:
         held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        group = optimizer.param_groups[0]
+        settings = {k: float(group.get(k, 0.0)) for k in settings}
     params = dict(model.named_parameters())
     return {
         "state": {k: v.detach().numpy().copy() for k, v in model.state_dict().items()},
         "requires_grad": {k: bool(p.requires_grad) for k, p in params.items()},
         "in_optimizer": {k: id(p) in held for k, p in params.items()},
+        "optimizer": settings,
     }
 
 

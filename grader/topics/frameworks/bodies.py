@@ -310,9 +310,9 @@ def optimizer_body(C: int, lr: float) -> Body:
             "head_optimizer",
             f"head_optimizer(model, {lr}): the parameters it holds",
             (seed, C, lr),
-            (got["in_optimizer"],),
-            ("in_optimizer",),
-            (expected["in_optimizer"],),
+            (got["in_optimizer"], got["optimizer"]),
+            ("in_optimizer", "settings"),
+            (expected["in_optimizer"], expected["optimizer"]),
         )
         return judge_outputs(ctx, seen, 0.0, "the head's parameters only")
 

@@ -96,9 +96,11 @@ def no_grad_forgotten(ref: ModuleType, seed, X) -> tuple:
     return scores, True
 
 
-def everything_in_optimizer(ref: ModuleType, seed, num_classes, lr) -> dict:
+def everything_in_optimizer(ref: ModuleType, seed, num_classes, lr) -> tuple:
     model = ref.replace_head(ref.make_pretrained_cnn(seed), num_classes)
-    return {name: True for name, _ in model.named_parameters()}
+    optimizer = ref.torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    report = ref.inspect_model(model, optimizer)
+    return report["in_optimizer"], report["optimizer"]
 
 
 def transfer_run(
@@ -169,6 +171,7 @@ MISCONCEPTIONS = (
         FROZEN_IN_OPTIMIZER,
         "give the optimizer model.head.parameters() only",
         everything_in_optimizer,
+        compare=("in_optimizer",),
     ),
     Misconception(
         "train_head",
