@@ -78,8 +78,8 @@ MUTANTS = [
     ),
     mutant(
         "sgd_train",
-        "SGD(net.parameters(), lr=learning_rate)",
-        "SGD(net.parameters(), lr=learning_rate, momentum=0.9)",
+        "optimizer = torch.optim.SGD(net.parameters(), lr=learning_rate)",
+        "optimizer = torch.optim.SGD(net.parameters(), lr=learning_rate, momentum=0.9)",
     ),
     mutant(
         "sgd_train",
