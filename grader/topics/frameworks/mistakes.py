@@ -14,6 +14,8 @@ import numpy as np
 
 from grader.checks.base import Misconception
 
+Arr = np.ndarray
+
 NO_ZERO_GRAD = "zero_grad missing (gradients accumulate)"
 NO_EVAL = "model.eval() forgotten at evaluation"
 NO_NO_GRAD = "torch.no_grad missing at evaluation"
@@ -25,14 +27,18 @@ SAME_ORDER = "a new loader every epoch (every epoch in the same order)"
 BN_TRAIN = "frozen extractor left in train mode (batch-norm statistics change)"
 
 
-def torch_net(ref: ModuleType, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray):
+def torch_net(
+    ref: ModuleType, W1: np.ndarray, b1: np.ndarray, W2: np.ndarray, b2: np.ndarray
+) -> Any:
     """The reference TwoLayerTorchNet with these CS231n-layout weights."""
     net = ref.TwoLayerTorchNet(W1.shape[0], W1.shape[1], W2.shape[1])
     ref.load_weights(net, W1, b1, W2, b2)
     return net
 
 
-def _train(ref: ModuleType, model: Any, optimizer: Any, loader: Any, epochs: int, zero: bool):
+def _train(
+    ref: ModuleType, model: Any, optimizer: Any, loader: Any, epochs: int, zero: bool
+) -> Arr:
     F = ref.F
     losses = []
     for _ in range(epochs):
@@ -47,27 +53,31 @@ def _train(ref: ModuleType, model: Any, optimizer: Any, loader: Any, epochs: int
 
 
 # -- models of the mistakes, by function -------------------------------------------------------
-def accumulated_grads(ref: ModuleType, W1, b1, W2, b2, X, y) -> tuple:
+def accumulated_grads(ref: ModuleType, W1: Arr, b1: Arr, W2: Arr, b2: Arr, X: Arr, y: Arr) -> tuple:
     """The second of two calls without zero_grad: every gradient doubled."""
     loss, grads = ref.forward_and_grads(torch_net(ref, W1, b1, W2, b2), X, y)
     return loss, {k: 2.0 * g for k, g in grads.items()}
 
 
-def wrong_input_grad(ref: ModuleType, x, dout, alpha) -> np.ndarray:
+def wrong_input_grad(ref: ModuleType, x: Arr, dout: Arr, alpha: float) -> Arr:
     return np.where(dout > 0, dout, alpha * dout)
 
 
-def no_alpha_grad(ref: ModuleType, x, dout, alpha) -> np.ndarray:
+def no_alpha_grad(ref: ModuleType, x: Arr, dout: Arr, alpha: float) -> Arr:
     return np.where(x > 0, dout, 0.0)
 
 
-def unshuffled(ref: ModuleType, X, y, batch_size, seed, num_epochs) -> tuple:
+def unshuffled(
+    ref: ModuleType, X: Arr, y: Arr, batch_size: int, seed: int, num_epochs: int
+) -> tuple:
     n = len(y)
     sizes = [min(batch_size, n - s) for s in range(0, n, batch_size)] * num_epochs
     return np.concatenate([X] * num_epochs), np.concatenate([y] * num_epochs), np.array(sizes)
 
 
-def same_order(ref: ModuleType, X, y, batch_size, seed, num_epochs) -> tuple:
+def same_order(
+    ref: ModuleType, X: Arr, y: Arr, batch_size: int, seed: int, num_epochs: int
+) -> tuple:
     Xs, ys, sizes = ref.loader_batches(X, y, batch_size, seed, 1)
     return (
         np.concatenate([Xs] * num_epochs),
@@ -76,14 +86,26 @@ def same_order(ref: ModuleType, X, y, batch_size, seed, num_epochs) -> tuple:
     )
 
 
-def sgd_no_zero_grad(ref: ModuleType, W1, b1, W2, b2, X, y, lr, bs, epochs, seed) -> tuple:
+def sgd_no_zero_grad(
+    ref: ModuleType,
+    W1: Arr,
+    b1: Arr,
+    W2: Arr,
+    b2: Arr,
+    X: Arr,
+    y: Arr,
+    lr: float,
+    bs: int,
+    epochs: int,
+    seed: int,
+) -> tuple:
     net = torch_net(ref, W1, b1, W2, b2)
     optimizer = ref.torch.optim.SGD(net.parameters(), lr=lr)
     losses = _train(ref, net, optimizer, ref.make_loader(X, y, bs, seed), epochs, zero=False)
     return losses, ref.get_weights(net)
 
 
-def eval_forgotten(ref: ModuleType, seed, X) -> tuple:
+def eval_forgotten(ref: ModuleType, seed: int, X: Arr) -> tuple:
     model = ref.make_pretrained_cnn(seed)
     model.train()
     with ref.torch.no_grad():
@@ -91,12 +113,12 @@ def eval_forgotten(ref: ModuleType, seed, X) -> tuple:
     return out.numpy(), False
 
 
-def no_grad_forgotten(ref: ModuleType, seed, X) -> tuple:
+def no_grad_forgotten(ref: ModuleType, seed: int, X: Arr) -> tuple:
     scores, _ = ref.predict(ref.make_pretrained_cnn(seed), X)
     return scores, True
 
 
-def everything_in_optimizer(ref: ModuleType, seed, num_classes, lr) -> tuple:
+def everything_in_optimizer(ref: ModuleType, seed: int, num_classes: int, lr: float) -> tuple:
     model = ref.replace_head(ref.make_pretrained_cnn(seed), num_classes)
     optimizer = ref.torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     report = ref.inspect_model(model, optimizer)
@@ -104,7 +126,18 @@ def everything_in_optimizer(ref: ModuleType, seed, num_classes, lr) -> tuple:
 
 
 def transfer_run(
-    ref: ModuleType, seed, C, lr, X, y, bs, epochs, data_seed, *, zero=True, bn_eval=True
+    ref: ModuleType,
+    seed: int,
+    C: int,
+    lr: float,
+    X: Arr,
+    y: Arr,
+    bs: int,
+    epochs: int,
+    data_seed: int,
+    *,
+    zero: bool = True,
+    bn_eval: bool = True,
 ) -> tuple:
     """(losses, the extractor's state after training) of the reference, or of a mistake."""
     model = ref.replace_head(ref.make_pretrained_cnn(seed), C)
