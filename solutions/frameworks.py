@@ -52,9 +52,10 @@ class TwoLayerTorchNet(nn.Module):
     def __init__(self, input_dim: int, hidden_dim: int, num_classes: int) -> None:
         """Inputs:
         - input_dim: int, D; hidden_dim: int, H; num_classes: int, C.
+        Call ``super().__init__()`` first (nn.Module must set itself up before layers are added).
         """
-        super().__init__()
         # ***** START OF YOUR CODE *****
+        super().__init__()
         self.fc1 = nn.Linear(input_dim, hidden_dim, dtype=DTYPE)
         self.fc2 = nn.Linear(hidden_dim, num_classes, dtype=DTYPE)
         # ***** END OF YOUR CODE *****
@@ -142,6 +143,7 @@ class LeakyReLUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        """x: float64 tensor of any shape; alpha: float. Returns out, a tensor of x's shape."""
         # ***** START OF YOUR CODE *****
         ctx.save_for_backward(x)
         ctx.alpha = alpha
@@ -150,6 +152,7 @@ class LeakyReLUFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, dout: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """dout: tensor of out's shape. Returns (dx, None): dx of x's shape, None for alpha."""
         # ***** START OF YOUR CODE *****
         (x,) = ctx.saved_tensors
         return torch.where(x > 0, dout, ctx.alpha * dout), None
@@ -195,20 +198,20 @@ class ArrayDataset(Dataset):
     int64). ``len`` is N."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+        """X: float64 array (N, ...); y: int array (N,). Store them as tensors (copies):
+        ``self.X`` float64 and ``self.y`` int64, which ``__len__`` and ``__getitem__`` read."""
         # ***** START OF YOUR CODE *****
         self.X = torch.tensor(X, dtype=DTYPE)
         self.y = torch.tensor(y, dtype=torch.int64)
         # ***** END OF YOUR CODE *****
 
     def __len__(self) -> int:
-        # ***** START OF YOUR CODE *****
+        """(given code) The number of examples, N."""
         return len(self.y)
-        # ***** END OF YOUR CODE *****
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        # ***** START OF YOUR CODE *****
+        """(given code) Example i: (X[i], a float64 tensor; y[i], an int64 scalar tensor)."""
         return self.X[i], self.y[i]
-        # ***** END OF YOUR CODE *****
 
 
 def make_loader(X: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> DataLoader:
@@ -314,6 +317,7 @@ class SmallCNN(nn.Module):
     head ``nn.Linear(128, 10)``. ``features`` is the extractor, ``head`` the classifier."""
 
     def __init__(self) -> None:
+        """(given code) Layers with torch's default initialisation (see make_pretrained_cnn)."""
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, 8, 3, padding=1, dtype=DTYPE),
@@ -325,6 +329,7 @@ class SmallCNN(nn.Module):
         self.head: nn.Module = nn.Linear(FEATURES, 10, dtype=DTYPE)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(given code) x: float64 tensor (N, 1, 8, 8). Returns the head's scores."""
         return self.head(self.features(x))
 
 

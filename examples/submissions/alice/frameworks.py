@@ -52,6 +52,7 @@ class TwoLayerTorchNet(nn.Module):
     def __init__(self, input_dim: int, hidden_dim: int, num_classes: int) -> None:
         """Inputs:
         - input_dim: int, D; hidden_dim: int, H; num_classes: int, C.
+        Call ``super().__init__()`` first (nn.Module must set itself up before layers are added).
         """
         super().__init__()
         self.fc1 = nn.Linear(input_dim, hidden_dim, dtype=DTYPE)
@@ -134,12 +135,14 @@ class LeakyReLUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        """x: float64 tensor of any shape; alpha: float. Returns out, a tensor of x's shape."""
         ctx.save_for_backward(x)
         ctx.alpha = alpha
         return torch.where(x > 0, x, alpha * x)
 
     @staticmethod
     def backward(ctx: Any, dout: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """dout: tensor of out's shape. Returns (dx, None): dx of x's shape, None for alpha."""
         (x,) = ctx.saved_tensors
         return torch.where(x > 0, dout, ctx.alpha * dout), None
 
@@ -179,13 +182,17 @@ class ArrayDataset(Dataset):
     int64). ``len`` is N."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray) -> None:
+        """X: float64 array (N, ...); y: int array (N,). Store them as tensors (copies):
+        ``self.X`` float64 and ``self.y`` int64, which ``__len__`` and ``__getitem__`` read."""
         self.X = torch.tensor(X, dtype=DTYPE)
         self.y = torch.tensor(y, dtype=torch.int64)
 
     def __len__(self) -> int:
+        """(given code) The number of examples, N."""
         return len(self.y)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(given code) Example i: (X[i], a float64 tensor; y[i], an int64 scalar tensor)."""
         return self.X[i], self.y[i]
 
 
@@ -284,6 +291,7 @@ class SmallCNN(nn.Module):
     head ``nn.Linear(128, 10)``. ``features`` is the extractor, ``head`` the classifier."""
 
     def __init__(self) -> None:
+        """(given code) Layers with torch's default initialisation (see make_pretrained_cnn)."""
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, 8, 3, padding=1, dtype=DTYPE),
@@ -295,6 +303,7 @@ class SmallCNN(nn.Module):
         self.head: nn.Module = nn.Linear(FEATURES, 10, dtype=DTYPE)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(given code) x: float64 tensor (N, 1, 8, 8). Returns the head's scores."""
         return self.head(self.features(x))
 
 
