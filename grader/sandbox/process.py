@@ -279,8 +279,8 @@ class WorkerProcess:
             pass
         self.proc.wait()
         self.inner_pid = None
+        kill_orphans()  # what the student detached: before _close, as it may hold the output pipe
         self._close()
-        kill_orphans()  # what the student detached from the process group
 
     def _forget(self) -> None:
         with _live_lock:
