@@ -175,7 +175,7 @@ def _children(folder: Path) -> list[Path]:
     for child in sorted(folder.iterdir()):
         if child.name.startswith("."):
             continue
-        if child.suffix == ".zip" or _kind(child) in ("folder",) or child.is_symlink():
+        if child.suffix == ".zip" or child.is_symlink() or _kind(child) == "folder":
             found.append(child)
     return found
 
@@ -186,11 +186,8 @@ def discover(paths: list[Path], topics: tuple[str, ...], scratch: Path) -> list[
     for path in paths:
         if not os.path.lexists(path):
             raise LayoutError(f"{path} does not exist")
-        children = (
-            []
-            if _kind(path) != "folder" or _looks_like_submission(path, topics)
-            else (_children(path))
-        )
+        is_batch = _kind(path) == "folder" and not _looks_like_submission(path, topics)
+        children = _children(path) if is_batch else []
         if children:  # a folder of submissions
             found.extend(submission(child, topics, scratch) for child in children)
         else:  # a submission (one without any module of these topics gets "not submitted")
