@@ -14,6 +14,13 @@ import re
 from pathlib import Path
 
 import pytest
+from example_checks import (
+    by_id,
+    check_names_its_mistake,
+    failing_checks_name_the_mistake,
+    message_contains,
+    only_the_bugged_functions_fail,
+)
 
 from grader.pipeline import CheckResult, grade_topic, sandbox_for
 
@@ -55,39 +62,23 @@ def results(course) -> list[CheckResult]:
     return found
 
 
-def by_id(results: list[CheckResult]) -> dict[str, CheckResult]:
-    return {r.check_id: r for r in results}
-
-
-def failed(results: list[CheckResult], function: str | None = None) -> list[CheckResult]:
-    return [r for r in results if not r.passed and function in (None, r.function) and r.counts]
-
-
 def test_only_the_bugged_functions_fail(results):
-    assert {r.function for r in failed(results)} == set(MISTAKES)
-    assert all(r.outcome.value == "wrong" for r in failed(results))
+    only_the_bugged_functions_fail(results, MISTAKES)
 
 
 @pytest.mark.parametrize(("function", "mistake"), MISTAKES.items())
 def test_failing_checks_name_the_mistake(results, function, mistake):
-    named = {r.misconception for r in failed(results, function)}
-    assert mistake in named
-    assert named <= {mistake, None}, f"{function}: unrelated mistakes named: {named}"
+    failing_checks_name_the_mistake(results, function, mistake)
 
 
 @pytest.mark.parametrize("check_id", MESSAGES)
 def test_check_names_its_mistake(results, check_id):
-    result = by_id(results)[check_id]
-    assert result.outcome.value == "wrong"
-    assert result.misconception == MISTAKES[result.function]
-    assert f"looks like a known mistake: {result.misconception}" in result.message
+    check_names_its_mistake(by_id(results)[check_id], MISTAKES)
 
 
 @pytest.mark.parametrize(("check_id", "fragments"), MESSAGES.items())
 def test_message_says_function_shapes_tolerance_and_where(results, check_id, fragments):
-    message = by_id(results)[check_id].message
-    for fragment in fragments:
-        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    message_contains(by_id(results)[check_id], fragments)
 
 
 def test_relu_worst_index_is_where_relu_blocks_the_gradient(results):
