@@ -50,6 +50,9 @@ def test_a_rerun_skips_what_is_graded_and_regrades_what_changed(course, tmp_path
     before = _files(out)
     grade_batch(course, [batch], out, TOPICS)
     assert _files(out) == before  # nothing regraded: not a byte rewritten (timings included)
+    (out / "alice" / "feedback.md").unlink()
+    grade_batch(course, [batch], out, TOPICS)
+    assert _files(out) == before  # a report deleted by hand comes back from the journal
 
     old = _tests(out, "bob")
     (batch / "bob" / "dropout.py").write_text((EXAMPLES / "dave" / "dropout.py").read_text())
