@@ -74,10 +74,11 @@ def grade_one(
     merge them into the journal's report, and write the reports and then the journal."""
     folder = out / sub.student_id
     prints = journal.fingerprints(course, sub, topics)
-    stored = None if force else journal.read(folder)
+    stored = journal.read(folder)
     if stored is not None and stored.report.student_id != sub.student_id:
         stored = None
-    todo = tuple(t for t in topics if stored is None or stored.fingerprints.get(t) != prints[t])
+    changed = (t for t in topics if stored is None or stored.fingerprints.get(t) != prints[t])
+    todo = topics if force else tuple(changed)  # forced or not, other topics are kept (merge)
     if stored is not None and not todo:
         if not all((folder / name).is_file() for name in REPORTS):  # deleted by hand: restore
             write_reports(out, stored.report)

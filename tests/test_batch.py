@@ -66,13 +66,15 @@ def test_a_rerun_skips_what_is_graded_and_regrades_what_changed(course, tmp_path
     assert all(old[n]["extra_data"]["outcome"] == "not_submitted" for n in dropout)
 
 
-def test_force_regrades(course, tmp_path):
+def test_force_regrades_and_keeps_the_other_topics(course, tmp_path):
     batch, out = _class(tmp_path / "batch", ("alice",)), tmp_path / "out"
-    grade_batch(course, [batch], out, ("dropout",))
+    grade_batch(course, [batch], out, TOPICS)
     journal = out / "alice" / "journal.json"
     first = journal.stat().st_mtime_ns
     grade_batch(course, [batch], out, ("dropout",), force=True)
     assert journal.stat().st_mtime_ns > first
+    data = json.loads((out / "alice" / "results.json").read_text())
+    assert set(data["extra_data"]["topics"]) == set(TOPICS)
 
 
 def test_topic_runs_merge_and_the_gradebook_holds_every_student(course, tmp_path):
