@@ -20,13 +20,14 @@ import sys
 import types
 from typing import Any
 
+_PY2_DIV = "Python 2 code? In Python 3 `/` is true division: use //"
 _HINTS = (
     ("has no attribute 'int'", "np.int was removed in numpy 1.24: use int or np.int64"),
     ("has no attribute 'float'", "np.float was removed in numpy 1.24: use float or np.float64"),
     ("has no attribute 'bool'", "np.bool was removed in numpy 1.24: use bool"),
     ("'newshape'", "reshape(newshape=...) was removed in numpy 2.1: pass the shape positionally"),
-    ("'float' object cannot be interpreted as an integer", "Python 3 `/` is true division: use //"),
-    ("only integers, slices", "in Python 3 `/` is true division: use `//` for indices"),
+    ("'float' object cannot be interpreted as an integer", _PY2_DIV),
+    ("only integers, slices", _PY2_DIV + " for indices"),
     ("Missing parentheses in call to 'print'", "Python 2 print statement: use print(...)"),
 )
 

@@ -161,7 +161,7 @@ def write(folder: Path, year: int, split: bool = True) -> Path:
     write_file(
         a2 / "fast_layers.py",
         head + "try:\n    from cs231n.im2col_cython import col2im_cython, im2col_cython\n"
-        "except ImportError:\n    print('run the following from the cs231n directory and try again:')\n",
+        "except ImportError:\n    print('run the following from the cs231n directory')\n",
     )
     write_file(
         a2 / "classifiers" / "__init__.py",
