@@ -198,3 +198,17 @@ def test_backward_that_overwrites_dout_is_no_false_failure(course, tmp_path: Pat
     assert "dx[x <= 0] = 0" in layers.read_text()
     assert len(relu) > 3 and {t["extra_data"]["outcome"] for t in relu} == {"passed"}
     assert _outcomes(data, "affine_relu_backward") == {"passed"}
+
+
+def test_a_buggy_function_loses_its_points(course, tmp_path: Path) -> None:
+    tree = trees.write(tmp_path / "gus", 2022, split=False)
+    layers = tree / "cs231n" / "layers.py"
+    good = "    out = x.reshape(x.shape[0], -1).dot(w) + b\n"
+    assert good in layers.read_text()
+    layers.write_text(layers.read_text().replace(good, good.replace(" + b", ""), 1))
+    out = tmp_path / "out"
+    grade_batch(course, [tree], out, ("backprop",), layout="cs231n")
+    data = _results(out, "gus")
+    assert "wrong" in _outcomes(data, "affine_forward")
+    assert _outcomes(data, "relu_forward") == {"passed"}
+    assert data["tests"] and data["score"] < data["max_score"]
