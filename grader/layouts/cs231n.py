@@ -315,6 +315,14 @@ def plan_topic(topic: str, trees: list[dict[str, Parsed]], conv: dict) -> Plan:
                 "this tree's dropout_forward takes p as the DROP probability "
                 f"({conv['dropout_p']['evidence']}); it was called with p = 1 - p_keep"
             )
+        if function == "spatial_groupnorm_forward" and isinstance(node, ast.FunctionDef):
+            params = [a.arg for a in node.args.posonlyargs + node.args.args]
+            if len(params) == 4 and "G" not in params:  # G in gn_param (some years)
+                wrap = "g_in_param"
+                plan.notes[function] = (
+                    f"this tree's spatial_groupnorm_forward{tuple(params)} reads G from "
+                    "gn_param: it was called with gn_param['G'] = G"
+                )
         plan.exports.append([index, dotted, name, function, isinstance(node, ast.ClassDef), wrap])
     return plan
 

@@ -119,6 +119,19 @@ def _drop_to_keep(fn: Any) -> Any:
     return dropout_forward
 
 
+def _g_in_param(fn: Any) -> Any:
+    """The tree's spatial_groupnorm_forward reads G from gn_param: pass it there."""
+
+    def spatial_groupnorm_forward(x: Any, gamma: Any, beta: Any, G: Any, gn_param: Any) -> Any:
+        return fn(x, gamma, beta, dict(gn_param, G=G))
+
+    spatial_groupnorm_forward.__doc__ = fn.__doc__
+    return spatial_groupnorm_forward
+
+
+_WRAPPERS = {"drop_to_keep": _drop_to_keep, "g_in_param": _g_in_param}
+
+
 def _install(namespace: dict[str, Any], trees: list[Any], exports: list[Any]) -> None:
     """``exports``: [tree index, dotted module, name in the file, exported name, is a class,
     wrapper or ""]. Trees are loaded one after the other (each is a ``cs231n`` package)."""
@@ -142,8 +155,8 @@ def _install(namespace: dict[str, Any], trees: list[Any], exports: list[Any]) ->
                         why = f"{name} is not defined in {shown} once it has run"
                     obj = _stub(exported, bool(is_class), why + _hint(exc))
                     sys.modules.pop(dotted, None)
-                if wrap == "drop_to_keep":
-                    obj = _drop_to_keep(obj)
+                if wrap in _WRAPPERS and callable(obj) and not isinstance(obj, type):
+                    obj = _WRAPPERS[wrap](obj)
                 try:
                     obj.__module__ = namespace["__name__"]
                 except (AttributeError, TypeError):

@@ -212,3 +212,24 @@ def test_a_buggy_function_loses_its_points(course, tmp_path: Path) -> None:
     assert "wrong" in _outcomes(data, "affine_forward")
     assert _outcomes(data, "relu_forward") == {"passed"}
     assert data["tests"] and data["score"] < data["max_score"]
+
+
+def test_groupnorm_with_g_in_gn_param(course, tmp_path: Path) -> None:
+    tree = trees.write(tmp_path / "hal", 2018, split=False)
+    layers = tree / "cs231n" / "layers.py"
+    text = layers.read_text()
+    head = text[text.index("def spatial_groupnorm_forward(") :]
+    head = head[: head.index(":\n") + 2]
+    assert "G: int" in head
+    text = text.replace(head, "def spatial_groupnorm_forward(x, gamma, beta, gn_param):\n", 1)
+    text = text.replace(
+        '    eps = gn_param.get("eps", 1e-5)\n',
+        '    eps = gn_param.get("eps", 1e-5)\n    G = gn_param["G"]\n',
+        1,
+    )
+    layers.write_text(text)
+    out = tmp_path / "out"
+    grade_batch(course, [tree], out, ("batchnorm",), layout="cs231n")
+    data = _results(out, "hal")
+    assert _outcomes(data, "spatial_groupnorm_forward") == {"passed"}
+    assert "reads G from gn_param" in json.dumps(data)
