@@ -22,7 +22,8 @@ from pathlib import Path
 from grader import journal
 from grader.config import Course
 from grader.judge.seeds import secret_id
-from grader.layouts.kit import Submission, discover
+from grader.layouts.kit import Submission
+from grader.layouts.select import discover
 from grader.pipeline import SubmissionReport, grade_submission, sandbox_for
 from grader.reports import feedback, gradebook, gradescope
 from grader.reports.files import write_atomic
@@ -134,8 +135,10 @@ def grade_batch(
     jobs: int = 1,
     on_done: Callable[[SubmissionReport | None, int, int], None] | None = None,
     force: bool = False,
+    layout: str = "kit",
 ) -> list[SubmissionReport]:
     """Grade every submission under ``paths`` into ``out``; return the reports by student id.
+    ``layout`` reads each submission (``grader.layouts.select``: kit, cs231n or auto).
 
     ``on_done(report, done, total)`` is called once with ``None`` when the submissions are
     known, then after each one (for a progress bar). Raises ``Interrupted`` on SIGINT/SIGTERM
@@ -145,7 +148,7 @@ def grade_batch(
     _tidy(out)
     scratch = out / SCRATCH
     try:
-        submissions = discover(paths, topics, scratch)
+        submissions = discover(paths, topics, scratch, layout)
         hidden = (out.resolve(), *(p.resolve() for p in paths))
         sandbox = sandbox_for(course, extra_hidden=hidden)
         reports = _grade_all(course, submissions, topics, out, sandbox, jobs, on_done, force)

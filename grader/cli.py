@@ -130,16 +130,17 @@ def _check(course, args, terminal) -> int:
 def _grade(course, args, terminal) -> int:
     from grader.batch import grade_batch
 
-    if args.layout == "cs231n":
-        raise LayoutError(
-            "the cs231n layout is not available in this version of the kit; "
-            "use --layout kit (topic modules at the submission root or under "
-            "assignments/)"
-        )
     topics = _topics(course, args.topics)
     with terminal.batch_progress() as on_done:
         reports = grade_batch(
-            course, args.paths, args.out, topics, args.jobs, on_done, force=args.force
+            course,
+            args.paths,
+            args.out,
+            topics,
+            args.jobs,
+            on_done,
+            force=args.force,
+            layout=args.layout,
         )
     terminal.batch_table(reports, topics)
     terminal.info(

@@ -63,6 +63,7 @@ class SubmissionReport:
     grader_error: str | None = None
     worker_start_s: tuple[float, ...] = field(default=())
     refused: str | None = None  # why the submission itself could not be read
+    extra: dict = field(default_factory=dict)  # from the layout, into extra_data (layout, ...)
 
     @property
     def status(self) -> str:
@@ -197,6 +198,16 @@ def run_check(check: Check, ctx: Context, worker_seed: int) -> Verdict:
         )
 
 
+def _preset(
+    preset: dict[str, tuple[str, str]], function: str, refused: bool, missing: bool
+) -> Verdict | None:
+    """The layout's verdict for ``function`` (the ``"*"`` one only for functions it lacks)."""
+    if refused:
+        return None
+    decided = preset.get(function) or (preset.get("*") if missing else None)
+    return Verdict(Outcome(decided[0]), decided[1]) if decided else None
+
+
 def grade_topic(
     course: Course,
     topic: str,
@@ -204,8 +215,14 @@ def grade_topic(
     refused: str | None,
     sandbox: Sandbox,
     only_public: bool = False,
+    preset: dict[str, tuple[str, str]] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> tuple[list[CheckResult], StudentModule | None]:
+    """Grade one topic; ``preset`` (function or ``"*"`` -> outcome, reason) are verdicts the
+    layout decided without running code (not implemented, not found), ``notes`` (function ->
+    text) warnings added to that function's checks (a convention the layout detected)."""
     spec = registry.topic(topic)
+    preset, notes = preset or {}, notes or {}
     plans = [p for p in course.plans[topic] if not only_public or p.visibility == "visible"]
     ref = reference_module(course.solutions_dir / f"{topic}.py")
     results: list[CheckResult] = []
@@ -214,7 +231,9 @@ def grade_topic(
         missing = Verdict(Outcome.NOT_SUBMITTED, refused or f"{topic}.py was not submitted")
         for plan in plans:
             check = spec.check(plan.check_id)
-            results.append(_result(plan, check, _not_run(check) or missing, 0.0, counts))
+            decided = _preset(preset, check.function, refused is not None, True)
+            verdict = _not_run(check) or decided or missing
+            results.append(_result(plan, check, verdict, 0.0, counts))
         return results, None
     limits, tcfg = course.config.limits, course.config.topics[topic]
     over = tcfg.limits.model_dump(exclude_none=True)
@@ -232,6 +251,8 @@ def grade_topic(
         started = time.perf_counter()
         if not_run := _not_run(check):
             verdict = not_run
+        elif decided := _preset(preset, check.function, False, check.function not in functions):
+            verdict = decided
         elif load_fault is not None:
             verdict = Verdict(Outcome(load_fault.outcome), load_fault.reason, load_fault.staff)
         elif check.function not in functions:
@@ -253,6 +274,8 @@ def grade_topic(
             verdict = run_check(
                 check, ctx, check_seed(course.secret, f"{plan.check_id}#worker") % 2**32
             )
+        if note := notes.get(check.function):
+            verdict = replace(verdict, warnings=(*verdict.warnings, note))
         results.append(
             _result(
                 plan,
@@ -292,6 +315,8 @@ def grade_submission(
             why_not or sub.problems.get(topic),
             sandbox,
             only_public,
+            preset=sub.preset.get(topic),
+            notes=sub.notes.get(topic),
         )
         results += topic_results
         if student is not None:
@@ -308,4 +333,5 @@ def grade_submission(
         student_output="\n".join(outputs),
         worker_start_s=tuple(starts),
         refused=sub.refused,
+        extra=dict(sub.extra),
     )

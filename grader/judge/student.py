@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.layouts.cs231n_loader import environment_hint
 from grader.protocol.values import Handle, from_wire, to_wire
 from grader.protocol.wire import ProtocolError
 from grader.sandbox.process import Sandbox, WorkerDied, WorkerProcess, WorkerTimeout
@@ -119,8 +120,11 @@ def _fault_from_error(error: Any, what: str, student_file: str = "") -> StudentF
     if kind == "exit":
         return StudentFault("exception", f"{what} called sys.exit({message}){where}", tb)
     last = tb.strip().splitlines()[-3:] if tb else []
+    hint = environment_hint(f"{etype}: {message}")
     return StudentFault(
-        "exception", f"{what} raised {etype}: {message}{where}", "\n".join(last) + "\n" + tb
+        "exception",
+        f"{what} raised {etype}: {message}{hint}{where}",
+        "\n".join(last) + "\n" + tb,
     )
 
 

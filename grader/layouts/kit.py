@@ -46,6 +46,10 @@ class Submission:
     layout: str = "kit"
     problems: dict[str, str] = field(default_factory=dict)  # topic -> why its module was refused
     refused: str | None = None  # why the whole submission could not be read
+    # topic -> function (or "*": any other) -> (outcome, reason), decided without running code
+    preset: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    notes: dict[str, dict[str, str]] = field(default_factory=dict)  # topic -> function -> note
+    extra: dict[str, object] = field(default_factory=dict)  # into results.json extra_data
 
 
 def safe_id(name: str) -> str:
@@ -192,6 +196,11 @@ def discover(paths: list[Path], topics: tuple[str, ...], scratch: Path) -> list[
             found.extend(submission(child, topics, scratch) for child in children)
         else:  # a submission (one without any module of these topics gets "not submitted")
             found.append(submission(path, topics, scratch))
+    return unique_ids(found)
+
+
+def unique_ids(found: list[Submission]) -> list[Submission]:
+    """Two submissions with the same id (alice/ and alice.zip) keep both: alice, alice-2."""
     seen: dict[str, int] = {}
     unique = []
     for sub in found:  # two submissions with the same id (alice/ and alice.zip) keep both

@@ -85,6 +85,7 @@ def results_json(report: SubmissionReport) -> dict[str, Any]:
             "grader_version": __version__,
             "seed_id": report.seed_id,
             "status": report.status,
+            **report.extra,
         },
     }
     jsonschema.validate(data, schema())

@@ -1,0 +1,408 @@
+"""CS231n layout: a submission holding CS231n assignment trees as students have them.
+
+A tree is a ``cs231n/`` folder at the submission root, or one level down
+(``assignment1/cs231n``, ``assignment2/cs231n``, ``assignment3/cs231n`` side by side, or one of
+them alone); a zip of one folder is that folder (``kit._extract``). ``MAPPING`` is the one table
+of where each kit function lives in CS231n's files across the years (2017-2024): the first
+candidate file, in the first tree, whose text defines the name wins.
+
+The judge never imports student code: it reads the files as text and uses ``ast`` to find the
+definitions, the untouched starter regions (``not_implemented``) and the conventions of the
+tree's year (``conventions``). Per topic it writes a generated module into the scratch folder:
+the runtime of ``cs231n_loader`` plus the trees' sources, which the worker imports as the topic
+module and which loads each CS231n file on its own.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.layouts import kit
+from grader.layouts.kit import Refused, Submission
+
+# kit topic -> kit function -> candidate (file under cs231n/, name in that file), in order
+MAPPING: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
+    "losses": {
+        "svm_loss_naive": (("classifiers/linear_svm.py", "svm_loss_naive"),),
+        "svm_loss_vectorized": (("classifiers/linear_svm.py", "svm_loss_vectorized"),),
+        "softmax_loss_naive": (("classifiers/softmax.py", "softmax_loss_naive"),),
+        "softmax_loss_vectorized": (("classifiers/softmax.py", "softmax_loss_vectorized"),),
+        "svm_loss": (("layers.py", "svm_loss"),),  # 2017-2019 (assignment2/3 layers.py)
+        "softmax_loss": (("layers.py", "softmax_loss"),),
+    },
+    "backprop": {
+        "affine_forward": (("layers.py", "affine_forward"),),
+        "affine_backward": (("layers.py", "affine_backward"),),
+        "relu_forward": (("layers.py", "relu_forward"),),
+        "relu_backward": (("layers.py", "relu_backward"),),
+        "affine_relu_forward": (("layer_utils.py", "affine_relu_forward"),),
+        "affine_relu_backward": (("layer_utils.py", "affine_relu_backward"),),
+        "TwoLayerNet": (("classifiers/fc_net.py", "TwoLayerNet"),),
+    },
+    "dropout": {
+        "dropout_forward": (("layers.py", "dropout_forward"),),
+        "dropout_backward": (("layers.py", "dropout_backward"),),
+    },
+    "batchnorm": {
+        name: (("layers.py", name), ("classifiers/cnn.py", name))
+        for name in (
+            "batchnorm_forward",
+            "batchnorm_backward",
+            "batchnorm_backward_alt",
+            "layernorm_forward",
+            "layernorm_backward",
+            "spatial_batchnorm_forward",
+            "spatial_batchnorm_backward",
+            "spatial_groupnorm_forward",
+            "spatial_groupnorm_backward",
+        )
+    },
+    "conv": {
+        name: (("layers.py", name),)
+        for name in (
+            "conv_forward_naive",
+            "conv_backward_naive",
+            "max_pool_forward_naive",
+            "max_pool_backward_naive",
+        )
+    },
+    "optimizers": {
+        name: (("optim.py", name),) for name in ("sgd", "sgd_momentum", "rmsprop", "adam")
+    },
+    "rnn": {
+        name: (("rnn_layers.py", name),)
+        for name in (
+            "rnn_step_forward",
+            "rnn_step_backward",
+            "rnn_forward",
+            "rnn_backward",
+            "word_embedding_forward",
+            "word_embedding_backward",
+            "temporal_affine_forward",
+            "temporal_affine_backward",
+            "temporal_softmax_loss",
+            "lstm_step_forward",
+            "lstm_step_backward",
+            "lstm_forward",
+            "lstm_backward",
+        )
+    },
+}
+
+MAX_TREE_BYTES = 1536 * 1024  # sources embedded in one generated module (the worker reads 2 MiB)
+SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "datasets", "__MACOSX", ".git"}
+START = re.compile(r"#.*(TODO|START OF YOUR CODE)", re.IGNORECASE)
+END = re.compile(r"#.*END OF YOUR CODE", re.IGNORECASE)
+_WHAT = r"\w*\s+(each\s+)?(neuron|unit|activation)s?\s+(output\s+)?with\s+prob"
+DROP = re.compile(r"(drop|zero)" + _WHAT)
+KEEP = re.compile(r"keep" + _WHAT)
+NO_COUNTERPART = "has no counterpart in CS231n's assignments: not graded for a CS231n tree"
+
+
+@dataclass
+class Parsed:
+    """What the judge reads from one CS231n file without running it."""
+
+    shown: str  # e.g. assignment2/cs231n/layers.py
+    source: str
+    defs: dict[str, ast.FunctionDef | ast.ClassDef] = field(default_factory=dict)
+    error: str | None = None  # a syntax error
+
+
+def find_roots(folder: Path) -> list[Path]:
+    """The ``cs231n`` folders at ``folder`` or one level down, in name order."""
+    roots = []
+    candidates = [folder / "cs231n"]
+    try:
+        subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        subs = []
+    candidates += [s / "cs231n" for s in subs if s.name not in SKIP_DIRS]
+    for c in candidates:
+        if c.is_dir() and not c.is_symlink():
+            roots.append(c)
+    return roots
+
+
+def has_tree(folder: Path) -> bool:
+    return bool(find_roots(folder))
+
+
+def _parse(path: Path, shown: str) -> Parsed:
+    source = path.read_text(encoding="utf-8", errors="replace")
+    parsed = Parsed(shown, source)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        py2 = "Missing parentheses" in str(exc.msg) or "print" in (exc.text or "")
+        hint = " [environment incompatibility: Python 2 syntax, the kit runs Python 3]"
+        parsed.error = f"{shown} has a syntax error at line {exc.lineno}: {exc.msg}"
+        parsed.error += hint if py2 else ""
+        return parsed
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            parsed.defs[node.name] = node
+    return parsed
+
+
+def _code_lines(lines: list[str]) -> list[str]:
+    return [s for s in (t.strip() for t in lines) if s and not s.startswith("#")]
+
+
+def untouched(node: ast.FunctionDef | ast.ClassDef, source: str) -> str | None:
+    """Why ``node`` is the untouched starter code (None: the student wrote something): every
+    ``TODO``/``START OF YOUR CODE`` .. ``END OF YOUR CODE`` region holds only ``pass``, or
+    (without markers) the body is only a docstring and ``pass``/``raise NotImplementedError``."""
+    lines = source.splitlines()[node.lineno - 1 : node.end_lineno]
+    regions: list[list[str]] = []
+    current: list[str] | None = None
+    for line in lines:
+        if END.search(line):
+            if current is not None:
+                regions.append(current)
+            current = None
+        elif START.search(line) and current is None:
+            current = []
+        elif current is not None:
+            current.append(line)
+    if regions:
+        if all(set(_code_lines(r)) <= {"pass"} for r in regions):
+            return "its YOUR CODE region is untouched (only the starter `pass`)"
+        return None
+    if isinstance(node, ast.ClassDef):
+        return None
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    if all(isinstance(s, ast.Pass) for s in body):
+        return "its body is only `pass`"
+    if len(body) == 1 and isinstance(body[0], ast.Raise):
+        exc = body[0].exc
+        name = exc.func if isinstance(exc, ast.Call) else exc
+        if isinstance(name, ast.Name) and name.id == "NotImplementedError":
+            return "its body only raises NotImplementedError"
+    return None
+
+
+def _class_untouched(node: ast.ClassDef, source: str) -> str | None:
+    methods = [n for n in node.body if isinstance(n, ast.FunctionDef) and n.name != "__init__"]
+    if methods and all(untouched(m, source) for m in methods):
+        return "the YOUR CODE regions of its methods are untouched"
+    return None
+
+
+ADAM_T = re.compile(r"""setdefault\(\s*['"]t['"]\s*,\s*(\d+)""")
+HALF_REG = re.compile(r"0\.5\s*\*\s*reg\b|\breg\s*\*\s*0\.5")
+FULL_REG = re.compile(r"\breg\s*\*\s*np\.sum\(\s*W\s*\*\s*W\s*\)")
+
+
+def _first(files: dict[str, Parsed], name: str, pattern: re.Pattern) -> tuple[str, str] | None:
+    """(the matched text, ``file:line: line``) of ``pattern`` in the definition of ``name``."""
+    for parsed in files.values():
+        node = parsed.defs.get(name)
+        if node is None:
+            continue
+        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+            text = parsed.source.splitlines()[line - 1]
+            if (match := pattern.search(text)) and not text.strip().startswith("#"):
+                return match.group(0), f"{parsed.shown}:{line}: {text.strip()[:120]}"
+    return None
+
+
+def _recorded(files: dict[str, Parsed]) -> dict[str, dict[str, str]]:
+    """Conventions recorded as evidence only (the kit grades them as it always does):
+    Adam's starting ``t`` and the linear classifiers' L2 factor."""
+    found: dict[str, dict[str, str]] = {}
+    if hit := _first(files, "adam", ADAM_T):
+        found["adam_t_default"] = {"value": ADAM_T.search(hit[0])[1], "evidence": hit[1]}
+    for name in ("svm_loss_vectorized", "softmax_loss_vectorized"):
+        for pattern, value in ((HALF_REG, "0.5 * reg * sum(W*W)"), (FULL_REG, "reg * sum(W*W)")):
+            if hit := _first(files, name, pattern):
+                found[f"{name}_regularisation"] = {"value": value, "evidence": hit[1]}
+                break
+    return found
+
+
+def conventions(files: dict[str, Parsed]) -> dict[str, dict[str, str]]:
+    """Conventions of the tree's year, from its own text: ``dropout_p`` (``keep`` or ``drop``,
+    ``keep`` with no evidence when the tree does not say), with the evidence (file, line)."""
+    found: dict[str, dict[str, str]] = _recorded(files)
+    for parsed in files.values():
+        node = parsed.defs.get("dropout_forward")
+        if node is None or "dropout_p" in found:
+            continue
+        text = "\n".join(parsed.source.splitlines()[node.lineno - 1 : node.end_lineno])
+        for pattern, value in ((KEEP, "keep"), (DROP, "drop")):
+            if match := pattern.search(text.lower()):
+                line = node.lineno + text.lower()[: match.start()].count("\n")
+                evidence = parsed.source.splitlines()[line - 1].strip()[:120]
+                found["dropout_p"] = {
+                    "value": value,
+                    "evidence": f"{parsed.shown}:{line}: {evidence}",
+                }
+                break
+    if "dropout_p" not in found and any("dropout_forward" in p.defs for p in files.values()):
+        found["dropout_p"] = {"value": "keep", "evidence": "not stated: the kit's keep assumed"}
+    return found
+
+
+def _tree_files(root: Path, shown_root: str) -> dict[str, Parsed]:
+    """Every ``.py`` file of one tree, by dotted module name (``cs231n.classifiers.fc_net``)."""
+    files: dict[str, Parsed] = {}
+    total = 0
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_symlink() or not path.is_file() or path.name == "__init__.py":
+            continue
+        size = path.stat().st_size
+        if size > kit.MAX_MODULE_BYTES or total + size > MAX_TREE_BYTES:
+            continue
+        total += size
+        dotted = ".".join(("cs231n", *rel.with_suffix("").parts))
+        files[dotted] = _parse(path, f"{shown_root}/{rel.as_posix()}")
+    return files
+
+
+@dataclass
+class Plan:
+    exports: list[list] = field(default_factory=list)
+    preset: dict[str, tuple[str, str]] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def plan_topic(topic: str, trees: list[dict[str, Parsed]], conv: dict) -> Plan:
+    plan = Plan(preset={"*": ("not_run", f"this function {NO_COUNTERPART}")})
+    for function, candidates in MAPPING.get(topic, {}).items():
+        hit = None
+        for index, files in enumerate(trees):
+            for file, name in candidates:
+                dotted = "cs231n." + file[:-3].replace("/", ".")
+                parsed = files.get(dotted)
+                if parsed is not None and (parsed.error or name in parsed.defs):
+                    hit = (index, dotted, name, parsed)
+                    break
+            if hit:
+                break
+        if hit is None:
+            where = " or ".join(f"cs231n/{f}" for f, _ in candidates)
+            plan.preset[function] = (
+                "not_submitted",
+                f"{function} was not found in this CS231n tree (expected in {where})",
+            )
+            continue
+        index, dotted, name, parsed = hit
+        if parsed.error:
+            plan.preset[function] = ("exception", f"{function}: {parsed.error}")
+            continue
+        node = parsed.defs[name]
+        if isinstance(node, ast.ClassDef):
+            why = _class_untouched(node, parsed.source)
+        else:
+            why = untouched(node, parsed.source)
+        if why:
+            plan.preset[function] = ("not_implemented", f"{function} in {parsed.shown}: {why}")
+            continue
+        wrap = ""
+        if function == "dropout_forward" and conv.get("dropout_p", {}).get("value") == "drop":
+            wrap = "drop_to_keep"
+            plan.notes[function] = (
+                "this tree's dropout_forward takes p as the DROP probability "
+                f"({conv['dropout_p']['evidence']}); it was called with p = 1 - p_keep"
+            )
+        if function == "spatial_groupnorm_forward" and isinstance(node, ast.FunctionDef):
+            params = [a.arg for a in node.args.posonlyargs + node.args.args]
+            if len(params) == 4 and "G" not in params:  # G in gn_param (some years)
+                wrap = "g_in_param"
+                plan.notes[function] = (
+                    f"this tree's spatial_groupnorm_forward{tuple(params)} reads G from "
+                    "gn_param: it was called with gn_param['G'] = G"
+                )
+        plan.exports.append([index, dotted, name, function, isinstance(node, ast.ClassDef), wrap])
+    return plan
+
+
+def _module_text(trees: list[dict[str, Parsed]], plan: Plan) -> str:
+    loader = (Path(__file__).parent / "cs231n_loader.py").read_text(encoding="utf-8")
+    exports = plan.exports
+    used = {e[0] for e in exports}
+    sources = [
+        {d: [p.shown, p.source] for d, p in files.items()} if i in used else {}
+        for i, files in enumerate(trees)
+    ]
+    return (
+        loader
+        + "\n\n_TREES = "
+        + repr(sources)
+        + "\n_EXPORTS = "
+        + repr(exports)
+        + "\n_DECIDED = "
+        + repr([sorted(plan.preset.items()), sorted(plan.notes.items())])
+        + "\n_install(globals(), _TREES, _EXPORTS)\ndel environment_hint\n"
+    )
+
+
+def build(
+    folder: Path, source: Path, student: str, topics: tuple[str, ...], scratch: Path
+) -> Submission:
+    """The submission of the CS231n trees under ``folder``; modules are generated in ``scratch``."""
+    roots = find_roots(folder)
+    trees = []
+    for root in roots:
+        shown = root.relative_to(folder).as_posix()
+        trees.append(_tree_files(root, shown))
+    merged = {f"{i}:{d}": p for i, files in enumerate(trees) for d, p in files.items()}
+    conv = conventions(merged)
+    modules: dict[str, Path] = {}
+    preset: dict[str, dict[str, tuple[str, str]]] = {}
+    notes: dict[str, dict[str, str]] = {}
+    mapped: dict[str, int] = {}
+    scratch.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f"{student}-cs231n-", dir=scratch))
+    for topic in topics:
+        if topic not in MAPPING:
+            preset[topic] = {"*": ("not_run", f"topic {topic} {NO_COUNTERPART}")}
+            continue
+        plan = plan_topic(topic, trees, conv)
+        preset[topic], notes[topic] = plan.preset, plan.notes
+        mapped[topic] = len(plan.exports)
+        path = out / f"{topic}.py"  # also without exports: its text fingerprints the topic
+        path.write_text(_module_text(trees, plan), encoding="utf-8")
+        modules[topic] = path
+    extra = {
+        "layout": "cs231n",
+        "trees": [r.relative_to(folder).as_posix() for r in roots],
+        "conventions": conv,
+        "mapped_functions": mapped,
+    }
+    return Submission(
+        student, source, modules, "cs231n", {}, preset=preset, notes=notes, extra=extra
+    )
+
+
+def submission(path: Path, topics: tuple[str, ...], scratch: Path) -> Submission:
+    """One CS231n submission from a folder or a zip (unpacked into ``scratch``)."""
+    path = path.absolute()
+    student = kit.safe_id(path.stem if path.suffix == ".zip" else path.name)
+    kind = kit._kind(path)
+    try:
+        if kind == "zip":
+            scratch.mkdir(parents=True, exist_ok=True)
+            dest = Path(tempfile.mkdtemp(prefix=f"{student}-", dir=scratch))
+            folder = kit._extract(path, dest)
+        elif kind == "folder":
+            folder = path
+        else:
+            raise Refused(kind)
+        if not find_roots(folder):
+            raise Refused("no cs231n/ folder found (at the root or one level down)")
+        return build(folder, path, student, topics, scratch)
+    except Refused as exc:
+        return Submission(student, path, {}, "cs231n", {}, refused=str(exc))
+    except OSError as exc:
+        return Submission(student, path, {}, "cs231n", {}, refused=f"unreadable: {exc.strerror}")
