@@ -8,6 +8,7 @@ itself escapes as an exception, and the batch driver (``grader.batch``) turns th
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
 import time
@@ -24,7 +25,7 @@ from grader.config import CheckPlan, Course
 from grader.judge.seeds import check_rng, check_seed, secret_id
 from grader.judge.student import StudentFault, StudentModule
 from grader.layouts.kit import Submission
-from grader.sandbox.process import Sandbox
+from grader.sandbox.process import Sandbox, WorkerProcess
 from grader.sim import worker_setup
 
 
@@ -121,6 +122,23 @@ def _worker_setup(spec: registry.TopicSpec) -> str:
     """What the topic's worker installs before importing the module (the topic's
     ``WORKER_SETUP``, e.g. the simulated CUDA device where the judge has no GPU)."""
     return worker_setup(spec.worker_setup) if spec.worker_setup else ""
+
+
+@cache
+def _preload(reference: Path) -> tuple[str, ...]:
+    """What the worker template imports for this topic beyond numpy: torch when the reference
+    solution imports it (the student's module will too)."""
+    try:
+        tree = ast.parse(reference.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError):
+        return ()
+    for node in ast.walk(tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module]
+        if any(n == "torch" or n.startswith("torch.") for n in names):
+            return ("torch",)
+    return ()
 
 
 def _params_ok(student: list | None, reference: inspect.Signature) -> bool:
@@ -239,7 +257,8 @@ def grade_topic(
     over = tcfg.limits.model_dump(exclude_none=True)
     call_timeout = over.pop("call_timeout_s", limits.call_timeout_s)
     import_timeout = over.pop("import_timeout_s", limits.import_timeout_s)
-    sandbox = replace(sandbox, **over, setup=_worker_setup(spec))
+    reference = course.solutions_dir / f"{topic}.py"
+    sandbox = replace(sandbox, **over, setup=_worker_setup(spec), preload=_preload(reference))
     student = StudentModule(module, topic, sandbox, call_timeout, import_timeout)
     try:
         functions = student.loaded_functions()
@@ -304,6 +323,10 @@ def grade_submission(
     isolation: list[str] = []
     outputs: list[str] = []
     starts: list[float] = []
+    for preload in {
+        _preload(course.solutions_dir / f"{t}.py") for t in topics if sub.modules.get(t)
+    }:
+        WorkerProcess.warm(replace(sandbox, preload=preload))  # torch imports while numpy grades
     for topic in topics:
         if on_topic:
             on_topic(topic)

@@ -23,6 +23,7 @@ import numpy as np
 
 import grader
 from grader.protocol.wire import Deadline, PeerClosed, ProtocolError, read_frame, write_frame
+from grader.sandbox import template
 
 GRADER_DIR = str(Path(grader.__file__).resolve().parent)  # the package, not the course around it
 PACKAGE_PARENT = str(Path(GRADER_DIR).parent)
@@ -70,6 +71,8 @@ class Sandbox:
     hide: tuple[str, ...] = ()
     tmpfs_mb: int = 64
     setup: str = ""  # e.g. "simulated_cuda": installed in the worker before the module imports
+    start: str = "fork"  # "fork": from a pre-imported template (grader.sandbox.template); "spawn"
+    preload: tuple[str, ...] = ()  # what the template imports beyond numpy, e.g. ("torch",)
 
 
 def scrubbed_env() -> dict[str, str]:
@@ -150,7 +153,7 @@ def kill_orphans() -> int:
     if not _reaping.is_set():
         return 0
     with _live_lock:  # no worker starts meanwhile, so every unknown child is an orphan
-        return _kill_unknown_children({w.proc.pid for w in _live})
+        return _kill_unknown_children({w.proc.pid for w in _live} | template.template_pids())
 
 
 def _kill_unknown_children(known: set[int]) -> int:
@@ -207,8 +210,9 @@ class WorkerProcess:
         }
         self.started = time.monotonic()
         try:
+            source = self._template(sandbox)
             with _live_lock:  # started and registered at once: kill_orphans never mistakes it
-                self.proc = self._spawn(cfg, req_r, rep_w, out_w)
+                self.proc = self._start(source, cfg, req_r, rep_w, out_w)
                 _live.add(self)
         finally:
             for fd in (req_r, rep_w, out_w):
@@ -220,6 +224,38 @@ class WorkerProcess:
         self.isolation: list[str] = []
         self.setup_s = 0.0
         self._hello()
+
+    @staticmethod
+    def warm(sandbox: Sandbox) -> None:
+        """Have the template this sandbox forks from start now, in the background."""
+        if sandbox.start == "fork" and template.available() and not _stop.is_set():
+            template.warm(sandbox.preload, scrubbed_env(), sandbox.start_timeout_s)
+
+    @staticmethod
+    def _template(sandbox: Sandbox) -> template.Template | None:
+        """The template to fork from, or None to start a fresh interpreter."""
+        if sandbox.start != "fork" or not template.available():
+            return None
+        try:
+            return template.template(sandbox.preload, scrubbed_env(), sandbox.start_timeout_s)
+        except template.TemplateError:
+            return None
+
+    @classmethod
+    def _start(
+        cls,
+        source: template.Template | None,
+        cfg: dict[str, Any],
+        req_r: int,
+        rep_w: int,
+        out_w: int,
+    ) -> subprocess.Popen | template.ForkedProc:
+        if source is not None:
+            try:
+                return source.fork(cfg, req_r, rep_w, out_w)
+            except template.TemplateError:
+                pass  # a fresh interpreter instead
+        return cls._spawn(cfg, req_r, rep_w, out_w)
 
     @staticmethod
     def _spawn(cfg: dict[str, Any], req_r: int, rep_w: int, out_w: int) -> subprocess.Popen:

@@ -1,6 +1,7 @@
 """The worker: a fresh, sandboxed Python process that evaluates the calls the judge asks for.
 
-It is started by ``grader.sandbox.process`` as ``python -I -c <bootstrap> CONFIG_JSON``. It reads
+It is started by ``grader.sandbox.process``, forked from a pre-imported template process
+(``grader.sandbox.template``) or as ``python -I -c <bootstrap> CONFIG_JSON``. It reads
 the student module's source, isolates itself (``grader.sandbox.layers``), says hello, and then
 answers requests until its request channel closes. It never decides whether anything is right:
 it returns plain data (``grader.protocol``) and keeps everything else behind handles.
@@ -104,7 +105,13 @@ class CappedOutput(io.TextIOBase):
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
+    """A fresh worker: ``python -I -c <bootstrap> CONFIG_JSON``."""
+    run(json.loads(sys.argv[1]))
+
+
+def run(cfg: dict[str, Any]) -> None:
+    """Serve one student module as ``cfg`` says (a fresh worker, or one forked from a template:
+    ``grader.sandbox.template``); never returns."""
     layers.die_with_parent(cfg["judge_pid"])  # a judge killed outright takes its workers along
     req_fd, rep_fd = cfg["req_fd"], cfg["rep_fd"]
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)

@@ -1,0 +1,329 @@
+"""Workers forked from a pre-imported template process instead of started as fresh interpreters.
+
+A fresh worker costs an interpreter start and the imports (numpy about 0.2 s of CPU, torch about
+2.5 s). A ``Template`` is a process started once per judge (and per set of pre-imports) in the
+same way as a worker (``python -I``, scrubbed environment, its own session), which imports numpy,
+the worker's own modules and, for the topics that need it, torch, and then does one thing: fork a
+worker when the judge asks for one. It never loads a student module and never answers a call.
+
+Each forked worker then goes exactly the way a fresh worker goes (``grader.worker.main.run``):
+it reads the student's source, applies every isolation layer to itself, and only then imports the
+student module. The child shares nothing writable with the template or its siblings: memory is
+copy-on-write, every descriptor but its own request, reply and output pipes is closed, it gets a
+session of its own and a fresh seed for numpy's global generator, as a fresh process would.
+
+The judge talks to a template over a ``SOCK_SEQPACKET`` socket: a request is the worker's
+configuration (JSON) with four descriptors (the worker's request and reply pipes, its output pipe
+and a status pipe); the reply is the worker's pid. The template reaps its children and writes
+each exit status into that child's status pipe, which the judge reads (``ForkedProc``: the
+``wait``/``poll`` of a ``subprocess.Popen`` for a process that is not the judge's child).
+
+The template dies with the judge (the parent-death signal, armed by a thread of the judge that
+lives as long as the judge), its workers die with it, and a dead template is started again on
+the next request. Where a template cannot be used (not Linux, or it fails to start), workers are
+started fresh, as before; ``Sandbox.start = "spawn"`` asks for that explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+_STATUS = struct.Struct("<i")  # the exit code as subprocess reports it (negative: a signal)
+
+
+class TemplateError(OSError):
+    """The template could not start or fork a worker; the judge falls back to a fresh one."""
+
+
+class ForkedProc:
+    """``pid``, ``returncode``, ``poll()`` and ``wait(timeout)`` of a forked worker, from the exit
+    status its template writes into the status pipe (EOF without one: the template died, and
+    the worker with it)."""
+
+    def __init__(self, pid: int, status_fd: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._fd = status_fd
+        self._lock = threading.Lock()
+
+    def _take(self, timeout: float | None) -> int | None:
+        with self._lock:
+            if self.returncode is not None:
+                return self.returncode
+            ready, _, _ = select.select([self._fd], [], [], timeout)
+            if not ready:
+                return None
+            data = b""
+            while len(data) < _STATUS.size:
+                chunk = os.read(self._fd, _STATUS.size - len(data))
+                if not chunk:
+                    break
+                data += chunk
+            os.close(self._fd)
+            self._fd = -1
+            self.returncode = _STATUS.unpack(data)[0] if len(data) == _STATUS.size else -9
+            return self.returncode
+
+    def poll(self) -> int | None:
+        return self._take(0)
+
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._take(timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired("worker", timeout or 0)
+        return code
+
+
+class Template:
+    """One template process and the socket to it; ``fork`` is safe from any thread."""
+
+    def __init__(self, preload: tuple[str, ...], env: dict[str, str], start_timeout: float) -> None:
+        self.preload = preload
+        self._lock = threading.Lock()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._sock = mine
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def keep() -> None:
+            # the template's parent-death signal is tied to this thread: it lives as long as
+            # the judge (a daemon thread), waiting for the template to end
+            try:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-I", "-c", BOOTSTRAP, json.dumps(list(preload))],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    pass_fds=(theirs.fileno(),),
+                    env={
+                        **env,
+                        "GRADER_TEMPLATE_FD": str(theirs.fileno()),
+                        "GRADER_JUDGE_PID": str(os.getpid()),
+                    },
+                    cwd="/",
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                failure.append(exc)
+                started.set()
+                return
+            started.set()
+            self.proc.wait()
+
+        threading.Thread(target=keep, name=f"worker-template{preload}", daemon=True).start()
+        started.wait()
+        theirs.close()
+        if failure:
+            raise TemplateError(f"the worker template did not start: {failure[0]}")
+        mine.settimeout(start_timeout)
+        try:
+            ready = mine.recv(64)
+        except OSError as exc:
+            self.kill()
+            raise TemplateError(f"the worker template did not start: {exc}") from None
+        if ready != b"ready":
+            self.kill()
+            raise TemplateError("the worker template did not start (it exited)")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def fork(self, cfg: dict[str, Any], req_r: int, rep_w: int, out_w: int) -> ForkedProc:
+        """A worker for ``cfg`` on these pipes (the caller closes its copies, as after Popen)."""
+        status_r, status_w = os.pipe()
+        try:
+            with self._lock:
+                fds = [req_r, rep_w, out_w, status_w]
+                socket.send_fds(self._sock, [json.dumps(cfg).encode()], fds)
+                reply = self._sock.recv(64)
+        except OSError as exc:
+            os.close(status_r)
+            raise TemplateError(f"the worker template failed: {exc}") from None
+        finally:
+            os.close(status_w)
+        pid = int(json.loads(reply)["pid"]) if reply else -1
+        if pid <= 0:
+            os.close(status_r)
+            raise TemplateError("the worker template could not fork a worker")
+        return ForkedProc(pid, status_r)
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, AttributeError):
+            pass
+        self._sock.close()
+
+
+_templates: dict[tuple[str, ...], Template] = {}
+_templates_lock = threading.Lock()
+
+
+def template(preload: tuple[str, ...], env: dict[str, str], start_timeout: float) -> Template:
+    """The running template with these pre-imports, started (again) when there is none."""
+    with _templates_lock:
+        current = _templates.get(preload)
+        if current is None or not current.alive():
+            if current is not None:
+                current.kill()
+            current = _templates[preload] = Template(preload, env, start_timeout)
+        return current
+
+
+def warm(preload: tuple[str, ...], env: dict[str, str], start_timeout: float) -> None:
+    """Start the template for ``preload`` in the background (its imports then overlap with the
+    judge's work); a later ``template`` call waits for it. Failures show there, not here."""
+
+    def start() -> None:
+        try:
+            template(preload, env, start_timeout)
+        except TemplateError:
+            pass
+
+    threading.Thread(target=start, name="warm-worker-template", daemon=True).start()
+
+
+def template_pids() -> set[int]:
+    with _templates_lock:
+        return {t.pid for t in _templates.values()}
+
+
+def available() -> bool:
+    return sys.platform.startswith("linux") and hasattr(socket, "send_fds")
+
+
+# -- the template process ------------------------------------------------------------------
+_ROOT = str(Path(__file__).resolve().parent.parent.parent)  # the folder holding the package
+BOOTSTRAP = (
+    f"import sys; sys.path.append({_ROOT!r}); from grader.sandbox.template import serve; serve()"
+)
+
+
+def _preimport(preload: list[str]) -> None:
+    import numpy  # noqa: F401
+    import numpy.linalg  # noqa: F401
+    import numpy.random  # noqa: F401
+
+    import grader.worker.main  # noqa: F401  (the worker's own modules)
+
+    if "torch" in preload:
+        import torch  # noqa: F401
+        import torch._dynamo  # noqa: F401  (imported on the first optimizer step otherwise)
+        import torch.nn  # noqa: F401
+        import torch.optim  # noqa: F401
+        import torch.utils.data  # noqa: F401
+
+
+def _reap(status: dict[int, int]) -> None:
+    while True:
+        try:
+            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        fd = status.pop(pid, None)
+        if fd is not None:
+            try:
+                os.write(fd, _STATUS.pack(os.waitstatus_to_exitcode(wait_status)))
+            except OSError:
+                pass
+            os.close(fd)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
+
+
+def _child(cfg: dict[str, Any], fds: list[int], template_pid: int) -> None:
+    """In the forked worker: become a fresh-looking process, then run the worker."""
+    status_code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        req, rep, out, _status = fds
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        _close_all_but({req, rep})
+        import numpy as np
+
+        np.random.seed()  # a fresh process seeds the global generator from the OS, so does this
+        from grader.worker.main import run
+
+        cfg.update(req_fd=req, rep_fd=rep, judge_pid=template_pid)
+        run(cfg)
+        status_code = 0
+    finally:
+        os._exit(status_code)
+
+
+def serve() -> None:
+    """The template's main loop: fork a worker per request, reap, report exit statuses."""
+    sock_fd = int(os.environ.pop("GRADER_TEMPLATE_FD"))
+    judge_pid = int(os.environ.pop("GRADER_JUDGE_PID"))
+    preload = json.loads(sys.argv[1])
+    from grader.sandbox import layers
+
+    layers.die_with_parent(judge_pid)  # tied to the judge's keeper thread
+    sock = socket.socket(fileno=sock_fd)
+    _preimport(preload)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    status: dict[int, int] = {}
+    sock.send(b"ready")
+    me = os.getpid()
+    while True:
+        ready, _, _ = select.select([sock, wake_r], [], [])
+        if wake_r in ready:
+            try:
+                while os.read(wake_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+            _reap(status)
+        if sock not in ready:
+            continue
+        try:
+            message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 4)
+        except OSError:
+            message, fds = b"", []
+        if not message:  # the judge closed its end
+            os._exit(0)
+        if len(fds) != 4:
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"pid": -1}).encode())
+            continue
+        cfg = json.loads(message)
+        sys.stdout.flush()
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            _child(cfg, fds, me)
+        for fd in fds[:3]:
+            os.close(fd)
+        status[pid] = fds[3]
+        sock.send(json.dumps({"pid": pid}).encode())
+        _reap(status)  # a child that ended at once
