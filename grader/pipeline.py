@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import importlib.util
 import inspect
+import os
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -18,10 +20,23 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+import numpy as np
 
 from grader import registry
-from grader.checks.base import Check, CheckFailed, Context, Kind, Outcome, Verdict
+from grader.checks.base import (
+    Check,
+    CheckFailed,
+    Context,
+    Kind,
+    Misconception,
+    Outcome,
+    Verdict,
+)
 from grader.config import CheckPlan, Course
+from grader.judge import expected
+from grader.judge.expected import CachedReference
 from grader.judge.seeds import check_rng, check_seed, secret_id
 from grader.judge.student import StudentFault, StudentModule
 from grader.layouts.kit import Submission
@@ -101,9 +116,39 @@ def reference_module(path: Path) -> ModuleType:
     return module
 
 
+def cache_dir(course: Course) -> Path | None:
+    """Where the reference's answers are kept between runs (``GRADER_EXPECTED_CACHE``: a folder,
+    or ``off`` for memory only); hidden from the workers like the solutions."""
+    chosen = os.environ.get("GRADER_EXPECTED_CACHE", "")
+    if chosen == "off":
+        return None
+    return Path(chosen) if chosen else course.root / ".grader-cache"
+
+
+_stores: dict[tuple[Path, str, str], expected.Store] = {}
+_stores_lock = threading.Lock()
+
+
+def reference_of(course: Course, topic: str) -> expected.CachedReference:
+    """The topic's reference with its answers kept (``grader.judge.expected``), one store per
+    course, topic and secret for the life of this process (a batch shares it)."""
+    path = course.solutions_dir / f"{topic}.py"
+    folder = cache_dir(course)
+    key = (path, topic, secret_id(course.secret))
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            version = expected.version(path, registry.topic_sources(topic)) + "-" + key[2]
+            store = _stores[key] = expected.Store(folder, topic, version)
+    return expected.CachedReference(path, store, reference_module)
+
+
 def sandbox_for(course: Course, extra_hidden: tuple[Path, ...] = ()) -> Sandbox:
     limits = course.config.limits
     hidden = [course.solutions_dir, course.root / "tests", *extra_hidden]
+    if (folder := cache_dir(course)) is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        hidden.append(folder)
     if course.secret_path:
         hidden.append(course.secret_path)
     return Sandbox(
@@ -152,11 +197,14 @@ def _params_ok(student: list | None, reference: inspect.Signature) -> bool:
     return len(required) <= n and (len(positional) >= n or has_var)
 
 
-def _signature_problem(fn: str, info: dict, ref: ModuleType) -> str | None:
-    target = getattr(ref, fn)
-    sig = inspect.signature(target)
-    if isinstance(target, type) != (info.get("kind") == "class"):
-        kind = "a class" if isinstance(target, type) else "a function"
+def _signature_problem(fn: str, info: dict, ref: ModuleType | CachedReference) -> str | None:
+    described = ref.describe(fn) if isinstance(ref, CachedReference) else None
+    if described is None:  # from the module itself
+        target = getattr(ref, fn)
+        described = isinstance(target, type), inspect.signature(target)
+    is_class, sig = described
+    if is_class != (info.get("kind") == "class"):
+        kind = "a class" if is_class else "a function"
         return f"{fn} should be {kind}"
     if not _params_ok(info.get("params"), sig):
         found = ", ".join(p[0] for p in info.get("params") or [])
@@ -201,6 +249,9 @@ def run_check(check: Check, ctx: Context, worker_seed: int) -> Verdict:
     """Run one check; every student fault becomes that check's verdict."""
     try:
         ctx.student.seed(worker_seed)
+        # the judge's own global generator too, so that the reference's answers are the same
+        # in every run (and can be kept: grader.judge.expected keys them by this state)
+        np.random.seed(worker_seed ^ 0x5EED)
         return check.run(ctx)
     except CheckFailed as failed:
         return failed.verdict
@@ -214,6 +265,21 @@ def run_check(check: Check, ctx: Context, worker_seed: int) -> Verdict:
             staff=traceback.format_exc(),
             grader_fault=True,
         )
+
+
+def _kept_mistakes(mistakes: tuple[Misconception, ...]) -> tuple[Misconception, ...]:
+    """The known mistakes with their models' answers kept like the reference's."""
+
+    def kept(m: Misconception) -> Misconception:
+        def variant(ref: Any, *inputs: Any) -> Any:
+            if not isinstance(ref, CachedReference):
+                return m.variant(ref, *inputs)
+            label = f"mistake:{m.function}:{m.name}"
+            return ref.memoized(label, lambda *args: m.variant(ref, *args), *inputs)
+
+        return replace(m, variant=variant)
+
+    return tuple(kept(m) for m in mistakes)
 
 
 def _preset(
@@ -242,7 +308,7 @@ def grade_topic(
     spec = registry.topic(topic)
     preset, notes = preset or {}, notes or {}
     plans = [p for p in course.plans[topic] if not only_public or p.visibility == "visible"]
-    ref = reference_module(course.solutions_dir / f"{topic}.py")
+    ref = reference_of(course, topic)
     results: list[CheckResult] = []
     counts = course.config.gpu_checks_count_without_gpu  # GPU checks not run here still count
     if module is None:
@@ -286,7 +352,7 @@ def grade_topic(
                 student,
                 ref,
                 check_rng(course.secret, plan.check_id),
-                spec.misconceptions,
+                _kept_mistakes(spec.misconceptions),
                 mutation_policy=course.config.mutation,
                 speed=tcfg.speed,
             )
@@ -305,6 +371,7 @@ def grade_topic(
             )
         )
     student.close()
+    ref.store.save()
     return results, student
 
 

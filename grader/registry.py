@@ -15,6 +15,7 @@ import pkgutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import grader.topics
 from grader.checks.base import HIDDEN, Check, Kind, Misconception
@@ -134,6 +135,13 @@ def topic(name: str) -> TopicSpec:
         module.MISCONCEPTIONS,
         module.WORKER_SETUP,
     )
+
+
+def topic_sources(name: str) -> list[Path]:
+    """The source files of topic ``name`` (its module, or every module of its package)."""
+    base = Path(__file__).resolve().parent / "topics"
+    package = base / name
+    return sorted(package.glob("*.py")) if package.is_dir() else [base / f"{name}.py"]
 
 
 def topics(names: Sequence[str] | None = None) -> list[TopicSpec]:

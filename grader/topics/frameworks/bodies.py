@@ -18,6 +18,7 @@ from grader.checks.diagnose import Observation, judge_outputs
 from grader.checks.outputs import conform, conform_outputs
 from grader.judge import numgrad
 from grader.judge.compare import gradient_error
+from grader.judge.expected import kept
 from grader.judge.student import Call, StudentFault
 from grader.protocol.values import Handle
 from grader.topics.frameworks.mistakes import torch_net, transfer_run
@@ -27,6 +28,16 @@ NAMES = ("W1", "b1", "W2", "b2")
 
 
 # -- inputs ------------------------------------------------------------------------------------
+def _reference_grads(ref: Any) -> Callable[..., Any]:
+    """(loss, grads) of the reference torch net with these weights (W1, b1, W2, b2, X, y...)."""
+    return lambda *args: ref.forward_and_grads(torch_net(ref, *args[:4]), *args[4:])
+
+
+def _replaced(ref: Any) -> Callable[[int, int], dict]:
+    """inspect_model of the reference's pretrained CNN with a fresh head of C classes."""
+    return lambda seed, C: ref.inspect_model(ref.replace_head(ref.make_pretrained_cnn(seed), C))
+
+
 def net_case(N: int, D: int, H: int, C: int, image: bool = False) -> Make:
     """(W1, b1, W2, b2, X, y): hidden pre-activations kept away from the ReLU kink."""
 
@@ -101,7 +112,7 @@ def grads_body(make: Make, twice: bool = False) -> Body:
         net = _loaded_net(ctx, *args[:4])
         calls = [Call("forward_and_grads", (net, *args[4:]))] * (2 if twice else 1)
         reply = ctx.student.batch(calls)[-1]
-        expected = ctx.ref.forward_and_grads(torch_net(ctx.ref, *args[:4]), *args[4:])
+        expected = kept(ctx.ref, "forward_and_grads", _reference_grads(ctx.ref), *args)
         names = ("loss", "grads")
         got = conform_outputs(reply.value, expected, names, "forward_and_grads")
         N = len(args[5])
@@ -121,7 +132,7 @@ def grads_numeric(make: Make) -> Body:
         args = make(ctx.rng)
         net = _loaded_net(ctx, *args[:4])
         got = ctx.student.call(Call("forward_and_grads", (net, *args[4:]))).value
-        expected = ctx.ref.forward_and_grads(torch_net(ctx.ref, *args[:4]), *args[4:])
+        expected = kept(ctx.ref, "forward_and_grads", _reference_grads(ctx.ref), *args)
         got = conform_outputs(got, expected, ("loss", "grads"), "forward_and_grads")
         for i, key in enumerate(NAMES):
 
@@ -227,8 +238,12 @@ def sgd_body(make: Make, lr: float, batch_size: int, epochs: int) -> Body:
         rest = (lr, batch_size, epochs, seed)
         net = _loaded_net(ctx, *args[:4])
         losses = ctx.student.call(Call("sgd_train", (net, *args[4:], *rest))).value
-        ref_net = torch_net(ctx.ref, *args[:4])
-        expected = (ctx.ref.sgd_train(ref_net, *args[4:], *rest), ctx.ref.get_weights(ref_net))
+
+        def train(*inputs: Any) -> tuple:
+            ref_net = torch_net(ctx.ref, *inputs[:4])
+            return ctx.ref.sgd_train(ref_net, *inputs[4:]), ctx.ref.get_weights(ref_net)
+
+        expected = kept(ctx.ref, "sgd_train", train, *args, *rest)
         got = (losses, _weights(ctx, net, expected[1]))
         names = ("losses", "weights after training")
         got = conform_outputs(got, expected, names, "sgd_train")
@@ -250,7 +265,13 @@ def predict_body(N: int) -> Body:
             ctx, Call("make_pretrained_cnn", (seed,), keep="all"), "make_pretrained_cnn"
         )
         reply = ctx.student.call(Call("predict", (model, X)))
-        expected = ctx.ref.predict(ctx.ref.make_pretrained_cnn(seed), X)
+        expected = kept(
+            ctx.ref,
+            "predict",
+            lambda s, x: ctx.ref.predict(ctx.ref.make_pretrained_cnn(s), x),
+            seed,
+            X,
+        )
         names = ("scores", "tracked")
         got = conform_outputs(reply.value, expected, names, "predict")
         text = f"predict(make_pretrained_cnn({seed}), X {X.shape})"
@@ -278,7 +299,7 @@ def replace_body(C: int) -> Body:
     def body(ctx: Context) -> Verdict:
         seed = int(ctx.rng.integers(2**31))
         model, before = _transfer_model(ctx, seed, C)
-        expected = ctx.ref.inspect_model(ctx.ref.replace_head(ctx.ref.make_pretrained_cnn(seed), C))
+        expected = kept(ctx.ref, "replaced", _replaced(ctx.ref), seed, C)
         got = _inspect(ctx, model, None, expected)
         frozen = {k: v for k, v in before["state"].items() if k.startswith("features.")}
         names = ("requires_grad", "head and extractor state")
@@ -303,8 +324,12 @@ def optimizer_body(C: int, lr: float) -> Body:
         seed = int(ctx.rng.integers(2**31))
         model, _ = _transfer_model(ctx, seed, C)
         opt = _handle(ctx, Call("head_optimizer", (model, lr), keep="all"), "head_optimizer")
-        ref_model = ctx.ref.replace_head(ctx.ref.make_pretrained_cnn(seed), C)
-        expected = ctx.ref.inspect_model(ref_model, ctx.ref.head_optimizer(ref_model, lr))
+
+        def inspected(seed: int, C: int, lr: float) -> dict:
+            ref_model = ctx.ref.replace_head(ctx.ref.make_pretrained_cnn(seed), C)
+            return ctx.ref.inspect_model(ref_model, ctx.ref.head_optimizer(ref_model, lr))
+
+        expected = kept(ctx.ref, "head_optimizer", inspected, seed, C, lr)
         got = _inspect(ctx, model, opt, expected)
         seen = Observation(
             "head_optimizer",
@@ -333,10 +358,8 @@ def train_body(per_class: int, batch_size: int, epochs: int, min_accuracy: float
         losses = ctx.student.call(
             Call("train_head", (model, opt, X, y, batch_size, epochs, data_seed))
         ).value
-        expected = transfer_run(ref, *inputs)
-        state = _inspect(
-            ctx, model, None, ref.inspect_model(ref.replace_head(ref.make_pretrained_cnn(seed), C))
-        )["state"]
+        expected = kept(ref, "transfer_run", lambda *a: transfer_run(ref, *a), *inputs)
+        state = _inspect(ctx, model, None, kept(ref, "replaced", _replaced(ref), seed, C))["state"]
         names = ("losses", "extractor state after training")
         got = conform_outputs(
             (losses, {k: v for k, v in state.items() if k.startswith("features.")}),
@@ -352,11 +375,16 @@ def train_body(per_class: int, batch_size: int, epochs: int, min_accuracy: float
         verdict = judge_outputs(ctx, seen, 1e-7, "the reference training")
         if not verdict.passed:
             return verdict
-        judge_model = ref.replace_head(ref.SmallCNN(), C)
-        judge_model.load_state_dict({k: ref.torch.tensor(v) for k, v in state.items()})
-        X_val, y_val = ref.make_blobs(25, split + 1)
-        scores, _ = ref.predict(judge_model, X_val)
-        accuracy = float(np.mean(np.argmax(scores, axis=1) == y_val))
+
+        def validation_accuracy(state: dict, C: int, split: int) -> float:
+            judge_model = ref.replace_head(ref.SmallCNN(), C)
+            judge_model.load_state_dict({k: ref.torch.tensor(v) for k, v in state.items()})
+            X_val, y_val = ref.make_blobs(25, split + 1)
+            scores, _ = ref.predict(judge_model, X_val)
+            return float(np.mean(np.argmax(scores, axis=1) == y_val))
+
+        # kept by the bytes of the student's trained state: a regrade of the same code hits
+        accuracy = kept(ref, "validation_accuracy", validation_accuracy, state, C, split)
         if accuracy < min_accuracy:
             return Verdict(
                 Outcome.WRONG,

@@ -1,0 +1,345 @@
+"""The reference's answers as data: computed once, kept, replayed for every later submission.
+
+Every student of a course gets the same inputs for a check (they come from the course secret and
+the check id), so the reference's outputs on them are the same for every submission. A
+``CachedReference`` stands where the reference module stood (``Context.ref``): calling one of
+its functions with arguments that are plain data (arrays, numbers, strings, generators, and
+tuples, lists and dicts of them) looks the call up by the bytes of those arguments and of numpy's
+global random state; on a miss the reference runs (imported only then: a course graded from its
+cache never imports torch for a torch topic's reference) and the answer is kept. A hit replays
+everything the call did that a caller can see: its result (a fresh copy), what it wrote into its
+arguments (``bn_param``'s running statistics, an optimizer's ``config``, a generator's state)
+and numpy's global random state after it.
+
+Anything that is not plain data (a torch module, a handle, a callable) is not looked up: the
+reference runs, as it always did. Classes and constants of the module are the module's own.
+
+The answers are kept in memory for the batch and on disk between runs (``Store``), in a folder the
+workers cannot see (``grader.pipeline.sandbox_for`` hides it), one file per topic whose name
+carries a version: a hash of the reference solution's source, the topic's own check code, and
+the numpy and torch versions. Any change to those starts a new file; nothing stale is replayed.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import importlib.metadata
+import inspect
+import os
+import pickle
+import struct
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+MISS = object()
+LARGEST = 1 << 20  # bytes: a larger answer (dropout's big masks) is cheaper to recompute
+
+
+class Uncacheable(Exception):
+    """An argument is not plain data: the call is not looked up."""
+
+
+def _feed(h: Any, value: Any) -> None:
+    """Feed a canonical encoding of ``value`` into the hash ``h``; raise Uncacheable."""
+    kind = type(value)
+    if value is None or kind is bool:
+        h.update(b"N" if value is None else (b"T" if value else b"F"))
+    elif kind is int:
+        h.update(b"i" + str(value).encode() + b";")
+    elif kind is float:
+        h.update(b"f" + struct.pack("<d", value))
+    elif kind is str:
+        data = value.encode("utf-8", "surrogatepass")
+        h.update(b"s" + str(len(data)).encode() + b":" + data)
+    elif kind is np.ndarray:
+        h.update(b"a" + value.dtype.str.encode() + str(value.shape).encode())
+        if value.dtype.hasobject:
+            raise Uncacheable("object array")
+        h.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, np.generic) and kind.__module__ == "numpy":
+        h.update(b"g" + value.dtype.str.encode() + value.tobytes())
+    elif kind in (tuple, list):
+        h.update((b"(" if kind is tuple else b"[") + str(len(value)).encode() + b":")
+        for item in value:
+            _feed(h, item)
+    elif kind is dict:
+        h.update(b"{" + str(len(value)).encode() + b":")
+        for key, item in value.items():
+            _feed(h, key)
+            _feed(h, item)
+    elif kind is np.random.Generator:
+        h.update(b"G")
+        _feed(h, _plain(value.bit_generator.state))
+    else:
+        raise Uncacheable(kind.__name__)
+
+
+def _plain(state: dict) -> Any:
+    return {k: (_plain(v) if isinstance(v, dict) else v) for k, v in state.items()}
+
+
+def _global_state() -> tuple:
+    return np.random.get_state()  # type: ignore[return-value]
+
+
+def key_of(label: str, args: tuple, kwargs: dict) -> str:
+    h = hashlib.blake2b(digest_size=20)
+    _feed(h, label)
+    _feed(h, list(args))
+    _feed(h, dict(kwargs))
+    state = _global_state()
+    _feed(h, (state[0], state[1], int(state[2]), int(state[3]), float(state[4])))
+    return h.hexdigest()
+
+
+def _after(args: tuple, kwargs: dict) -> Any:
+    """What a caller can see of the arguments after the call (mutable ones only)."""
+
+    def snap(value: Any) -> Any:
+        if isinstance(value, np.random.Generator):
+            return ("G", copy.deepcopy(value.bit_generator.state))
+        if isinstance(value, (np.ndarray, dict, list)):
+            return ("V", copy.deepcopy(value))
+        return None
+
+    return [snap(a) for a in args], {k: snap(v) for k, v in kwargs.items()}
+
+
+def _replay(args: tuple, kwargs: dict, after: Any) -> None:
+    def put(value: Any, snap: Any) -> None:
+        if snap is None:
+            return
+        tag, saved = snap
+        if tag == "G":
+            value.bit_generator.state = copy.deepcopy(saved)
+        elif isinstance(value, np.ndarray):
+            if value.flags.writeable:
+                value[...] = saved
+        elif isinstance(value, dict):
+            value.clear()
+            value.update(copy.deepcopy(saved))
+        elif isinstance(value, list):
+            value[:] = copy.deepcopy(saved)
+
+    positional, named = after
+    for value, snap in zip(args, positional):
+        put(value, snap)
+    for name, snap in named.items():
+        put(kwargs[name], snap)
+
+
+class Store:
+    """Answers for one topic and version: in memory, and in ``folder`` when given."""
+
+    def __init__(self, folder: Path | None, topic: str, version: str) -> None:
+        self.path = folder / f"{topic}-{version}.pickle" if folder else None
+        self.entries: dict[str, tuple[bytes, Any, tuple]] = {}
+        self.new = 0
+        self._lock = threading.Lock()
+        if self.path is not None and self.path.is_file():
+            try:
+                with self.path.open("rb") as fh:
+                    loaded = pickle.load(fh)  # written by this judge into a folder only it sees
+                if isinstance(loaded, dict):
+                    self.entries = loaded
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+                self.entries = {}
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            return self.entries.get(key, MISS)
+
+    def put(self, key: str, value: tuple[bytes, Any, tuple]) -> None:
+        with self._lock:
+            self.entries[key] = value
+            self.new += 1
+
+    def save(self) -> None:
+        """Write what is new (merged with what another judge wrote meanwhile), atomically."""
+        if self.path is None or not self.new:
+            return
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            merged = dict(self.entries)
+            try:
+                with self.path.open("rb") as fh:
+                    merged = {**pickle.load(fh), **merged}
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+                pass
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(merged, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+            self.new = 0
+
+
+def memoized(store: Store, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` through ``store`` (see the module docstring)."""
+    try:
+        key = key_of(label, args, kwargs)
+    except Uncacheable:
+        return fn(*args, **kwargs)
+    found = store.get(key)
+    if found is not MISS:
+        result, after, state = found
+        _replay(args, kwargs, after)
+        np.random.set_state(state)
+        return pickle.loads(result)
+    value = fn(*args, **kwargs)
+    try:
+        result = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        if len(result) > LARGEST:
+            return value
+        kept = (result, _after(args, kwargs), _global_state())
+        pickle.dumps(kept[1])  # what cannot be kept is simply not kept
+    except Exception:
+        return value
+    store.put(key, kept)
+    return pickle.loads(result)  # the caller gets a copy, exactly as on a hit
+
+
+def _signature(node: ast.FunctionDef) -> inspect.Signature:
+    """A function's signature from its source (names, kinds, which have defaults)."""
+    a, params = node.args, []
+    positional = [*a.posonlyargs, *a.args]
+    defaults = [inspect.Parameter.empty] * (len(positional) - len(a.defaults)) + [
+        _default(d) for d in a.defaults
+    ]
+    for i, (arg, default) in enumerate(zip(positional, defaults)):
+        kind = (
+            inspect.Parameter.POSITIONAL_ONLY
+            if i < len(a.posonlyargs)
+            else inspect.Parameter.POSITIONAL_OR_KEYWORD
+        )
+        params.append(inspect.Parameter(arg.arg, kind, default=default))
+    if a.vararg:
+        params.append(inspect.Parameter(a.vararg.arg, inspect.Parameter.VAR_POSITIONAL))
+    for arg, default in zip(a.kwonlyargs, a.kw_defaults):
+        value = inspect.Parameter.empty if default is None else _default(default)
+        params.append(inspect.Parameter(arg.arg, inspect.Parameter.KEYWORD_ONLY, default=value))
+    if a.kwarg:
+        params.append(inspect.Parameter(a.kwarg.arg, inspect.Parameter.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+def _default(node: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return ...  # a default that is not a literal: present, value unknown here
+
+
+class _Function:
+    """A reference function behind the store; ``__signature__`` read from the source."""
+
+    def __init__(self, owner: CachedReference, name: str, node: ast.FunctionDef) -> None:
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = ast.get_docstring(node)
+        self.__signature__ = _signature(node)
+        self._owner = owner
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        def live(*args: Any, **kwargs: Any) -> Any:  # imports the module on the first miss
+            return getattr(self._owner.module, self.__name__)(*args, **kwargs)
+
+        return memoized(self._owner.store, self.__name__, live, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<reference function {self.__name__} (answers kept)>"
+
+
+class CachedReference:
+    """The reference module of a topic with its functions' answers kept (module docstring)."""
+
+    def __init__(self, path: Path, store: Store, load: Callable[[Path], ModuleType]) -> None:
+        self._path, self._load = path, load
+        self.store = store
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        self._functions = {
+            n.name: _Function(self, n.name, n) for n in tree.body if isinstance(n, ast.FunctionDef)
+        }
+        self._classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+        self._module: ModuleType | None = None
+
+    @property
+    def module(self) -> ModuleType:
+        if self._module is None:
+            self._module = self._load(self._path)
+        return self._module
+
+    @property
+    def imported(self) -> bool:
+        return self._module is not None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            return getattr(self.module, name)
+        found = self._functions.get(name)
+        return found if found is not None else getattr(self.module, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(self._functions) | set(dir(self.module)))
+
+    def describe(self, name: str) -> tuple[bool, inspect.Signature] | None:
+        """(is a class, signature) of a top-level name, from the source (no import); None when
+        the source does not say (not defined there, or a class without ``__init__``)."""
+        if name in self._functions:
+            return False, self._functions[name].__signature__
+        node = self._classes.get(name)
+        init = (
+            next(
+                (n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"),
+                None,
+            )
+            if node is not None
+            else None
+        )
+        if init is None:
+            return None
+        sig = _signature(init)
+        return True, sig.replace(parameters=list(sig.parameters.values())[1:])
+
+    def memoized(self, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Any judge-side computation on plain data kept like a reference call (``label``
+        names it; it must determine the computation together with the arguments)."""
+        return memoized(self.store, f"@{label}", fn, *args, **kwargs)
+
+
+def kept(ref: Any, label: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)``, a judge-side computation on the reference (a torch model built and
+    trained, say), with its answer kept when ``ref`` keeps answers; ``label`` and the plain-data
+    ``args`` must determine it."""
+    if isinstance(ref, CachedReference):
+        return ref.memoized(label, fn, *args)
+    return fn(*args)
+
+
+def live_module(ref: Any) -> ModuleType:
+    """The reference module itself (its functions run, never replayed): for what is timed."""
+    return ref.module if isinstance(ref, CachedReference) else ref
+
+
+def _versions() -> str:
+    parts = [np.__version__]
+    try:
+        parts.append(importlib.metadata.version("torch"))
+    except importlib.metadata.PackageNotFoundError:
+        parts.append("-")
+    return "|".join(parts)
+
+
+def version(reference: Path, topic_sources: list[Path]) -> str:
+    """Changes whenever the answers could: the reference, the topic's checks, the libraries."""
+    h = hashlib.blake2b(digest_size=12)
+    h.update(_versions().encode())
+    for path in [reference, *sorted(topic_sources)]:
+        h.update(path.name.encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
