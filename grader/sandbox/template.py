@@ -100,7 +100,13 @@ class Template:
             # the judge (a daemon thread), waiting for the template to end
             try:
                 self.proc = subprocess.Popen(
-                    [sys.executable, "-I", "-c", BOOTSTRAP, json.dumps(list(preload))],
+                    [
+                        sys.executable,
+                        "-I",
+                        "-c",
+                        BOOTSTRAP,
+                        json.dumps(list(preload)) + " " * TITLE_ROOM,  # room for titles
+                    ],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -253,6 +259,25 @@ def _close_all_but(keep: set[int]) -> None:
     os.closerange(low, 1 << 20)
 
 
+TITLE_ROOM = 1024  # bytes of padding in the template's command line, for its workers' titles
+
+
+def _retitle(words: list[str]) -> None:
+    """Make ``/proc/PID/cmdline`` (what ps and pgrep show) of this forked worker read ``words``,
+    as a fresh worker's names its module: written over the command line it inherited from the
+    template (padded for it), NUL-filled to the end."""
+    import ctypes
+
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (fields 48, 49)
+    except (OSError, IndexError, ValueError):
+        return
+    room = end - start
+    data = b"\0".join(w.encode("utf-8", "replace") for w in words)[: room - 1]
+    ctypes.memmove(start, data + b"\0" * (room - len(data)), room)
+
+
 def _child(cfg: dict[str, Any], fds: list[int], template_pid: int) -> None:
     """In the forked worker: become a fresh-looking process, then run the worker."""
     status_code = 1
@@ -267,6 +292,7 @@ def _child(cfg: dict[str, Any], fds: list[int], template_pid: int) -> None:
         import numpy as np
 
         np.random.seed()  # a fresh process seeds the global generator from the OS, so does this
+        _retitle(["grader-worker", cfg.get("module_name", ""), cfg.get("module_path", "")])
         from grader.worker.main import run
 
         cfg.update(req_fd=req, rep_fd=rep, judge_pid=template_pid)
