@@ -270,16 +270,17 @@ def run_check(check: Check, ctx: Context, worker_seed: int) -> Verdict:
 def _kept_mistakes(mistakes: tuple[Misconception, ...]) -> tuple[Misconception, ...]:
     """The known mistakes with their models' answers kept like the reference's."""
 
-    def kept(m: Misconception) -> Misconception:
+    def kept(index: int, m: Misconception) -> Misconception:
         def variant(ref: Any, *inputs: Any) -> Any:
             if not isinstance(ref, CachedReference):
                 return m.variant(ref, *inputs)
-            label = f"mistake:{m.function}:{m.name}"
+            # by position: two models may share a name (two ways to make one mistake)
+            label = f"mistake:{index}:{m.function}:{m.name}"
             return ref.memoized(label, lambda *args: m.variant(ref, *args), *inputs)
 
         return replace(m, variant=variant)
 
-    return tuple(kept(m) for m in mistakes)
+    return tuple(kept(i, m) for i, m in enumerate(mistakes))
 
 
 def _preset(

@@ -151,6 +151,7 @@ class StudentModule:
         self.isolation: list[str] = []
         self.output_log: list[str] = []
         self.start_times: list[float] = []
+        self.pending_seed: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _ensure(self) -> WorkerProcess:
@@ -223,6 +224,9 @@ class StudentModule:
     # -- calls -------------------------------------------------------------------------------
     def _request(self, header: dict[str, Any], blobs: list, timeout: float, names: set[str]):
         worker = self._ensure()
+        if self.pending_seed is not None:  # the check's seed travels with its first request
+            header = {**header, "seed": self.pending_seed}
+            self.pending_seed = None
         try:
             return worker.request(header, blobs, timeout)
         except WorkerTimeout:
@@ -282,9 +286,9 @@ class StudentModule:
         return [self._reply(r, arrays, c.fn) for r, c in zip(results, calls)]
 
     def seed(self, seed: int) -> None:
-        """Seed the worker's global random generators (for student code that uses them)."""
-        reply, arrays = self._request({"op": "seed", "seed": seed}, [], self.call_timeout, set())
-        self._reply(reply, arrays, "seeding")
+        """Seed the worker's global random generators (for student code that uses them) before
+        the next request: sent along with it, not as a round trip of its own."""
+        self.pending_seed = seed
 
     def getattr(self, target: Handle, attr: str) -> Any:
         reply, arrays = self._request(

@@ -10,6 +10,7 @@ Requests (``header["op"]``):
 - ``getattr``: read ``target.attr``.
 - ``batch``: a list of ``call`` requests, answered together.
 - ``seed``: seed the global ``numpy.random`` and ``random`` generators (per check, from the judge,
+  usually folded into the check's first request as its ``seed`` key,
   so that student code drawing from them grades the same every time).
 These are all the requests the judge sends (``grader.judge.student``); anything else is refused.
 
@@ -82,6 +83,10 @@ class Evaluator:
 
     # -- ops ---------------------------------------------------------------------------------
     def dispatch(self, header: dict[str, Any], arrays: list[np.ndarray], blobs: list) -> dict:
+        if "seed" in header and header.get("op") != "seed":  # a check's seed, sent along
+            seeded = self._one({"op": "seed", "seed": header["seed"]}, arrays, blobs)
+            if not seeded.get("ok"):
+                return seeded
         op = header.get("op")
         if op == "batch":
             return {"ok": True, "results": [self._one(h, arrays, blobs) for h in header["ops"]]}
