@@ -6,10 +6,12 @@ The schema (``results.schema.json``, a copy of the contract) is checked on every
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from grader import __version__
@@ -20,6 +22,26 @@ from grader.pipeline import CheckResult, SubmissionReport
 def schema() -> dict[str, Any]:
     text = resources.files("grader.reports").joinpath("results.schema.json").read_text()
     return json.loads(text)
+
+
+@cache
+def validator() -> Callable[[dict[str, Any]], Any]:
+    """The schema compiled to Python once (fastjsonschema; jsonschema takes about a second for
+    a whole course's results.json). The schema declares draft 2020-12 but uses only keywords
+    that mean the same in draft 7, which fastjsonschema compiles; ``tests/reports`` checks that
+    both libraries agree on it."""
+    jsonschema.validators.validator_for(schema()).check_schema(schema())
+    return fastjsonschema.compile(
+        {**schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
+    )
+
+
+def validate(data: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` if ``data`` breaks the schema."""
+    try:
+        validator()(data)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        raise jsonschema.ValidationError(exc.message, path=exc.path) from None
 
 
 def _test(result: CheckResult) -> dict[str, Any]:
@@ -88,7 +110,7 @@ def results_json(report: SubmissionReport) -> dict[str, Any]:
             **report.extra,
         },
     }
-    jsonschema.validate(data, schema())
+    validate(data)
     return data
 
 

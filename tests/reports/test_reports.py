@@ -154,3 +154,52 @@ def test_feedback_collapses_a_missing_module_and_shows_not_run_checks(course, tm
     counted = sum(1 for r in report.results if r.topic == "cuda_timing" and r.counts)
     assert f"{counted} of {counted} checks passed ({not_run} not run on this machine)." in md
     assert md.count("**NOT RUN**") == not_run
+
+
+def _breakages(data: dict) -> list[tuple[str, dict]]:
+    """Documents that break the schema in one place each (every kind of keyword it uses)."""
+    import copy
+
+    def broken(what: str, change) -> tuple[str, dict]:
+        doc = copy.deepcopy(data)
+        change(doc)
+        return what, doc
+
+    return [
+        broken("score missing", lambda d: d.pop("score")),
+        broken("negative score", lambda d: d.update(score=-1)),
+        broken("score a string", lambda d: d.update(score="10")),
+        broken("bad visibility", lambda d: d.update(visibility="sometimes")),
+        broken("test score negative", lambda d: d["tests"][0].update(score=-0.5)),
+        broken("test name a number", lambda d: d["tests"][0].update(name=3)),
+        broken("test status unknown", lambda d: d["tests"][0].update(status="maybe")),
+        broken("tests not a list", lambda d: d.update(tests={})),
+        broken("extra_data missing", lambda d: d.pop("extra_data")),
+        broken("an unknown top-level key", lambda d: d.update(surprise=1)),
+        broken("seed id malformed", lambda d: d["extra_data"].update(seed_id="no!")),
+    ]
+
+
+def test_the_fast_validator_agrees_with_jsonschema_on_the_contract(stub_report):
+    """results.json is validated with a compiled validator (fastjsonschema, draft 7 keywords);
+    the contract is draft 2020-12: on valid output and on each breakage both must agree."""
+    data = gradescope.results_json(stub_report)
+    gradescope.validate(data)  # valid for both
+    jsonschema.validate(data, SCHEMA)
+    disagreements = []
+    for what, doc in _breakages(data):
+        by_contract = not jsonschema.Draft202012Validator(SCHEMA).is_valid(doc)
+        try:
+            gradescope.validate(doc)
+            by_kit = False
+        except jsonschema.ValidationError:
+            by_kit = True
+        if by_contract != by_kit:
+            disagreements.append(what)
+    assert disagreements == []
+    invalid = [
+        w
+        for w, doc in _breakages(data)
+        if not jsonschema.Draft202012Validator(SCHEMA).is_valid(doc)
+    ]
+    assert len(invalid) >= 8  # the breakages really break the contract
