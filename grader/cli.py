@@ -85,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "stats":  # reads an output folder: no course needed
         return _stats(args, terminal)
     try:
-        course = config.load(args.config)
+        # with --topic, only those topics are loaded up front (grader validate loads all)
+        chosen = getattr(args, "topics", None) if args.command in ("check", "grade") else None
+        course = config.load(args.config, topics=chosen or None)
         if args.command == "check":
             return _check(course, args, terminal)
         if args.command == "grade":

@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import fnmatch
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -106,7 +107,7 @@ class Course:
     config: CourseConfig
     secret: str
     secret_path: Path | None
-    plans: dict[str, tuple[CheckPlan, ...]]
+    plans: Mapping[str, tuple[CheckPlan, ...]]
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -172,36 +173,67 @@ def _explain(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def _plans(cfg: CourseConfig, source: str) -> dict[str, tuple[CheckPlan, ...]]:
-    plans = {}
+def _topic_plans(name: str, tcfg: Any) -> tuple[tuple[CheckPlan, ...], list[str]]:
+    """The plans of one topic and the problems of its block (an unknown topic, a dead rule)."""
+    try:
+        spec = registry.topic(name)
+    except registry.UnknownTopic as exc:
+        return (), [f"  topics.{name}: {exc}"]
     problems = []
-    for name, tcfg in cfg.topics.items():
-        try:
-            spec = registry.topic(name)
-        except registry.UnknownTopic as exc:
-            problems.append(f"  topics.{name}: {exc}")
-            continue
-        ids = [c.id for c in spec.checks]
-        for i, rule in enumerate(tcfg.rules):
-            if not any(fnmatch.fnmatchcase(cid, rule.match) for cid in ids):
-                problems.append(
-                    f"  topics.{name}.rules[{i}].match: {rule.match!r} matches no "
-                    f"check of topic {name} (ids look like {ids[0]!r})"
-                )
-        topic_plans = []
-        for check in spec.checks:
-            points, visibility = tcfg.default_points, tcfg.visibility
-            for rule in tcfg.rules:  # later rules override earlier ones
-                if fnmatch.fnmatchcase(check.id, rule.match):
-                    points = rule.points if rule.points is not None else points
-                    visibility = rule.visibility or visibility
-            if check.hidden and visibility == "visible":  # declared hidden: never shown
-                visibility = "hidden"
-            topic_plans.append(CheckPlan(check.id, float(points), visibility))
-        plans[name] = tuple(topic_plans)
-    if problems:
-        raise ConfigError(f"{source} is invalid:\n" + "\n".join(problems))
-    return plans
+    ids = [c.id for c in spec.checks]
+    for i, rule in enumerate(tcfg.rules):
+        if not any(fnmatch.fnmatchcase(cid, rule.match) for cid in ids):
+            problems.append(
+                f"  topics.{name}.rules[{i}].match: {rule.match!r} matches no "
+                f"check of topic {name} (ids look like {ids[0]!r})"
+            )
+    topic_plans = []
+    for check in spec.checks:
+        points, visibility = tcfg.default_points, tcfg.visibility
+        for rule in tcfg.rules:  # later rules override earlier ones
+            if fnmatch.fnmatchcase(check.id, rule.match):
+                points = rule.points if rule.points is not None else points
+                visibility = rule.visibility or visibility
+        if check.hidden and visibility == "visible":  # declared hidden: never shown
+            visibility = "hidden"
+        topic_plans.append(CheckPlan(check.id, float(points), visibility))
+    return tuple(topic_plans), problems
+
+
+class Plans(Mapping[str, tuple[CheckPlan, ...]]):
+    """Topic -> its check plans, in course order. The topics of ``eager`` are planned (and
+    their blocks checked) at once; the others when first asked for, so that ``--topic losses``
+    does not import every topic module. A problem raises ``ConfigError`` either way."""
+
+    def __init__(self, cfg: CourseConfig, source: str, eager: Sequence[str] | None) -> None:
+        self._cfg, self._source = cfg, source
+        self._names = tuple(cfg.topics)
+        self._done: dict[str, tuple[CheckPlan, ...]] = {}
+        wanted = self._names if eager is None else [t for t in eager if t in cfg.topics]
+        problems = []
+        unknown = [t for t in self._names if t not in registry.available()]
+        for name in [*wanted, *(u for u in unknown if u not in wanted)]:
+            plans, found = _topic_plans(name, cfg.topics[name])
+            problems += found
+            self._done[name] = plans
+        if problems:
+            raise ConfigError(f"{source} is invalid:\n" + "\n".join(problems))
+
+    def __getitem__(self, name: str) -> tuple[CheckPlan, ...]:
+        if name not in self._done:
+            if name not in self._cfg.topics:
+                raise KeyError(name)
+            plans, problems = _topic_plans(name, self._cfg.topics[name])
+            if problems:
+                raise ConfigError(f"{self._source} is invalid:\n" + "\n".join(problems))
+            self._done[name] = plans
+        return self._done[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -271,7 +303,10 @@ def find_config(start: Path | None = None) -> Path:
     )
 
 
-def load(path: Path | None = None) -> Course:
+def load(path: Path | None = None, topics: Sequence[str] | None = None) -> Course:
+    """The course of ``path`` (found from the working folder when None). Every topic block is
+    checked now unless ``topics`` names the ones about to be used (the others are checked when
+    first used)."""
     path = path or find_config()
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
@@ -293,4 +328,4 @@ def load(path: Path | None = None) -> Course:
     secret = os.environ.get(cfg.secret_env, "")
     if not secret and secret_path and secret_path.is_file():
         secret = secret_path.read_text(encoding="utf-8").strip()
-    return Course(root, cfg, secret or "public", secret_path, _plans(cfg, str(path)))
+    return Course(root, cfg, secret or "public", secret_path, Plans(cfg, str(path), topics))
