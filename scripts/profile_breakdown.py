@@ -56,7 +56,9 @@ def _reference_time(stats: pstats.Stats) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("submission", nargs="?", type=Path, default=ROOT / "examples/submissions/alice")
+    parser.add_argument(
+        "submission", nargs="?", type=Path, default=ROOT / "examples/submissions/alice"
+    )
     parser.add_argument("--topic", action="append", default=[])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
