@@ -268,8 +268,38 @@ class StudentModule:
         self._precheck(call.fn)
         blobs: list[np.ndarray] = []
         header = call.header(blobs)
+        shared = self._share(header, call) if call.echo else {}
         reply, arrays = self._request(header, blobs, timeout or self.call_timeout, {call.fn})
-        return self._reply(reply, arrays, call.fn)
+        result = self._reply(reply, arrays, call.fn)
+        if not shared:
+            return result
+        # the judge reads the watched inputs back from the shared memory itself: what the
+        # worker would echo is code that runs after the student's (grader.protocol.arena)
+        arena = self.worker.arena if self.worker is not None else None
+        if arena is None:
+            raise StudentFault("crashed", "the worker ended before its inputs could be read")
+        echoed = iter(result.echo)
+        echo = tuple(
+            arena.read(shared[i]) if i in shared else next(echoed, None) for i in call.echo
+        )
+        return Reply(result.value, echo, result.elapsed)
+
+    def _share(self, header: dict[str, Any], call: Call) -> dict[int, dict[str, Any]]:
+        """Put the watched array arguments into the worker's arena (their nodes replace the
+        copies in ``header``); the positions placed and their nodes."""
+        arena = self._ensure().arena
+        placed: dict[int, dict[str, Any]] = {}
+        if arena is None:
+            return placed
+        for i in call.echo:
+            value = call.args[i] if i < len(call.args) else None
+            if isinstance(value, np.ndarray) and type(value) is np.ndarray:
+                node = arena.place(value)
+                if node is not None:
+                    header["args"][i] = node
+                    placed[i] = node
+        header["echo"] = [i for i in call.echo if i not in placed]
+        return placed
 
     def batch(self, calls: Sequence[Call]) -> list[Reply]:
         """Evaluate many calls in one round trip; the first failure raises."""

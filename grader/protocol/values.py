@@ -20,7 +20,7 @@ Nothing is unpickled, evaluated or imported by name.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -153,6 +153,7 @@ class Decoder:
     handle: Callable[[Handle], Any]
     rng: Callable[[RngSeed], Any]
     workload: Callable[[Workload], Any]
+    shared: Callable[[int, str, list[int]], Any] = field(default=lambda *_: _no_shared())
 
 
 def _refuse(what: str) -> Callable[[Any], Any]:
@@ -168,16 +169,23 @@ REPLY = Decoder(handle=lambda h: h, rng=_refuse("a generator"), workload=_refuse
 
 
 def request_decoder(
-    resolve: Callable[[int], Any], build: Callable[[Workload], Any] | None = None
+    resolve: Callable[[int], Any],
+    build: Callable[[Workload], Any] | None = None,
+    shared: Callable[[int, str, list[int]], Any] | None = None,
 ) -> Decoder:
     """The worker reading a judge's request: handle ids map back to the stored objects
     (``resolve``), seeds become ``numpy.random.default_rng`` generators, and ``build`` turns a
     workload into the callable that runs it (without a builder, a workload is refused)."""
-    return Decoder(
+    decoder = Decoder(
         handle=lambda h: resolve(h.id),
         rng=lambda r: np.random.default_rng(r.seed),
         workload=build or _refuse_workload,
     )
+    return replace(decoder, shared=shared) if shared is not None else decoder
+
+
+def _no_shared() -> Any:
+    raise ProtocolError("no shared memory here: a reply cannot hold a shared array")
 
 
 def _refuse_workload(workload: Workload) -> Any:
@@ -244,6 +252,20 @@ def from_wire(
         return decoder.rng(RngSeed(seed))
     if tag == "workload":
         return decoder.workload(_workload(node))
+    if tag == "shared":  # an argument over the judge's arena (grader.protocol.arena)
+        offset, dtype, shape = node.get("offset"), node.get("dtype"), node.get("shape")
+        if (
+            type(offset) is not int
+            or offset < 0
+            or dtype not in ALLOWED_DTYPES
+            or not isinstance(shape, list)
+            or not all(type(n) is int and n >= 0 for n in shape)
+        ):
+            raise ProtocolError("bad shared array")
+        try:
+            return decoder.shared(offset, dtype, shape)
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"bad shared array: {exc}") from None
     if tag == "other":
         return Other(str(node.get("type", "?"))[:200], str(node.get("note", ""))[:500])
     raise ProtocolError(f"unknown value tag {tag!r:.40}")

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 import grader
+from grader.protocol.arena import Arena
 from grader.protocol.wire import Deadline, PeerClosed, ProtocolError, read_frame, write_frame
 from grader.sandbox import template
 
@@ -73,6 +74,7 @@ class Sandbox:
     setup: str = ""  # e.g. "simulated_cuda": installed in the worker before the module imports
     start: str = "fork"  # "fork": from a pre-imported template (grader.sandbox.template); "spawn"
     preload: tuple[str, ...] = ()  # what the template imports beyond numpy, e.g. ("torch",)
+    arena_mb: int = 64  # shared memory for watched inputs (grader.protocol.arena); 0: none
 
 
 def scrubbed_env() -> dict[str, str]:
@@ -184,7 +186,10 @@ class WorkerProcess:
         req_r, self._req_w = os.pipe()
         self._rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
+        self.arena = Arena.create(sandbox.arena_mb)
         cfg = {
+            "arena_fd": self.arena.fd if self.arena else None,
+            "arena_size": self.arena.size if self.arena else 0,
             "judge_pid": os.getpid(),
             "req_fd": req_r,
             "rep_fd": rep_w,
@@ -212,7 +217,7 @@ class WorkerProcess:
         try:
             source = self._template(sandbox)
             with _live_lock:  # started and registered at once: kill_orphans never mistakes it
-                self.proc = self._start(source, cfg, req_r, rep_w, out_w)
+                self.proc = self._start(source, cfg, (req_r, rep_w, out_w), self.arena)
                 _live.add(self)
         finally:
             for fd in (req_r, rep_w, out_w):
@@ -246,25 +251,27 @@ class WorkerProcess:
         cls,
         source: template.Template | None,
         cfg: dict[str, Any],
-        req_r: int,
-        rep_w: int,
-        out_w: int,
+        pipes: tuple[int, int, int],
+        arena: Arena | None,
     ) -> subprocess.Popen | template.ForkedProc:
+        extra = (arena.fd,) if arena else ()
         if source is not None:
             try:
-                return source.fork(cfg, req_r, rep_w, out_w)
+                return source.fork(cfg, *pipes, extra=extra)
             except template.TemplateError:
                 pass  # a fresh interpreter instead
-        return cls._spawn(cfg, req_r, rep_w, out_w)
+        return cls._spawn(cfg, *pipes, extra=extra)
 
     @staticmethod
-    def _spawn(cfg: dict[str, Any], req_r: int, rep_w: int, out_w: int) -> subprocess.Popen:
+    def _spawn(
+        cfg: dict[str, Any], req_r: int, rep_w: int, out_w: int, extra: tuple[int, ...] = ()
+    ) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-I", "-c", BOOTSTRAP.format(root=PACKAGE_PARENT), json.dumps(cfg)],
             stdin=subprocess.DEVNULL,
             stdout=out_w,
             stderr=out_w,
-            pass_fds=(req_r, rep_w),
+            pass_fds=(req_r, rep_w, *extra),
             env=scrubbed_env(),
             cwd="/",
             start_new_session=True,
@@ -334,6 +341,9 @@ class WorkerProcess:
 
     def _close(self) -> None:
         self._forget()
+        if self.arena is not None:
+            self.arena.close()
+            self.arena = None
         for attr in ("_req_w", "_rep_r"):
             fd = getattr(self, attr)
             if fd >= 0:

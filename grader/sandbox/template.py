@@ -148,12 +148,20 @@ class Template:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def fork(self, cfg: dict[str, Any], req_r: int, rep_w: int, out_w: int) -> ForkedProc:
-        """A worker for ``cfg`` on these pipes (the caller closes its copies, as after Popen)."""
+    def fork(
+        self,
+        cfg: dict[str, Any],
+        req_r: int,
+        rep_w: int,
+        out_w: int,
+        extra: tuple[int, ...] = (),
+    ) -> ForkedProc:
+        """A worker for ``cfg`` on these pipes (the caller closes its copies, as after Popen);
+        ``extra``: descriptors it keeps as well (the arena, ``cfg["arena_fd"]``)."""
         status_r, status_w = os.pipe()
         try:
             with self._lock:
-                fds = [req_r, rep_w, out_w, status_w]
+                fds = [req_r, rep_w, out_w, status_w, *extra]
                 socket.send_fds(self._sock, [json.dumps(cfg).encode()], fds)
                 reply = self._sock.recv(64)
         except OSError as exc:
@@ -285,10 +293,10 @@ def _child(cfg: dict[str, Any], fds: list[int], template_pid: int) -> None:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.setsid()
-        req, rep, out, _status = fds
+        req, rep, out, _status, *extra = fds
         os.dup2(out, 1)
         os.dup2(out, 2)
-        _close_all_but({req, rep})
+        _close_all_but({req, rep, *extra})
         import numpy as np
 
         np.random.seed()  # a fresh process seeds the global generator from the OS, so does this
@@ -296,6 +304,8 @@ def _child(cfg: dict[str, Any], fds: list[int], template_pid: int) -> None:
         from grader.worker.main import run
 
         cfg.update(req_fd=req, rep_fd=rep, judge_pid=template_pid)
+        if extra:
+            cfg["arena_fd"] = extra[0]
         run(cfg)
         status_code = 0
     finally:
@@ -332,12 +342,12 @@ def serve() -> None:
         if sock not in ready:
             continue
         try:
-            message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 4)
+            message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)
         except OSError:
             message, fds = b"", []
         if not message:  # the judge closed its end
             os._exit(0)
-        if len(fds) != 4:
+        if not 4 <= len(fds) <= 5:
             for fd in fds:
                 os.close(fd)
             sock.send(json.dumps({"pid": -1}).encode())
@@ -348,7 +358,7 @@ def serve() -> None:
         if pid == 0:
             sock.close()
             _child(cfg, fds, me)
-        for fd in fds[:3]:
+        for fd in (*fds[:3], *fds[4:]):
             os.close(fd)
         status[pid] = fds[3]
         sock.send(json.dumps({"pid": pid}).encode())

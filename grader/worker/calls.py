@@ -31,16 +31,26 @@ from typing import Any
 
 import numpy as np
 
+from grader.protocol.arena import view as arena_view
 from grader.protocol.values import Decoder, from_wire, request_decoder, to_wire
 
 TRACEBACK_CHARS = 6000
 
 
 class Evaluator:
-    def __init__(self, module_name: str, module_path: str, source: str, setup: str = "") -> None:
+    def __init__(
+        self,
+        module_name: str,
+        module_path: str,
+        source: str,
+        setup: str = "",
+        arena: Any = None,
+    ) -> None:
         self.module_name = module_name
         self.setup = setup
-        self.decoder: Decoder = request_decoder(self.resolve)  # workloads built once set up
+        self.shared = (lambda o, d, s: arena_view(arena, o, d, s)) if arena is not None else None
+        # workloads are built once set up
+        self.decoder: Decoder = request_decoder(self.resolve, shared=self.shared)
         self.module_path = module_path
         self.source = source
         self.module: types.ModuleType | None = None
@@ -122,7 +132,9 @@ class Evaluator:
         if self.setup:
             from grader.sim.install import workload_builder
 
-            self.decoder = request_decoder(self.resolve, workload_builder(self.setup))
+            self.decoder = request_decoder(
+                self.resolve, workload_builder(self.setup), shared=self.shared
+            )
         module = types.ModuleType(self.module_name)
         module.__file__ = self.module_path
         sys.modules[self.module_name] = module

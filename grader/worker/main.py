@@ -22,6 +22,7 @@ import numpy as np
 import numpy.linalg  # noqa: F401  (pre-import what students use: the sandbox may hide site-packages)
 import numpy.random  # noqa: F401
 
+from grader.protocol.arena import attach
 from grader.protocol.wire import PeerClosed, read_frame, write_frame
 from grader.sandbox import layers
 from grader.worker.calls import Evaluator
@@ -118,10 +119,16 @@ def run(cfg: dict[str, Any]) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # over the file-size limit: an OSError, not death
     with open(cfg["module_path"], encoding="utf-8", errors="replace") as fh:
         source = fh.read(cfg["max_source_bytes"])
+    arena = None
+    if cfg.get("arena_fd") is not None:  # the judge's shared memory, mapped before isolation
+        arena = attach(cfg["arena_fd"], cfg["arena_size"])
+        os.close(cfg["arena_fd"])
     started = time.perf_counter()
     isolation = _isolate(cfg, rep_fd)
     sys.stdout = sys.stderr = CappedOutput(1, cfg["output_chars"])
-    evaluator = Evaluator(cfg["module_name"], cfg["module_path"], source, cfg.get("setup", ""))
+    evaluator = Evaluator(
+        cfg["module_name"], cfg["module_path"], source, cfg.get("setup", ""), arena
+    )
     linecache.cache[cfg["module_path"]] = (len(source), None, source.splitlines(True), "")
     write_frame(
         rep_fd,
