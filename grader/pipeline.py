@@ -9,6 +9,7 @@ itself escapes as an exception, and the batch driver (``grader.batch``) turns th
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.util
 import inspect
 import os
@@ -139,7 +140,8 @@ def reference_of(course: Course, topic: str) -> expected.CachedReference:
         store = _stores.get(key)
         if store is None:
             version = expected.version(path, registry.topic_sources(topic)) + "-" + key[2]
-            store = _stores[key] = expected.Store(folder, topic, version)
+            seal = hashlib.sha256(b"expected answers\0" + course.secret.encode()).digest()
+            store = _stores[key] = expected.Store(folder, topic, version, seal)
     return expected.CachedReference(path, store, reference_module)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import copy
 import hashlib
+import hmac
 import importlib.metadata
 import inspect
 import os
@@ -135,22 +136,45 @@ def _replay(args: tuple, kwargs: dict, after: Any) -> None:
         put(kwargs[name], snap)
 
 
-class Store:
-    """Answers for one topic and version: in memory, and in ``folder`` when given."""
+MAGIC = b"grader-expected-1\n"
 
-    def __init__(self, folder: Path | None, topic: str, version: str) -> None:
+
+def _sealed(key: bytes, payload: bytes) -> bytes:
+    return MAGIC + hmac.new(key, payload, hashlib.sha256).digest() + payload
+
+
+def _unsealed(key: bytes, data: bytes) -> bytes | None:
+    """The payload of a file this judge wrote with ``key``; None for anything else (a file
+    changed or planted by someone without the course secret is never unpickled)."""
+    head, mac = len(MAGIC), hashlib.sha256().digest_size
+    if not data.startswith(MAGIC) or len(data) < head + mac:
+        return None
+    payload = data[head + mac :]
+    expected = hmac.new(key, payload, hashlib.sha256).digest()
+    return payload if hmac.compare_digest(expected, data[head : head + mac]) else None
+
+
+class Store:
+    """Answers for one topic and version: in memory, and in ``folder`` when given. Files are
+    sealed with an HMAC keyed by the course secret (``key``) and read only when it matches."""
+
+    def __init__(self, folder: Path | None, topic: str, version: str, key: bytes = b"") -> None:
         self.path = folder / f"{topic}-{version}.pickle" if folder else None
+        self.key = key
         self.entries: dict[str, tuple[bytes, Any, tuple]] = {}
         self.new = 0
         self._lock = threading.Lock()
-        if self.path is not None and self.path.is_file():
-            try:
-                with self.path.open("rb") as fh:
-                    loaded = pickle.load(fh)  # written by this judge into a folder only it sees
-                if isinstance(loaded, dict):
-                    self.entries = loaded
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-                self.entries = {}
+        self.entries = self._read()
+
+    def _read(self) -> dict[str, tuple[bytes, Any, tuple]]:
+        if self.path is None:
+            return {}
+        try:
+            payload = _unsealed(self.key, self.path.read_bytes())
+            loaded = pickle.loads(payload) if payload is not None else {}
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
 
     def get(self, key: str) -> Any:
         with self._lock:
@@ -167,15 +191,10 @@ class Store:
             return
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            merged = dict(self.entries)
-            try:
-                with self.path.open("rb") as fh:
-                    merged = {**pickle.load(fh), **merged}
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
-                pass
+            merged = {**self._read(), **self.entries}  # what another judge wrote meanwhile
+            payload = pickle.dumps(merged, protocol=pickle.HIGHEST_PROTOCOL)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(merged, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.write_bytes(_sealed(self.key, payload))
             os.replace(tmp, self.path)
             self.new = 0
 
