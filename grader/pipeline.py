@@ -147,7 +147,9 @@ def reference_of(course: Course, topic: str) -> expected.CachedReference:
 
 def sandbox_for(course: Course, extra_hidden: tuple[Path, ...] = ()) -> Sandbox:
     limits = course.config.limits
-    hidden = [course.solutions_dir, course.root / "tests", *extra_hidden]
+    # the whole course folder (example submissions, notes, the secret...), bar the grader's own
+    # package and the Python installation when they lie inside it (kept by the worker)
+    hidden = [course.root, course.solutions_dir, course.root / "tests", *extra_hidden]
     if (folder := cache_dir(course)) is not None:
         folder.mkdir(parents=True, exist_ok=True)
         hidden.append(folder)

@@ -143,11 +143,30 @@ def keep_reachable(paths: list[str]) -> None:
     raise LayerError(0, "could not make the Python installation reachable")
 
 
-def hide(paths: list[str]) -> None:
-    """Cover each existing path with an empty, read-only mount."""
+def hide(paths: list[str], keep: list[str] = ()) -> None:
+    """Cover each existing path with an empty, read-only mount; the paths of ``keep`` inside a
+    covered folder (the grader's own package inside the course checkout, a virtual environment
+    inside it) are bind-mounted back, read-only, and nothing else of it is visible."""
     for path in paths:
         if os.path.isdir(path):
-            _mount_tmpfs(path, "mode=0555,size=4k", MS_NOSUID | MS_NODEV | MS_RDONLY)
+            inside = [p for p in keep if os.path.exists(p) and p.startswith(path.rstrip("/") + "/")]
+            fds = {p: os.open(p, os.O_PATH) for p in inside}
+            flags = MS_NOSUID | MS_NODEV
+            _mount_tmpfs(path, "mode=0555,size=64k", flags | (0 if fds else MS_RDONLY))
+            for kept, fd in fds.items():
+                if stat.S_ISDIR(os.fstat(fd).st_mode):  # the path itself is covered now
+                    os.makedirs(kept, exist_ok=True)
+                else:
+                    os.makedirs(os.path.dirname(kept), exist_ok=True)
+                    open(kept, "w").close()
+                src, dst = f"/proc/self/fd/{fd}".encode(), kept.encode()
+                _check(_c().mount(src, dst, None, MS_BIND | MS_REC, None), f"keep {kept}")
+                ro = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+                _check(_c().mount(None, dst, None, ro, None), f"read-only {kept}")
+                os.close(fd)
+            if fds:  # the cover itself read-only too, once the kept paths are in place
+                remount = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+                _check(_c().mount(b"tmpfs", path.encode(), b"tmpfs", remount, None), path)
         elif os.path.exists(path):
             _check(_c().mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"hide {path}")
 

@@ -46,7 +46,7 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
         if in_namespaces:
             layers.keep_reachable(cfg["reachable"])
             layers.private_tmp(cfg["tmpfs_mb"], keep=cfg["reachable"])
-            layers.hide(cfg["hide"])
+            layers.hide(cfg["hide"], keep=cfg["reachable"])
             applied += ["private tmpfs", "reference files hidden"]
             _fork_into_pid_namespace(rep_fd)
             layers.mount_proc()

@@ -312,3 +312,38 @@ def test_cuda_workers_keep_a_memory_cap(module):
     assert info.value.outcome == "memory"
     assert any("data_mb" in layer and "memory_mb" not in layer for layer in s.isolation)
     s.close()
+
+
+PROBE = """
+import os
+
+
+def exists(paths):
+    return [os.path.exists(p) for p in paths]
+
+
+def entries(path):
+    return sorted(os.listdir(path))
+"""
+
+
+@pytest.mark.skipif(not ROOT, reason="the mount layers need root")
+def test_the_course_folder_is_hidden_but_for_the_graders_own_package(tmp_path):
+    """No example submission, note or config of the checkout is readable from a worker: the
+    whole course folder is covered, the grader package (and Python) bind-mounted back."""
+    from grader import config, pipeline
+
+    repo = Path(__file__).resolve().parents[2]
+    course = config.load(repo / "autograder.yml")
+    module = tmp_path / "probe.py"
+    module.write_text(PROBE)
+    s = StudentModule(module, "probe", pipeline.sandbox_for(course), 5.0, 5.0)
+    try:
+        alice = repo / "examples" / "submissions" / "alice" / "losses.py"
+        seen = s.call(Call("exists", ([str(alice), str(repo / "autograder.yml")],))).value
+        assert alice.is_file() and seen == [False, False]
+        if Path(GRADER_DIR).is_relative_to(repo):
+            assert s.call(Call("entries", (str(repo),))).value == [Path(GRADER_DIR).name]
+        assert s.call(Call("exists", ([str(Path(GRADER_DIR) / "pipeline.py")],))).value == [True]
+    finally:
+        s.close()
