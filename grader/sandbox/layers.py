@@ -171,11 +171,16 @@ def hide(paths: list[str], keep: list[str] = ()) -> None:
             _check(_c().mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"hide {path}")
 
 
+# Folders every user may write to: each a channel between two workers unless it is private.
+WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/run/shm", "/dev/mqueue")
+
+
 def private_tmp(size_mb: int, keep: list[str]) -> None:
-    """Fresh tmpfs on /tmp, /var/tmp and /dev/shm; paths of ``keep`` that lived there (a Python
+    """Fresh tmpfs on /tmp, /var/tmp, /dev/shm, /run/lock (every folder of ``WORLD_WRITABLE``
+    there is; /var/lock is a link to /run/lock); paths of ``keep`` that lived there (a Python
     installation or virtual environment under /tmp) are bind-mounted back, read-only."""
-    for tmp in ("/tmp", "/var/tmp", "/dev/shm"):
-        if not os.path.isdir(tmp):
+    for tmp in WORLD_WRITABLE:
+        if not os.path.isdir(tmp) or os.path.islink(tmp):
             continue
         inside = [p for p in keep if os.path.isdir(p) and p.startswith(tmp.rstrip("/") + "/")]
         fds = {p: os.open(p, os.O_PATH) for p in inside}

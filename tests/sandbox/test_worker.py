@@ -347,3 +347,41 @@ def test_the_course_folder_is_hidden_but_for_the_graders_own_package(tmp_path):
         assert s.call(Call("exists", ([str(Path(GRADER_DIR) / "pipeline.py")],))).value == [True]
     finally:
         s.close()
+
+
+LOCKER = """
+import os
+
+
+def publish(folder, text):
+    with open(os.path.join(folder, "shared-by-a-classmate"), "w") as fh:
+        fh.write(text)
+    return True
+
+
+def read(folder):
+    try:
+        with open(os.path.join(folder, "shared-by-a-classmate")) as fh:
+            return fh.read()
+    except OSError:
+        return None
+"""
+
+
+@pytest.mark.skipif(not ROOT, reason="the mount layers need root")
+def test_no_world_writable_folder_is_shared_between_workers(tmp_path):
+    from grader.sandbox import layers
+
+    module = tmp_path / "locker.py"
+    module.write_text(LOCKER)
+    one, two = (StudentModule(module, "locker", Sandbox(), 5.0, 5.0) for _ in range(2))
+    try:
+        for folder in [f for f in layers.WORLD_WRITABLE if os.path.isdir(f)]:
+            assert one.call(Call("publish", (folder, "my code"))).value is True
+            assert two.call(Call("read", (folder,))).value is None, folder
+    finally:
+        one.close()
+        two.close()
+    assert not any(
+        os.path.exists(os.path.join(f, "shared-by-a-classmate")) for f in layers.WORLD_WRITABLE
+    )
