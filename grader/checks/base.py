@@ -90,9 +90,10 @@ class Misconception:
 
 @dataclass(frozen=True)
 class SpeedSettings:
-    """Speed checks: the vectorised function must beat the naive reference by ``min_ratio``,
-    timed in the same grading run (median of ``repeats`` interleaved timings). The ``speed``
-    block of a topic in autograder.yml (validated there)."""
+    """Speed checks: the student's function must reach ``min_ratio`` times the speed of the
+    reference's (below 1: at most ``1/min_ratio`` times slower), both timed the same way in the
+    same grading run (median of ``repeats`` interleaved timings). The ``speed`` block of a
+    topic in autograder.yml (validated there)."""
 
     __pydantic_config__ = {"extra": "forbid"}  # an unknown key in autograder.yml is an error
 

@@ -340,6 +340,11 @@ def kept(ref: Any, label: str, fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args)
 
 
+def source_path(ref: Any) -> Path:
+    """The file of the reference module (kept answers or not)."""
+    return ref._path if isinstance(ref, CachedReference) else Path(ref.__file__)
+
+
 def live_module(ref: Any) -> ModuleType:
     """The reference module itself (its functions run, never replayed): for what is timed."""
     return ref.module if isinstance(ref, CachedReference) else ref
