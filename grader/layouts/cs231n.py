@@ -16,12 +16,13 @@ module and which loads each CS231n file on its own.
 from __future__ import annotations
 
 import ast
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.layouts import cs231n_conventions as conventions
 from grader.layouts import kit
+from grader.layouts.cs231n_conventions import regions
 from grader.layouts.kit import Refused, Submission
 
 # kit topic -> kit function -> candidate (file under cs231n/, name in that file), in order
@@ -95,11 +96,7 @@ MAPPING: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
 
 MAX_TREE_BYTES = 1536 * 1024  # sources embedded in one generated module (the worker reads 2 MiB)
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "datasets", "__MACOSX", ".git"}
-START = re.compile(r"#.*(TODO|START OF YOUR CODE)", re.IGNORECASE)
-END = re.compile(r"#.*END OF YOUR CODE", re.IGNORECASE)
-_WHAT = r"\w*\s+(each\s+)?(neuron|unit|activation)s?\s+(output\s+)?with\s+prob"
-DROP = re.compile(r"(drop|zero)" + _WHAT)
-KEEP = re.compile(r"keep" + _WHAT)
+LOADER_NAME = "<grader: cs231n loader>"
 NO_COUNTERPART = "has no counterpart in CS231n's assignments: not graded for a CS231n tree"
 
 
@@ -157,20 +154,10 @@ def untouched(node: ast.FunctionDef | ast.ClassDef, source: str) -> str | None:
     """Why ``node`` is the untouched starter code (None: the student wrote something): every
     ``TODO``/``START OF YOUR CODE`` .. ``END OF YOUR CODE`` region holds only ``pass``, or
     (without markers) the body is only a docstring and ``pass``/``raise NotImplementedError``."""
-    lines = source.splitlines()[node.lineno - 1 : node.end_lineno]
-    regions: list[list[str]] = []
-    current: list[str] | None = None
-    for line in lines:
-        if END.search(line):
-            if current is not None:
-                regions.append(current)
-            current = None
-        elif START.search(line) and current is None:
-            current = []
-        elif current is not None:
-            current.append(line)
-    if regions:
-        if all(set(_code_lines(r)) <= {"pass"} for r in regions):
+    lines = source.splitlines()
+    spans = regions(node, source)
+    if spans:
+        if all(set(_code_lines(lines[a - 1 : b])) <= {"pass"} for a, b in spans):
             return "its YOUR CODE region is untouched (only the starter `pass`)"
         return None
     if isinstance(node, ast.ClassDef):
@@ -193,61 +180,6 @@ def _class_untouched(node: ast.ClassDef, source: str) -> str | None:
     if methods and all(untouched(m, source) for m in methods):
         return "the YOUR CODE regions of its methods are untouched"
     return None
-
-
-ADAM_T = re.compile(r"""setdefault\(\s*['"]t['"]\s*,\s*(\d+)""")
-HALF_REG = re.compile(r"0\.5\s*\*\s*reg\b|\breg\s*\*\s*0\.5")
-FULL_REG = re.compile(r"\breg\s*\*\s*np\.sum\(\s*W\s*\*\s*W\s*\)")
-
-
-def _first(files: dict[str, Parsed], name: str, pattern: re.Pattern) -> tuple[str, str] | None:
-    """(the matched text, ``file:line: line``) of ``pattern`` in the definition of ``name``."""
-    for parsed in files.values():
-        node = parsed.defs.get(name)
-        if node is None:
-            continue
-        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
-            text = parsed.source.splitlines()[line - 1]
-            if (match := pattern.search(text)) and not text.strip().startswith("#"):
-                return match.group(0), f"{parsed.shown}:{line}: {text.strip()[:120]}"
-    return None
-
-
-def _recorded(files: dict[str, Parsed]) -> dict[str, dict[str, str]]:
-    """Conventions recorded as evidence only (the kit grades them as it always does):
-    Adam's starting ``t`` and the linear classifiers' L2 factor."""
-    found: dict[str, dict[str, str]] = {}
-    if hit := _first(files, "adam", ADAM_T):
-        found["adam_t_default"] = {"value": ADAM_T.search(hit[0])[1], "evidence": hit[1]}
-    for name in ("svm_loss_vectorized", "softmax_loss_vectorized"):
-        for pattern, value in ((HALF_REG, "0.5 * reg * sum(W*W)"), (FULL_REG, "reg * sum(W*W)")):
-            if hit := _first(files, name, pattern):
-                found[f"{name}_regularisation"] = {"value": value, "evidence": hit[1]}
-                break
-    return found
-
-
-def conventions(files: dict[str, Parsed]) -> dict[str, dict[str, str]]:
-    """Conventions of the tree's year, from its own text: ``dropout_p`` (``keep`` or ``drop``,
-    ``keep`` with no evidence when the tree does not say), with the evidence (file, line)."""
-    found: dict[str, dict[str, str]] = _recorded(files)
-    for parsed in files.values():
-        node = parsed.defs.get("dropout_forward")
-        if node is None or "dropout_p" in found:
-            continue
-        text = "\n".join(parsed.source.splitlines()[node.lineno - 1 : node.end_lineno])
-        for pattern, value in ((KEEP, "keep"), (DROP, "drop")):
-            if match := pattern.search(text.lower()):
-                line = node.lineno + text.lower()[: match.start()].count("\n")
-                evidence = parsed.source.splitlines()[line - 1].strip()[:120]
-                found["dropout_p"] = {
-                    "value": value,
-                    "evidence": f"{parsed.shown}:{line}: {evidence}",
-                }
-                break
-    if "dropout_p" not in found and any("dropout_forward" in p.defs for p in files.values()):
-        found["dropout_p"] = {"value": "keep", "evidence": "not stated: the kit's keep assumed"}
-    return found
 
 
 def _tree_files(root: Path, shown_root: str) -> dict[str, Parsed]:
@@ -274,6 +206,14 @@ class Plan:
     exports: list[list] = field(default_factory=list)
     preset: dict[str, tuple[str, str]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    in_place: dict[str, str] = field(default_factory=dict)  # backward -> where it modifies dout
+
+
+IN_PLACE = (
+    "{fn} modifies its upstream gradient in place ({where}); every call here gets its own "
+    "copy, so it costs nothing, but a caller that reuses the array sees it changed: work on a "
+    "copy (dx = dout.copy(), or dx = dout * mask)"
+)
 
 
 def plan_topic(topic: str, trees: list[dict[str, Parsed]], conv: dict) -> Plan:
@@ -308,22 +248,15 @@ def plan_topic(topic: str, trees: list[dict[str, Parsed]], conv: dict) -> Plan:
         if why:
             plan.preset[function] = ("not_implemented", f"{function} in {parsed.shown}: {why}")
             continue
-        wrap = ""
-        if function == "dropout_forward" and conv.get("dropout_p", {}).get("value") == "drop":
-            wrap = "drop_to_keep"
-            plan.notes[function] = (
-                "this tree's dropout_forward takes p as the DROP probability "
-                f"({conv['dropout_p']['evidence']}); it was called with p = 1 - p_keep"
-            )
-        if function == "spatial_groupnorm_forward" and isinstance(node, ast.FunctionDef):
-            params = [a.arg for a in node.args.posonlyargs + node.args.args]
-            if len(params) == 4 and "G" not in params:  # G in gn_param (some years)
-                wrap = "g_in_param"
-                plan.notes[function] = (
-                    f"this tree's spatial_groupnorm_forward{tuple(params)} reads G from "
-                    "gn_param: it was called with gn_param['G'] = G"
-                )
-        plan.exports.append([index, dotted, name, function, isinstance(node, ast.ClassDef), wrap])
+        wraps, note = conventions.adapt(function, node, conv)
+        if function.endswith("_backward"):
+            wraps.append("copy_upstream")
+            if where := conventions.in_place_upstream(parsed, node):
+                plan.in_place[function] = where
+                note = "; ".join(filter(None, (note, IN_PLACE.format(fn=function, where=where))))
+        if note:
+            plan.notes[function] = note
+        plan.exports.append([index, dotted, name, function, isinstance(node, ast.ClassDef), wraps])
     return plan
 
 
@@ -335,15 +268,14 @@ def _module_text(trees: list[dict[str, Parsed]], plan: Plan) -> str:
         {d: [p.shown, p.source] for d, p in files.items()} if i in used else {}
         for i, files in enumerate(trees)
     ]
+    # the loader runs under a name of its own: its frames are never taken for the student's
     return (
-        loader
-        + "\n\n_TREES = "
-        + repr(sources)
-        + "\n_EXPORTS = "
-        + repr(exports)
-        + "\n_DECIDED = "
-        + repr([sorted(plan.preset.items()), sorted(plan.notes.items())])
-        + "\n_install(globals(), _TREES, _EXPORTS)\ndel environment_hint\n"
+        f"_LOADER = {loader!r}\n"
+        f"exec(compile(_LOADER, {LOADER_NAME!r}, 'exec', dont_inherit=True), globals())\n"
+        f"_TREES = {sources!r}\n"
+        f"_EXPORTS = {exports!r}\n"
+        f"_DECIDED = {[sorted(plan.preset.items()), sorted(plan.notes.items())]!r}\n"
+        "_install(globals(), _TREES, _EXPORTS)\n"
     )
 
 
@@ -357,7 +289,8 @@ def build(
         shown = root.relative_to(folder).as_posix()
         trees.append(_tree_files(root, shown))
     merged = {f"{i}:{d}": p for i, files in enumerate(trees) for d, p in files.items()}
-    conv = conventions(merged)
+    conv = conventions.decide(merged)
+    in_place: dict[str, str] = {}
     modules: dict[str, Path] = {}
     preset: dict[str, dict[str, tuple[str, str]]] = {}
     notes: dict[str, dict[str, str]] = {}
@@ -371,6 +304,7 @@ def build(
         plan = plan_topic(topic, trees, conv)
         preset[topic], notes[topic] = plan.preset, plan.notes
         mapped[topic] = len(plan.exports)
+        in_place.update(plan.in_place)
         path = out / f"{topic}.py"  # also without exports: its text fingerprints the topic
         path.write_text(_module_text(trees, plan), encoding="utf-8")
         modules[topic] = path
@@ -380,6 +314,8 @@ def build(
         "conventions": conv,
         "mapped_functions": mapped,
     }
+    if in_place:
+        extra["in_place_upstream"] = in_place
     return Submission(
         student, source, modules, "cs231n", {}, preset=preset, notes=notes, extra=extra
     )

@@ -2,7 +2,9 @@
 
 ``write(folder, year)`` lays out assignment1/2/3 trees (``split=True``) or one flat ``cs231n/``
 folder as that year's students had them: the Python 2 compatibility imports of 2017-2019, the
-dropout ``p`` docstring of the year (drop probability up to 2018, keep probability after), the
+dropout ``p`` docstring of the year (drop probability up to 2018, keep probability after), Adam's
+starting ``t`` of the year, the starter ``svm_loss_naive`` whose staff code adds
+``reg * np.sum(W * W)`` outside the student region (pinning the L2 convention), the
 sibling imports of ``fc_net.py`` and ``layer_utils.py``, a ``classifiers/__init__.py`` and a
 ``fast_layers.py`` that import a Cython module that was never compiled, and notebook clutter.
 """
@@ -69,6 +71,108 @@ def dropout_backward(dout, cache):
     return dout
 '''
 
+STARTER_SVM_NAIVE = '''
+def svm_loss_naive(W, X, y, reg):
+    """
+    Structured SVM loss function, naive implementation (with loops).
+
+    Inputs have dimension D, there are C classes, and we operate on minibatches
+    of N examples.
+
+    Inputs:
+    - W: A numpy array of shape (D, C) containing weights.
+    - X: A numpy array of shape (N, D) containing a minibatch of data.
+    - y: A numpy array of shape (N,) containing training labels.
+    - reg: (float) regularization strength
+
+    Returns a tuple of:
+    - loss as single float
+    - gradient with respect to weights W; an array of same shape as W
+    """
+    dW = np.zeros(W.shape)  # initialize the gradient as zero
+
+    # compute the loss and the gradient
+    num_classes = W.shape[1]
+    num_train = X.shape[0]
+    loss = 0.0
+    for i in range(num_train):
+        scores = X[i].dot(W)
+        correct_class_score = scores[y[i]]
+        for j in range(num_classes):
+            if j == y[i]:
+                continue
+            margin = scores[j] - correct_class_score + 1  # note delta = 1
+            if margin > 0:
+                loss += margin
+                dW[:, j] += X[i]
+                dW[:, y[i]] -= X[i]
+
+    # Right now the loss is a sum over all training examples, but we want it
+    # to be an average instead so we divide by num_train.
+    loss /= num_train
+
+    # Add regularization to the loss.
+    loss += reg * np.sum(W * W)
+
+    #############################################################################
+    # TODO:                                                                     #
+    # Compute the gradient of the loss function and store it dW.                #
+    #############################################################################
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+
+    dW /= num_train
+    dW += 2 * reg * W
+
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+
+    return loss, dW
+'''
+
+ADAM = '''
+def adam(w, dw, config=None):
+    """
+    Uses the Adam update rule, which incorporates moving averages of both the
+    gradient and its square and a bias correction term.
+
+    config format:
+    - learning_rate: Scalar learning rate.
+    - beta1: Decay rate for moving average of first moment of gradient.
+    - beta2: Decay rate for moving average of second moment of gradient.
+    - epsilon: Small scalar used for smoothing to avoid dividing by zero.
+    - m: Moving average of gradient.
+    - v: Moving average of squared gradient.
+    - t: Iteration number.
+    """
+    if config is None:
+        config = {}
+    config.setdefault("learning_rate", 1e-3)
+    config.setdefault("beta1", 0.9)
+    config.setdefault("beta2", 0.999)
+    config.setdefault("epsilon", 1e-8)
+    config.setdefault("m", np.zeros_like(w))
+    config.setdefault("v", np.zeros_like(w))
+    config.setdefault("t", {t})
+
+    next_w = None
+    ###########################################################################
+    # TODO: Implement the Adam update formula, storing the next value of w in #
+    # the next_w variable. Don't forget to update the m, v, and t variables   #
+    # stored in config.                                                       #
+    ###########################################################################
+    # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+
+    config["t"] += 1
+    config["m"] = config["beta1"] * config["m"] + (1 - config["beta1"]) * dw
+    config["v"] = config["beta2"] * config["v"] + (1 - config["beta2"]) * dw**2
+    m_hat = config["m"] / (1 - config["beta1"] ** config["t"])
+    v_hat = config["v"] / (1 - config["beta2"] ** config["t"])
+    next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
+
+    # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+
+    return next_w, config
+'''
+
 KEEP_DOC = "      - p: Dropout parameter. We keep each neuron output with probability p.\n"
 
 UNTOUCHED = '''
@@ -133,6 +237,12 @@ def layers_text(year: int) -> str:
     return body
 
 
+def adam_t(year: int) -> int:
+    """Adam's starting ``t`` in the starter code: 1 up to 2017, 0 from 2018 (with the note
+    "modify t _before_ using it")."""
+    return 1 if year <= 2017 else 0
+
+
 def write(folder: Path, year: int, split: bool = True) -> Path:
     """A full tree of ``year`` under ``folder``; returns ``folder``."""
     a1 = folder / "assignment1" / "cs231n" if split else folder / "cs231n"
@@ -141,7 +251,7 @@ def write(folder: Path, year: int, split: bool = True) -> Path:
     head = header(year)
     write_file(
         a1 / "classifiers" / "linear_svm.py",
-        head + functions("losses", ("svm_loss_naive", "svm_loss_vectorized")),
+        head + STARTER_SVM_NAIVE + "\n\n" + functions("losses", ("svm_loss_vectorized",)),
     )
     write_file(
         a1 / "classifiers" / "softmax.py",
@@ -149,9 +259,8 @@ def write(folder: Path, year: int, split: bool = True) -> Path:
     )
     write_file(a1 / "classifiers" / "__init__.py", "from cs231n.classifiers.linear_svm import *\n")
     write_file(a2 / "layers.py", layers_text(year))
-    write_file(
-        a2 / "optim.py", head + functions("optimizers", ("sgd", "sgd_momentum", "rmsprop", "adam"))
-    )
+    optim = functions("optimizers", ("sgd", "sgd_momentum", "rmsprop"))
+    write_file(a2 / "optim.py", head + optim + ADAM.replace("{t}", str(adam_t(year))))
     write_file(
         a2 / "layer_utils.py",
         head

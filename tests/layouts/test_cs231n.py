@@ -177,7 +177,7 @@ def test_untouched_detection_and_conventions(tmp_path: Path) -> None:
     tree = trees.write(tmp_path / "t", 2018, split=False)
     assert select.is_cs231n(tree) and not select.is_cs231n(ROOT / "examples" / "alice")
     files = cs231n._tree_files(tree / "cs231n", "cs231n")
-    assert cs231n.conventions(files)["dropout_p"]["value"] == "drop"
+    assert cs231n.conventions.decide(files)["dropout_p"]["value"] == "drop"
     assert "cs231n.classifiers.fc_net" in files and not any("checkpoint" in d for d in files)
 
 
