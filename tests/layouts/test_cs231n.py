@@ -191,13 +191,59 @@ def test_backward_that_overwrites_dout_is_no_false_failure(course, tmp_path: Pat
             "    dx = dout * (x > 0)\n", "    dx = dout\n    dx[x <= 0] = 0\n", 1
         )
     )
+    rnn = tree / "cs231n" / "rnn_layers.py"
+    step = "    dc = dnext_c + dnext_h * o * (1 - tanh_c**2)\n"
+    assert step in rnn.read_text()
+    rnn.write_text(
+        rnn.read_text().replace(
+            step, "    dnext_c += dnext_h * o * (1 - tanh_c**2)\n    dc = dnext_c\n"
+        )
+    )
     out = tmp_path / "out"
-    grade_batch(course, [tree], out, ("backprop",), layout="cs231n")
+    grade_batch(course, [tree], out, ("backprop", "rnn"), layout="cs231n")
     data = _results(out, "fay")
     relu = [t for t in data["tests"] if "/relu_backward:" in t["name"]]
     assert "dx[x <= 0] = 0" in layers.read_text()
     assert len(relu) > 3 and {t["extra_data"]["outcome"] for t in relu} == {"passed"}
     assert _outcomes(data, "affine_relu_backward") == {"passed"}
+    assert _outcomes(data, "lstm_step_backward") == {"passed"}
+    assert _outcomes(data, "lstm_backward") == {"passed"}  # it calls the step backward
+    # reported, with the line, as a warning on the function's checks and in extra_data
+    where = data["extra_data"]["in_place_upstream"]
+    assert where["relu_backward"].startswith("cs231n/layers.py:")
+    assert "dx[x <= 0] = 0" in where["relu_backward"]
+    assert "dnext_c += dnext_h" in where["lstm_step_backward"]
+    assert "affine_backward" not in where and "lstm_backward" not in where
+    visible = [t for t in relu if t["visibility"] == "visible"]
+    assert visible and all(
+        "modifies its upstream gradient in place" in " ".join(t["extra_data"]["warnings"])
+        for t in visible
+    )
+
+
+def test_in_place_upstream_detection() -> None:
+    import ast
+
+    from grader.layouts.cs231n_conventions import in_place_upstream
+
+    class Parsed:
+        shown = "cs231n/layers.py"
+
+    cases = {
+        "def f(dout, cache):\n    dout *= 2\n    return dout\n": 2,
+        "def f(dout, cache):\n    dx = dout\n    dx[cache < 0] = 0\n    return dx\n": 3,
+        "def f(dout, cache):\n    np.multiply(dout, cache, out=dout)\n    return dout\n": 2,
+        "def f(dout, cache):\n    dx = dout * 1\n    dx[cache < 0] = 0\n    return dx\n": None,
+        "def f(dout, cache):\n    dout = dout.copy()\n    dout += 1\n    return dout\n": None,
+        "def f(dout, cache):\n    cache[0] += 1\n    return dout\n": None,
+    }
+    for source, line in cases.items():
+        Parsed.source = source
+        found = in_place_upstream(Parsed, ast.parse(source).body[0])
+        if line is None:
+            assert found is None, source
+        else:
+            assert found is not None and found.startswith(f"cs231n/layers.py:{line}:"), source
 
 
 def test_a_buggy_function_loses_its_points(course, tmp_path: Path) -> None:
