@@ -37,7 +37,8 @@ def _warnings(data: dict, function: str) -> str:
 def _edit(path: Path, function: str, old: str, new: str) -> None:
     """Replace ``old`` by ``new`` inside the definition of ``function`` in ``path``."""
     text = path.read_text()
-    start = text.index(f"def {function}(")
+    start = text.find(f"def {function}(")
+    start = text.index(f"class {function}") if start < 0 else start
     end = text.find("\ndef ", start + 1)
     end = len(text) if end < 0 else end
     body = text[start:end]
@@ -162,3 +163,85 @@ def test_l2_factor_probe_in_the_worker_runtime() -> None:
     either = namespace["_reg_either"](half)
     loss, dW = either(W, X, y, 0.3)
     assert np.isclose(loss, np.sum(X @ W) + 0.3 * np.sum(W * W)) and np.allclose(dW, 0.6 * W)
+
+
+def test_old_numpy_and_python_2_code_is_an_environment_error_with_its_line(
+    course, tmp_path: Path
+) -> None:
+    """np.int, reshape(newshape=...), int() of a 1-element array and Python 2's integer ``/``:
+    ``exception``, 0 points, a message naming the incompatibility, its fix and the line of the
+    student's cs231n file; the other functions of the same file still grade."""
+    tree = trees.write(tmp_path / "max", 2019, split=False)
+    layers = tree / "cs231n" / "layers.py"
+    good = "    out = x.reshape(x.shape[0], -1).dot(w) + b\n"
+    _edit(layers, "affine_forward", good, good.replace("reshape(", "reshape(newshape=("))
+    _edit(layers, "affine_forward", "-1).dot(w)", "-1)).dot(w)")
+    _edit(
+        layers,
+        "relu_forward",
+        "    out = np.maximum(0, x)\n",
+        "    out = np.maximum(0, x)\n    out = out * int(np.ones(1))\n",
+    )
+    _edit(
+        layers,
+        "max_pool_forward_naive",
+        "H_out = 1 + (H - PH) // stride",
+        "H_out = 1 + (H - PH) / stride",
+    )
+    _edit(layers, "conv_forward_naive", "dtype=x.dtype)", "dtype=np.float)")
+    out = tmp_path / "out"
+    grade_batch(course, [tree], out, ("backprop", "conv", "dropout"), layout="cs231n")
+    data = _results(out, "max")
+    text = layers.read_text().splitlines()
+    expected = {
+        "affine_forward": ("reshape(newshape=...) was removed in numpy 2.1", "reshape(newshape="),
+        "relu_forward": ("use x.item()", "int(np.ones(1))"),
+        "max_pool_forward_naive": ("use // for integer division", "np.zeros("),
+        "conv_forward_naive": ("np.float was removed in numpy 1.24", "dtype=np.float"),
+    }
+    for function, (fix, code) in expected.items():
+        tests = [t for t in _tests(data, function) if t["extra_data"]["kind"] != "gradient"]
+        assert tests and {t["extra_data"]["outcome"] for t in tests} == {"exception"}, function
+        assert sum(t["score"] for t in tests) == 0
+        shown = [t["output"] for t in tests if t["visibility"] == "visible"]
+        assert shown and all("[environment incompatibility:" in o and fix in o for o in shown)
+        line = next(i for i, t in enumerate(text, 1) if code in t and i > _line(text, function))
+        assert all(f"at cs231n/layers.py:{line} in {function}" in o for o in shown), shown[0]
+    assert _outcomes(data, "dropout_forward") == {"passed"}  # same file, other functions
+
+
+def _line(lines: list[str], function: str) -> int:
+    return next(i for i, t in enumerate(lines, 1) if t.startswith(f"def {function}("))
+
+
+def test_errors_name_the_line_of_the_cs231n_file(course, tmp_path: Path) -> None:
+    """A method of a class (TwoLayerNet.loss) and a file failing at import name their line."""
+    tree = trees.write(tmp_path / "ned", 2021, split=False)
+    fc_net = tree / "cs231n" / "classifiers" / "fc_net.py"
+    _edit(
+        fc_net,
+        "TwoLayerNet",
+        "        num_train = scores.shape[0]\n",
+        "        num_train = scores.shape[0] / np.int(1)\n",
+    )
+    optim = tree / "cs231n" / "optim.py"
+    optim.write_text(optim.read_text() + "\n\nLR = np.float(1e-2)\n")
+    out = tmp_path / "out"
+    grade_batch(course, [tree], out, ("backprop", "optimizers"), layout="cs231n")
+    data = _results(out, "ned")
+    lines = fc_net.read_text().splitlines()
+    line = next(i for i, t in enumerate(lines, 1) if "np.int(1)" in t)
+    losses = [
+        t["output"]
+        for t in _tests(data, "TwoLayerNet")
+        if t["extra_data"]["outcome"] == "exception" and t["visibility"] == "visible"
+    ]
+    assert losses
+    for o in losses:
+        assert f"at cs231n/classifiers/fc_net.py:{line} in loss" in o, o
+    assert all("np.int was removed" in o for o in losses)
+    line = len(optim.read_text().splitlines())
+    sgd = [t["output"] for t in _tests(data, "sgd") if t["visibility"] == "visible"]
+    assert sgd and all("cs231n/optim.py could not be imported" in o for o in sgd)
+    assert all(f"at cs231n/optim.py:{line} in <module>: LR = np.float(1e-2)" in o for o in sgd)
+    assert all("np.float was removed" in o for o in sgd)
