@@ -279,3 +279,25 @@ def test_groupnorm_with_g_in_gn_param(course, tmp_path: Path) -> None:
     data = _results(out, "hal")
     assert _outcomes(data, "spatial_groupnorm_forward") == {"passed"}
     assert "reads G from gn_param" in json.dumps(data)
+
+
+def test_grader_check_on_a_cs231n_tree(tmp_path: Path) -> None:
+    """The student-side command: ``grader check --layout cs231n PATH`` and auto-detected with
+    ``--submission``; exit 0 when every public check run passes, 1 when one fails."""
+    tree = trees.write(tmp_path / "olga", 2024)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    base = [sys.executable, "-m", "grader", "check"]
+
+    def check(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*base, *args], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    run = check("losses", "--layout", "cs231n", str(tree))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "svm_loss_naive" in run.stdout and "softmax_loss_vectorized" in run.stdout
+    layers = tree / "assignment2" / "cs231n" / "layers.py"
+    good = "    out = x.reshape(x.shape[0], -1).dot(w) + b\n"
+    layers.write_text(layers.read_text().replace(good, good.replace(" + b", ""), 1))
+    run = check("backprop", "--submission", str(tree))
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "affine_forward" in run.stdout
+    assert "TwoLayerNet" in run.stdout  # the tree's fc_net.py, found without --layout
