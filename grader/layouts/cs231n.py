@@ -1,10 +1,11 @@
 """CS231n layout: a submission holding CS231n assignment trees as students have them.
 
-A tree is a ``cs231n/`` folder at the submission root, or one level down
+A tree is a ``cs231n/`` folder at the submission root, or up to two levels down
 (``assignment1/cs231n``, ``assignment2/cs231n``, ``assignment3/cs231n`` side by side, or one of
-them alone); a zip of one folder is that folder (``kit._extract``). ``MAPPING`` is the one table
-of where each kit function lives in CS231n's files across the years (2017-2024): the first
-candidate file, in the first tree, whose text defines the name wins.
+them alone; ``name/assignment2/cs231n``); a zip of one folder is that folder (``kit._extract``).
+``MAPPING`` is the one table of where each kit function lives in CS231n's files across the
+years (2017-2024): the first candidate file, in the first tree, whose text defines the name
+wins.
 
 The judge never imports student code: it reads the files as text and uses ``ast`` to find the
 definitions, the untouched starter regions (``not_implemented``) and the conventions of the
@@ -16,6 +17,7 @@ module and which loads each CS231n file on its own.
 from __future__ import annotations
 
 import ast
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,23 +112,51 @@ class Parsed:
     error: str | None = None  # a syntax error
 
 
+MAX_DEPTH = 3  # cs231n/ as the first, second or third folder: zip/name/assignment2/cs231n
+MAX_SCANNED = 200  # folders looked into per level (a dataset folder is not searched through)
+
+
 def find_roots(folder: Path) -> list[Path]:
-    """The ``cs231n`` folders at ``folder`` or one level down, in name order."""
-    roots = []
-    candidates = [folder / "cs231n"]
-    try:
-        subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
-    except OSError:
-        subs = []
-    candidates += [s / "cs231n" for s in subs if s.name not in SKIP_DIRS]
-    for c in candidates:
-        if c.is_dir() and not c.is_symlink():
-            roots.append(c)
+    """The ``cs231n`` folders at ``folder`` or up to two levels down (``assignment1/cs231n``,
+    ``name/assignment2/cs231n``), shallowest first, then in name order; a ``cs231n`` folder
+    is not searched for another inside it."""
+    roots: list[Path] = []
+    level = [folder]
+    for _ in range(MAX_DEPTH):
+        below: list[Path] = []
+        for parent in level:
+            try:
+                subs = sorted(p for p in parent.iterdir() if p.is_dir() and not p.is_symlink())
+            except OSError:
+                continue
+            for sub in subs:
+                if sub.name == "cs231n":
+                    roots.append(sub)
+                elif sub.name not in SKIP_DIRS and not sub.name.startswith("."):
+                    below.append(sub)
+        level = below[:MAX_SCANNED]
     return roots
 
 
 def has_tree(folder: Path) -> bool:
     return bool(find_roots(folder))
+
+
+ASSIGNMENT = re.compile(r"^(assignment|hw|a)[ _-]?\d", re.IGNORECASE)
+
+
+def is_one_submission(folder: Path) -> bool:
+    """Is ``folder`` one student's trees (not a folder of students' submissions)? Yes when it
+    has ``cs231n/`` itself, when the folders holding its trees are assignment folders
+    (``assignment1``, ``hw2``, ``a3``), or when they all sit in one folder as
+    ``name/assignment2/cs231n``; ``alice/cs231n`` next to ``bob/cs231n`` is a batch."""
+    parts = [r.relative_to(folder).parts for r in find_roots(folder)]
+    if not parts:
+        return False
+    tops = {p[0] for p in parts}
+    if "cs231n" in tops or all(ASSIGNMENT.match(t) for t in tops):
+        return True
+    return len(tops) == 1 and all(len(p) == 3 and ASSIGNMENT.match(p[1]) for p in parts)
 
 
 def _parse(path: Path, shown: str) -> Parsed:
@@ -336,7 +366,7 @@ def submission(path: Path, topics: tuple[str, ...], scratch: Path) -> Submission
         else:
             raise Refused(kind)
         if not find_roots(folder):
-            raise Refused("no cs231n/ folder found (at the root or one level down)")
+            raise Refused("no cs231n/ folder found (at the root or up to two levels down)")
         return build(folder, path, student, topics, scratch)
     except Refused as exc:
         return Submission(student, path, {}, "cs231n", {}, refused=str(exc))

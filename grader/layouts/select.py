@@ -1,7 +1,7 @@
 """``--layout kit | cs231n | auto``: which layout reads each submission.
 
 ``auto`` decides per submission: a ``cs231n/`` folder at its root or up to two levels down (for
-a zip: in its member names, one more level for a zip of one folder) means the CS231n layout,
+a zip: among the first three folders of its member names) means the CS231n layout,
 anything else the kit layout. The layout used is recorded in ``extra_data.layout``.
 """
 
@@ -51,7 +51,7 @@ def discover(
         if not os.path.lexists(path):
             raise LayoutError(f"{path} does not exist")
         one = kit._kind(path) != "folder" or (
-            cs231n.has_tree(path) or kit._looks_like_submission(path, topics)
+            cs231n.is_one_submission(path) or kit._looks_like_submission(path, topics)
         )
         children = [] if one else kit._children(path)
         if children:

@@ -301,3 +301,28 @@ def test_grader_check_on_a_cs231n_tree(tmp_path: Path) -> None:
     assert run.returncode == 1, run.stdout + run.stderr
     assert "affine_forward" in run.stdout
     assert "TwoLayerNet" in run.stdout  # the tree's fc_net.py, found without --layout
+
+
+def test_zip_three_levels_deep_and_a_folder_of_flat_trees(course, tmp_path: Path) -> None:
+    """``pat.zip/pat/assignment2/cs231n/`` with a file beside ``pat/`` (so the zip is not one
+    folder) is found three levels down; a folder of students' flat trees is a batch."""
+    src = trees.write(tmp_path / "src" / "pat", 2022)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    with zipfile.ZipFile(batch / "pat.zip", "w") as archive:
+        for path in sorted(src.rglob("*")):
+            if path.is_file() and "assignment2" in path.parts:
+                archive.write(path, path.relative_to(src.parent))
+        archive.writestr("README.txt", "my submission")
+    for name in ("quinn", "rosa"):
+        trees.write(batch / name, 2019, split=False)
+    assert select.is_cs231n(batch / "pat.zip")
+    assert not cs231n.is_one_submission(batch) and cs231n.is_one_submission(batch / "rosa")
+    assert cs231n.is_one_submission(src) and cs231n.is_one_submission(src.parent)
+    out = tmp_path / "out"
+    grade_batch(course, [batch], out, ("dropout",), layout="auto")
+    for name in ("pat", "quinn", "rosa"):
+        data = _results(out, name)
+        assert data["extra_data"]["layout"] == "cs231n", name
+        assert _outcomes(data, "dropout_forward") >= {"passed"}, name
+    assert _results(out, "pat")["extra_data"]["trees"] == ["pat/assignment2/cs231n"]
