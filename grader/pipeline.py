@@ -217,20 +217,23 @@ def grade_topic(
     only_public: bool = False,
     preset: dict[str, tuple[str, str]] | None = None,
     notes: dict[str, str] | None = None,
+    extra: tuple[tuple[Check, CheckPlan], ...] = (),
 ) -> tuple[list[CheckResult], StudentModule | None]:
     """Grade one topic; ``preset`` (function or ``"*"`` -> outcome, reason) are verdicts the
     layout decided without running code (not implemented, not found), ``notes`` (function ->
     text) warnings added to that function's checks (a convention the layout detected)."""
     spec = registry.topic(topic)
     preset, notes = preset or {}, notes or {}
-    plans = [p for p in course.plans[topic] if not only_public or p.visibility == "visible"]
+    added = {plan.check_id: check for check, plan in extra}  # the layout's own (CS231n-only)
+    plans = [*course.plans[topic], *(plan for _, plan in extra)]
+    plans = [p for p in plans if not only_public or p.visibility == "visible"]
     ref = reference_module(course.solutions_dir / f"{topic}.py")
     results: list[CheckResult] = []
     counts = course.config.gpu_checks_count_without_gpu  # GPU checks not run here still count
     if module is None:
         missing = Verdict(Outcome.NOT_SUBMITTED, refused or f"{topic}.py was not submitted")
         for plan in plans:
-            check = spec.check(plan.check_id)
+            check = added.get(plan.check_id) or spec.check(plan.check_id)
             decided = _preset(preset, check.function, refused is not None, True)
             verdict = _not_run(check) or decided or missing
             results.append(_result(plan, check, verdict, 0.0, counts))
@@ -247,7 +250,7 @@ def grade_topic(
     except StudentFault as fault:
         functions, load_fault = {}, fault
     for plan in plans:
-        check = spec.check(plan.check_id)
+        check = added.get(plan.check_id) or spec.check(plan.check_id)
         started = time.perf_counter()
         if not_run := _not_run(check):
             verdict = not_run
@@ -259,7 +262,9 @@ def grade_topic(
             verdict = Verdict(
                 Outcome.NOT_SUBMITTED, f"{check.function} is not defined in {module.name}"
             )
-        elif problem := _signature_problem(check.function, functions[check.function], ref):
+        elif hasattr(ref, check.function) and (
+            problem := _signature_problem(check.function, functions[check.function], ref)
+        ):
             verdict = Verdict(Outcome.EXCEPTION, problem)
         else:
             ctx = Context(
@@ -317,6 +322,7 @@ def grade_submission(
             only_public,
             preset=sub.preset.get(topic),
             notes=sub.notes.get(topic),
+            extra=sub.checks.get(topic, ()),
         )
         results += topic_results
         if student is not None:

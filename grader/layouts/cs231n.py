@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader.layouts import cs231n_conventions as conventions
+from grader.layouts import cs231n_fcnet as fcnet
 from grader.layouts import kit
 from grader.layouts.cs231n_conventions import regions
 from grader.layouts.kit import Refused, Submission
@@ -45,6 +46,7 @@ MAPPING: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
         "affine_relu_forward": (("layer_utils.py", "affine_relu_forward"),),
         "affine_relu_backward": (("layer_utils.py", "affine_relu_backward"),),
         "TwoLayerNet": (("classifiers/fc_net.py", "TwoLayerNet"),),
+        "FullyConnectedNet": (("classifiers/fc_net.py", "FullyConnectedNet"),),  # CS231n-only
     },
     "dropout": {
         "dropout_forward": (("layers.py", "dropout_forward"),),
@@ -95,6 +97,10 @@ MAPPING: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
         )
     },
 }
+
+# kit topic -> (check, plan) of the functions CS231n has and the kit has not, graded by a check
+# set of the layout's own (with the topic's checks; not_submitted where the tree lacks them)
+EXTRA = {"backprop": fcnet.plans()}
 
 MAX_TREE_BYTES = 1536 * 1024  # sources embedded in one generated module (the worker reads 2 MiB)
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "datasets", "__MACOSX", ".git"}
@@ -346,8 +352,17 @@ def build(
     }
     if in_place:
         extra["in_place_upstream"] = in_place
+    checks = {t: EXTRA[t] for t in topics if t in EXTRA}
     return Submission(
-        student, source, modules, "cs231n", {}, preset=preset, notes=notes, extra=extra
+        student,
+        source,
+        modules,
+        "cs231n",
+        {},
+        preset=preset,
+        notes=notes,
+        extra=extra,
+        checks=checks,
     )
 
 

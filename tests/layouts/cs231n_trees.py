@@ -5,8 +5,10 @@ folder as that year's students had them: the Python 2 compatibility imports of 2
 dropout ``p`` docstring of the year (drop probability up to 2018, keep probability after), Adam's
 starting ``t`` of the year, the starter ``svm_loss_naive`` whose staff code adds
 ``reg * np.sum(W * W)`` outside the student region (pinning the L2 convention), the
-sibling imports of ``fc_net.py`` and ``layer_utils.py``, a ``classifiers/__init__.py`` and a
-``fast_layers.py`` that import a Cython module that was never compiled, and notebook clutter.
+sibling imports of ``fc_net.py`` and ``layer_utils.py``, FullyConnectedNet with the year's
+constructor (and, from 2020, TwoLayerNet in assignment1's own ``fc_net.py``), a
+``classifiers/__init__.py`` and a ``fast_layers.py`` that import a Cython module that was never
+compiled, and notebook clutter.
 """
 
 from __future__ import annotations
@@ -173,6 +175,107 @@ def adam(w, dw, config=None):
     return next_w, config
 '''
 
+FC_NET = '''
+class FullyConnectedNet(object):
+    """
+    A fully-connected neural network with an arbitrary number of hidden layers,
+    ReLU nonlinearities, and a softmax loss function. For a network with L layers,
+    the architecture will be
+
+    {affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax
+    """
+
+    def __init__(
+        self,
+        hidden_dims,
+        input_dim=3 * 32 * 32,
+        num_classes=10,
+        {options},
+        reg=0.0,
+        weight_scale=1e-2,
+        dtype=np.float32,
+        seed=None,
+    ):
+        self.use_dropout = {use_dropout}
+        self.reg = reg
+        self.num_layers = 1 + len(hidden_dims)
+        self.dtype = dtype
+        self.params = {}
+
+        ############################################################################
+        # TODO: Initialize the parameters of the network, storing all values in    #
+        # the self.params dictionary.                                              #
+        ############################################################################
+        # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+
+        dims = [input_dim] + list(hidden_dims) + [num_classes]
+        for i in range(self.num_layers):
+            self.params["W%d" % (i + 1)] = weight_scale * np.random.randn(dims[i], dims[i + 1])
+            self.params["b%d" % (i + 1)] = np.zeros(dims[i + 1])
+
+        # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+
+        for k, v in self.params.items():
+            self.params[k] = v.astype(dtype)
+
+    def loss(self, X, y=None):
+        """Compute loss and gradient for the fully-connected net."""
+        X = X.astype(self.dtype)
+        mode = "test" if y is None else "train"
+        scores = None
+        ############################################################################
+        # TODO: Implement the forward pass for the fully-connected net.            #
+        ############################################################################
+        # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+
+        caches = []
+        h = X
+        L = self.num_layers
+        for i in range(1, L):
+            h, cache = affine_relu_forward(h, self.params["W%d" % i], self.params["b%d" % i])
+            caches.append(cache)
+        scores, last = affine_forward(h, self.params["W%d" % L], self.params["b%d" % L])
+
+        # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+
+        if mode == "test":
+            return scores
+
+        loss, grads = 0.0, {}
+        ############################################################################
+        # TODO: Implement the backward pass for the fully-connected net.           #
+        ############################################################################
+        # *****START OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+
+        loss, dscores = softmax_loss(scores, y)
+        dh, grads["W%d" % L], grads["b%d" % L] = affine_backward(dscores, last)
+        for i in range(L - 1, 0, -1):
+            dh, grads["W%d" % i], grads["b%d" % i] = affine_relu_backward(dh, caches[i - 1])
+        for i in range(1, L + 1):
+            W = self.params["W%d" % i]
+            loss += 0.5 * self.reg * np.sum(W * W)
+            grads["W%d" % i] += self.reg * W
+
+        # *****END OF YOUR CODE (DO NOT DELETE/MODIFY THIS LINE)*****
+
+        return loss, grads
+'''
+
+
+def fc_net(year: int) -> str:
+    """FullyConnectedNet as that year's starter declared it (the dropout argument changed)."""
+    if year <= 2017:
+        options, use = "dropout=0,\n        use_batchnorm=False", "dropout > 0"
+    elif year <= 2019:
+        options, use = "dropout=1,\n        normalization=None", "dropout != 1"
+    else:
+        options, use = (
+            "dropout_keep_ratio=1,\n        normalization=None",
+            "dropout_keep_ratio != 1",
+        )
+    return FC_NET.replace("{options}", options).replace("{use_dropout}", use)
+
+
 KEEP_DOC = "      - p: Dropout parameter. We keep each neuron output with probability p.\n"
 
 UNTOUCHED = '''
@@ -276,12 +379,17 @@ def write(folder: Path, year: int, split: bool = True) -> Path:
         a2 / "classifiers" / "__init__.py",
         "from cs231n.classifiers.fc_net import *\nfrom cs231n.im2col_cython import im2col_cython\n",
     )
-    write_file(
-        a2 / "classifiers" / "fc_net.py",
-        head
-        + "from cs231n.layers import *\nfrom ..layer_utils import *\n\n\n"
-        + functions("backprop", ("TwoLayerNet",)),
-    )
+    imports = "from cs231n.layers import *\nfrom ..layer_utils import *\n\n\n"
+    two_layer = functions("backprop", ("TwoLayerNet",))
+    if split and year >= 2020:  # TwoLayerNet in assignment1, with the layers it needs
+        a1_layers = header(year) + functions("backprop", LAYERS["backprop"]) + "\n\n"
+        write_file(a1 / "layers.py", a1_layers + functions("losses", LAYERS["losses"]))
+        utils = functions("backprop", ("affine_relu_forward", "affine_relu_backward"))
+        write_file(a1 / "layer_utils.py", head + "from .layers import *\n\n\n" + utils)
+        write_file(a1 / "classifiers" / "fc_net.py", head + imports + two_layer)
+        write_file(a2 / "classifiers" / "fc_net.py", head + imports + fc_net(year))
+    else:
+        write_file(a2 / "classifiers" / "fc_net.py", head + imports + two_layer + fc_net(year))
     write_file(a3 / "rnn_layers.py", head + functions("rnn"))
     write_file(a2 / ".ipynb_checkpoints" / "layers-checkpoint.py", "this is not python(\n")
     write_file(a2 / "__pycache__" / "layers.cpython-37.pyc", "\x00binary")
