@@ -42,6 +42,12 @@ HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"'float' object cannot be interpreted as an integer", _PY2_DIV),
         (r"only integers, slices", _PY2_DIV + " (an index or a shape must be an int)"),
         (r"Missing parentheses in call to 'print'", "a Python 2 print statement: use print(...)"),
+        (r"Missing parentheses in call to 'exec'", "a Python 2 exec statement: use exec(...)"),
+        (
+            r"multiple exception types must be parenthesized",
+            "Python 2 `except E, e:`: use `except E as e:`",
+        ),
+        (r"leading zeros in decimal integer literals", "a Python 2 octal literal: use 0o..."),
         (r"name 'xrange' is not defined", "xrange is Python 2: use range"),
         (r"name '(unicode|basestring|long|raw_input)' is not defined", "a Python 2 builtin"),
         (

@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.judge.environment import environment_hint
 from grader.layouts import cs231n_conventions as conventions
 from grader.layouts import cs231n_fcnet as fcnet
 from grader.layouts import kit
@@ -171,10 +172,10 @@ def _parse(path: Path, shown: str) -> Parsed:
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
-        py2 = "Missing parentheses" in str(exc.msg) or "print" in (exc.text or "")
-        hint = " [environment incompatibility: Python 2 syntax, the kit runs Python 3]"
         parsed.error = f"{shown} has a syntax error at line {exc.lineno}: {exc.msg}"
-        parsed.error += hint if py2 else ""
+        if exc.text and exc.text.strip():
+            parsed.error += f"\n  at {shown}:{exc.lineno}: {exc.text.strip()[:120]}"
+        parsed.error += environment_hint(f"SyntaxError: {exc.msg}\n")
         return parsed
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.ClassDef):

@@ -127,7 +127,10 @@ def test_broken_untouched_missing_and_old_code(course, tmp_path: Path) -> None:
     assert "untouched" in _outputs(data, "softmax_loss_vectorized")
     assert _outcomes(data, "softmax_loss_naive") == {"passed"}
     assert _outcomes(data, "sgd") == {"exception"}
-    assert "Python 2 syntax" in _outputs(data, "sgd")
+    assert "environment incompatibility: a Python 2 print statement: use print(...)" in _outputs(
+        data, "sgd"
+    )
+    assert "at assignment2/cs231n/optim.py:2: print 'hello'" in _outputs(data, "sgd")
     assert _outcomes(data, "rnn_forward") == {"not_submitted"}
     assert "cs231n/rnn_layers.py" in _outputs(data, "rnn_forward")
     assert _outcomes(data, "svm_loss_naive") == {"exception"}
