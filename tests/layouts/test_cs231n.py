@@ -329,3 +329,28 @@ def test_zip_three_levels_deep_and_a_folder_of_flat_trees(course, tmp_path: Path
         assert data["extra_data"]["layout"] == "cs231n", name
         assert _outcomes(data, "dropout_forward") >= {"passed"}, name
     assert _results(out, "pat")["extra_data"]["trees"] == ["pat/assignment2/cs231n"]
+
+
+def test_one_assignment_alone_through_the_cli_with_auto(tmp_path: Path) -> None:
+    """assignment3 alone, zipped, graded by ``grader grade --layout auto``: its rnn functions
+    grade, everything else is not_submitted naming the file expected, nothing crashes."""
+    src = trees.write(tmp_path / "src" / "ada", 2023)
+    for other in ("assignment1", "assignment2"):
+        (src / other).rename(tmp_path / other)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    _zip(src, batch / "ada.zip")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "grader", "grade", str(batch), "--out", str(out)]
+    cmd += ["--layout", "auto", "--topic", "rnn", "--topic", "backprop"]
+    run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    data = _results(out, "ada")
+    assert data["extra_data"]["layout"] == "cs231n"
+    assert data["extra_data"]["trees"] == ["ada/assignment3/cs231n"]
+    assert _outcomes(data, "lstm_forward") == {"passed"}
+    assert _outcomes(data, "affine_forward") == {"not_submitted"}
+    assert "cs231n/layers.py" in _outputs(data, "affine_forward")
+    assert _outcomes(data, "FullyConnectedNet") == {"not_submitted"}
+    assert "ada" in (out / "gradebook.csv").read_text()
