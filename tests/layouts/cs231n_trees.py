@@ -1,14 +1,16 @@
 """CS231n-shaped fixture trees, written by the tests from the reference solutions' functions.
 
 ``write(folder, year)`` lays out assignment1/2/3 trees (``split=True``) or one flat ``cs231n/``
-folder as that year's students had them: the Python 2 compatibility imports of 2017-2019, the
-dropout ``p`` docstring of the year (drop probability up to 2018, keep probability after), Adam's
-starting ``t`` of the year, the starter ``svm_loss_naive`` whose staff code adds
-``reg * np.sum(W * W)`` outside the student region (pinning the L2 convention), the
-sibling imports of ``fc_net.py`` and ``layer_utils.py``, FullyConnectedNet with the year's
-constructor (and, from 2020, TwoLayerNet in assignment1's own ``fc_net.py``), a
-``classifiers/__init__.py`` and a ``fast_layers.py`` that import a Cython module that was never
-compiled, and notebook clutter.
+folder as that year's students had them: the Python 2 compatibility imports of 2017-2019, layer
+norm and group norm from 2018 only, the dropout ``p`` docstring of the year (drop probability up
+to 2018, keep probability after), Adam's starting ``t`` of the year, the starter
+``svm_loss_naive`` whose staff code adds ``reg * np.sum(W * W)`` outside the student region
+(pinning the L2 convention), the sibling imports of ``fc_net.py`` and ``layer_utils.py``,
+FullyConnectedNet with the year's constructor (and, from 2020, TwoLayerNet in assignment1's own
+``fc_net.py``), a ``classifiers/__init__.py`` and a ``fast_layers.py`` that import a Cython
+module that was never compiled, and notebook clutter. The year-by-year details follow CS231n's
+public starter code as far as the project knows it; where unsure, the fixture is a plausible
+variant, and the detection does not depend on the year, only on the text.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ LAYERS = {
     ),
     "losses": ("svm_loss", "softmax_loss"),
 }
+
+NEW_IN_2018 = (
+    "layernorm_forward",
+    "layernorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
+)
 
 DROP_DROPOUT = '''
 def dropout_forward(x, dropout_param):
@@ -331,6 +340,8 @@ def layers_text(year: int) -> str:
         if topic == "dropout" and year <= 2018:
             body += DROP_DROPOUT
             continue
+        if year <= 2017:  # layer norm and group norm came in 2018
+            names = tuple(n for n in names if n not in NEW_IN_2018)
         code = functions(topic, names)
         if topic == "dropout":
             code = code.replace(
