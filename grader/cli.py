@@ -29,11 +29,23 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     check = sub.add_parser("check", help="run the public checks on your own work")
-    check.add_argument("topics", nargs="*", metavar="TOPIC", help="topics (default: all)")
+    check.add_argument(
+        "topics",
+        nargs="*",
+        metavar="TOPIC",
+        help="topics (default: all; for a CS231n tree, those it maps onto); a folder or .zip "
+        "given here is the submission",
+    )
     check.add_argument(
         "--submission",
         type=Path,
         help="folder with your modules (default: the course's assignments/)",
+    )
+    check.add_argument(
+        "--layout",
+        choices=("auto", "kit", "cs231n"),
+        default="auto",
+        help="kit modules or a CS231n tree (auto: a tree when there is a cs231n/ folder)",
     )
     check.add_argument("-q", "--quiet", action="store_true", help="only the closing summary")
 
@@ -76,7 +88,13 @@ def _topics(course: config.Course, names: list[str] | None) -> tuple[str, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    # `grader check --layout cs231n PATH`: argparse ends a `*` positional at the first option
+    if extra and (args.command != "check" or any(e.startswith("-") for e in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.topics += extra
     from grader.reports import terminal  # rich is imported only when output is needed
 
     # SIGTERM stops like Ctrl-C; orphans of the workers come back here to be killed
@@ -110,18 +128,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check(course, args, terminal) -> int:
-    from grader.layouts.kit import submission
+    import tempfile
+
+    from grader.layouts import cs231n, select
     from grader.pipeline import grade_submission
     from grader.reports import student_view
 
-    topics = _topics(course, args.topics)
-    folder = args.submission or course.assignments_dir
-    if not folder.is_dir():
-        raise LayoutError(f"{folder} is not a folder")
-    import tempfile
-
+    names = [t for t in args.topics if t in course.topics or not Path(t).exists()]
+    paths = [Path(t) for t in args.topics if t not in names]
+    if len(paths) + bool(args.submission) > 1:
+        raise LayoutError("give one submission (a folder or a .zip), as PATH or --submission")
+    folder = args.submission or (paths[0] if paths else course.assignments_dir)
+    if not (folder.is_dir() or (folder.suffix == ".zip" and folder.is_file())):
+        raise LayoutError(f"{folder} is not a folder or a .zip file")
+    layout = args.layout
+    if layout == "auto":
+        layout = "cs231n" if select.is_cs231n(folder) else "kit"
+    topics = _topics(course, names)
+    if layout == "cs231n" and not names:  # only what a CS231n tree can hold
+        topics = tuple(t for t in topics if t in cs231n.MAPPING)
     with tempfile.TemporaryDirectory() as scratch:
-        sub = submission(folder, topics, Path(scratch))
+        sub = select.submission(folder, topics, Path(scratch), layout)
         with terminal.working("checking") as step:
             report = grade_submission(course, sub, topics, only_public=True, on_topic=step)
     hidden = student_view.hidden_checks(course, topics)

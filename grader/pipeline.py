@@ -201,6 +201,10 @@ def _params_ok(student: list | None, reference: inspect.Signature) -> bool:
     return len(required) <= n and (len(positional) >= n or has_var)
 
 
+def _defines(ref: ModuleType | CachedReference, name: str) -> bool:
+    return ref.defines(name) if isinstance(ref, CachedReference) else hasattr(ref, name)
+
+
 def _signature_problem(fn: str, info: dict, ref: ModuleType | CachedReference) -> str | None:
     described = ref.describe(fn) if isinstance(ref, CachedReference) else None
     if described is None:  # from the module itself
@@ -306,20 +310,23 @@ def grade_topic(
     only_public: bool = False,
     preset: dict[str, tuple[str, str]] | None = None,
     notes: dict[str, str] | None = None,
+    extra: tuple[tuple[Check, CheckPlan], ...] = (),
 ) -> tuple[list[CheckResult], StudentModule | None]:
     """Grade one topic; ``preset`` (function or ``"*"`` -> outcome, reason) are verdicts the
     layout decided without running code (not implemented, not found), ``notes`` (function ->
     text) warnings added to that function's checks (a convention the layout detected)."""
     spec = registry.topic(topic)
     preset, notes = preset or {}, notes or {}
-    plans = [p for p in course.plans[topic] if not only_public or p.visibility == "visible"]
+    added = {plan.check_id: check for check, plan in extra}  # the layout's own (CS231n-only)
+    plans = [*course.plans[topic], *(plan for _, plan in extra)]
+    plans = [p for p in plans if not only_public or p.visibility == "visible"]
     ref = reference_of(course, topic)
     results: list[CheckResult] = []
     counts = course.config.gpu_checks_count_without_gpu  # GPU checks not run here still count
     if module is None:
         missing = Verdict(Outcome.NOT_SUBMITTED, refused or f"{topic}.py was not submitted")
         for plan in plans:
-            check = spec.check(plan.check_id)
+            check = added.get(plan.check_id) or spec.check(plan.check_id)
             decided = _preset(preset, check.function, refused is not None, True)
             verdict = _not_run(check) or decided or missing
             results.append(_result(plan, check, verdict, 0.0, counts))
@@ -337,7 +344,7 @@ def grade_topic(
     except StudentFault as fault:
         functions, load_fault = {}, fault
     for plan in plans:
-        check = spec.check(plan.check_id)
+        check = added.get(plan.check_id) or spec.check(plan.check_id)
         started = time.perf_counter()
         if not_run := _not_run(check):
             verdict = not_run
@@ -349,7 +356,9 @@ def grade_topic(
             verdict = Verdict(
                 Outcome.NOT_SUBMITTED, f"{check.function} is not defined in {module.name}"
             )
-        elif problem := _signature_problem(check.function, functions[check.function], ref):
+        elif _defines(ref, check.function) and (
+            problem := _signature_problem(check.function, functions[check.function], ref)
+        ):
             verdict = Verdict(Outcome.EXCEPTION, problem)
         else:
             ctx = Context(
@@ -412,6 +421,7 @@ def grade_submission(
             only_public,
             preset=sub.preset.get(topic),
             notes=sub.notes.get(topic),
+            extra=sub.checks.get(topic, ()),
         )
         results += topic_results
         if student is not None:

@@ -285,6 +285,13 @@ class CachedReference:
             n.name: _Function(self, n.name, n) for n in tree.body if isinstance(n, ast.FunctionDef)
         }
         self._classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+        self._names = {
+            t.id
+            for n in tree.body
+            if isinstance(n, (ast.Assign, ast.AnnAssign))
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+            if isinstance(t, ast.Name)
+        }
         self._module: ModuleType | None = None
 
     @property
@@ -305,6 +312,10 @@ class CachedReference:
 
     def __dir__(self) -> list[str]:
         return sorted(set(self._functions) | set(dir(self.module)))
+
+    def defines(self, name: str) -> bool:
+        """Does the reference define ``name`` at top level (from the source: no import)?"""
+        return name in self._functions or name in self._classes or name in self._names
 
     def describe(self, name: str) -> tuple[bool, inspect.Signature] | None:
         """(is a class, signature) of a top-level name, from the source (no import); None when

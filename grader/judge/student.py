@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.layouts.cs231n_loader import environment_hint
+from grader.judge.environment import environment_hint
 from grader.protocol.values import Handle, from_wire, to_wire
 from grader.protocol.wire import ProtocolError
 from grader.sandbox.process import Sandbox, WorkerDied, WorkerProcess, WorkerTimeout

@@ -1,10 +1,11 @@
 """CS231n layout: a submission holding CS231n assignment trees as students have them.
 
-A tree is a ``cs231n/`` folder at the submission root, or one level down
+A tree is a ``cs231n/`` folder at the submission root, or up to two levels down
 (``assignment1/cs231n``, ``assignment2/cs231n``, ``assignment3/cs231n`` side by side, or one of
-them alone); a zip of one folder is that folder (``kit._extract``). ``MAPPING`` is the one table
-of where each kit function lives in CS231n's files across the years (2017-2024): the first
-candidate file, in the first tree, whose text defines the name wins.
+them alone; ``name/assignment2/cs231n``); a zip of one folder is that folder (``kit._extract``).
+``MAPPING`` is the one table of where each kit function lives in CS231n's files across the
+years (2017-2024): the first candidate file, in the first tree, whose text defines the name
+wins.
 
 The judge never imports student code: it reads the files as text and uses ``ast`` to find the
 definitions, the untouched starter regions (``not_implemented``) and the conventions of the
@@ -21,7 +22,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.judge.environment import environment_hint
+from grader.layouts import cs231n_conventions as conventions
+from grader.layouts import cs231n_fcnet as fcnet
 from grader.layouts import kit
+from grader.layouts.cs231n_conventions import regions
 from grader.layouts.kit import Refused, Submission
 
 # kit topic -> kit function -> candidate (file under cs231n/, name in that file), in order
@@ -42,6 +47,7 @@ MAPPING: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
         "affine_relu_forward": (("layer_utils.py", "affine_relu_forward"),),
         "affine_relu_backward": (("layer_utils.py", "affine_relu_backward"),),
         "TwoLayerNet": (("classifiers/fc_net.py", "TwoLayerNet"),),
+        "FullyConnectedNet": (("classifiers/fc_net.py", "FullyConnectedNet"),),  # CS231n-only
     },
     "dropout": {
         "dropout_forward": (("layers.py", "dropout_forward"),),
@@ -93,13 +99,13 @@ MAPPING: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
     },
 }
 
+# kit topic -> (check, plan) of the functions CS231n has and the kit has not, graded by a check
+# set of the layout's own (with the topic's checks; not_submitted where the tree lacks them)
+EXTRA = {"backprop": fcnet.plans()}
+
 MAX_TREE_BYTES = 1536 * 1024  # sources embedded in one generated module (the worker reads 2 MiB)
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", "datasets", "__MACOSX", ".git"}
-START = re.compile(r"#.*(TODO|START OF YOUR CODE)", re.IGNORECASE)
-END = re.compile(r"#.*END OF YOUR CODE", re.IGNORECASE)
-_WHAT = r"\w*\s+(each\s+)?(neuron|unit|activation)s?\s+(output\s+)?with\s+prob"
-DROP = re.compile(r"(drop|zero)" + _WHAT)
-KEEP = re.compile(r"keep" + _WHAT)
+LOADER_NAME = "<grader: cs231n loader>"
 NO_COUNTERPART = "has no counterpart in CS231n's assignments: not graded for a CS231n tree"
 
 
@@ -113,23 +119,51 @@ class Parsed:
     error: str | None = None  # a syntax error
 
 
+MAX_DEPTH = 3  # cs231n/ as the first, second or third folder: zip/name/assignment2/cs231n
+MAX_SCANNED = 200  # folders looked into per level (a dataset folder is not searched through)
+
+
 def find_roots(folder: Path) -> list[Path]:
-    """The ``cs231n`` folders at ``folder`` or one level down, in name order."""
-    roots = []
-    candidates = [folder / "cs231n"]
-    try:
-        subs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
-    except OSError:
-        subs = []
-    candidates += [s / "cs231n" for s in subs if s.name not in SKIP_DIRS]
-    for c in candidates:
-        if c.is_dir() and not c.is_symlink():
-            roots.append(c)
+    """The ``cs231n`` folders at ``folder`` or up to two levels down (``assignment1/cs231n``,
+    ``name/assignment2/cs231n``), shallowest first, then in name order; a ``cs231n`` folder
+    is not searched for another inside it."""
+    roots: list[Path] = []
+    level = [folder]
+    for _ in range(MAX_DEPTH):
+        below: list[Path] = []
+        for parent in level:
+            try:
+                subs = sorted(p for p in parent.iterdir() if p.is_dir() and not p.is_symlink())
+            except OSError:
+                continue
+            for sub in subs:
+                if sub.name == "cs231n":
+                    roots.append(sub)
+                elif sub.name not in SKIP_DIRS and not sub.name.startswith("."):
+                    below.append(sub)
+        level = below[:MAX_SCANNED]
     return roots
 
 
 def has_tree(folder: Path) -> bool:
     return bool(find_roots(folder))
+
+
+ASSIGNMENT = re.compile(r"^(assignment|hw|a)[ _-]?\d", re.IGNORECASE)
+
+
+def is_one_submission(folder: Path) -> bool:
+    """Is ``folder`` one student's trees (not a folder of students' submissions)? Yes when it
+    has ``cs231n/`` itself, when the folders holding its trees are assignment folders
+    (``assignment1``, ``hw2``, ``a3``), or when they all sit in one folder as
+    ``name/assignment2/cs231n``; ``alice/cs231n`` next to ``bob/cs231n`` is a batch."""
+    parts = [r.relative_to(folder).parts for r in find_roots(folder)]
+    if not parts:
+        return False
+    tops = {p[0] for p in parts}
+    if "cs231n" in tops or all(ASSIGNMENT.match(t) for t in tops):
+        return True
+    return len(tops) == 1 and all(len(p) == 3 and ASSIGNMENT.match(p[1]) for p in parts)
 
 
 def _parse(path: Path, shown: str) -> Parsed:
@@ -138,10 +172,10 @@ def _parse(path: Path, shown: str) -> Parsed:
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
-        py2 = "Missing parentheses" in str(exc.msg) or "print" in (exc.text or "")
-        hint = " [environment incompatibility: Python 2 syntax, the kit runs Python 3]"
         parsed.error = f"{shown} has a syntax error at line {exc.lineno}: {exc.msg}"
-        parsed.error += hint if py2 else ""
+        if exc.text and exc.text.strip():
+            parsed.error += f"\n  at {shown}:{exc.lineno}: {exc.text.strip()[:120]}"
+        parsed.error += environment_hint(f"SyntaxError: {exc.msg}\n")
         return parsed
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.ClassDef):
@@ -157,20 +191,10 @@ def untouched(node: ast.FunctionDef | ast.ClassDef, source: str) -> str | None:
     """Why ``node`` is the untouched starter code (None: the student wrote something): every
     ``TODO``/``START OF YOUR CODE`` .. ``END OF YOUR CODE`` region holds only ``pass``, or
     (without markers) the body is only a docstring and ``pass``/``raise NotImplementedError``."""
-    lines = source.splitlines()[node.lineno - 1 : node.end_lineno]
-    regions: list[list[str]] = []
-    current: list[str] | None = None
-    for line in lines:
-        if END.search(line):
-            if current is not None:
-                regions.append(current)
-            current = None
-        elif START.search(line) and current is None:
-            current = []
-        elif current is not None:
-            current.append(line)
-    if regions:
-        if all(set(_code_lines(r)) <= {"pass"} for r in regions):
+    lines = source.splitlines()
+    spans = regions(node, source)
+    if spans:
+        if all(set(_code_lines(lines[a - 1 : b])) <= {"pass"} for a, b in spans):
             return "its YOUR CODE region is untouched (only the starter `pass`)"
         return None
     if isinstance(node, ast.ClassDef):
@@ -193,61 +217,6 @@ def _class_untouched(node: ast.ClassDef, source: str) -> str | None:
     if methods and all(untouched(m, source) for m in methods):
         return "the YOUR CODE regions of its methods are untouched"
     return None
-
-
-ADAM_T = re.compile(r"""setdefault\(\s*['"]t['"]\s*,\s*(\d+)""")
-HALF_REG = re.compile(r"0\.5\s*\*\s*reg\b|\breg\s*\*\s*0\.5")
-FULL_REG = re.compile(r"\breg\s*\*\s*np\.sum\(\s*W\s*\*\s*W\s*\)")
-
-
-def _first(files: dict[str, Parsed], name: str, pattern: re.Pattern) -> tuple[str, str] | None:
-    """(the matched text, ``file:line: line``) of ``pattern`` in the definition of ``name``."""
-    for parsed in files.values():
-        node = parsed.defs.get(name)
-        if node is None:
-            continue
-        for line in range(node.lineno, (node.end_lineno or node.lineno) + 1):
-            text = parsed.source.splitlines()[line - 1]
-            if (match := pattern.search(text)) and not text.strip().startswith("#"):
-                return match.group(0), f"{parsed.shown}:{line}: {text.strip()[:120]}"
-    return None
-
-
-def _recorded(files: dict[str, Parsed]) -> dict[str, dict[str, str]]:
-    """Conventions recorded as evidence only (the kit grades them as it always does):
-    Adam's starting ``t`` and the linear classifiers' L2 factor."""
-    found: dict[str, dict[str, str]] = {}
-    if hit := _first(files, "adam", ADAM_T):
-        found["adam_t_default"] = {"value": ADAM_T.search(hit[0])[1], "evidence": hit[1]}
-    for name in ("svm_loss_vectorized", "softmax_loss_vectorized"):
-        for pattern, value in ((HALF_REG, "0.5 * reg * sum(W*W)"), (FULL_REG, "reg * sum(W*W)")):
-            if hit := _first(files, name, pattern):
-                found[f"{name}_regularisation"] = {"value": value, "evidence": hit[1]}
-                break
-    return found
-
-
-def conventions(files: dict[str, Parsed]) -> dict[str, dict[str, str]]:
-    """Conventions of the tree's year, from its own text: ``dropout_p`` (``keep`` or ``drop``,
-    ``keep`` with no evidence when the tree does not say), with the evidence (file, line)."""
-    found: dict[str, dict[str, str]] = _recorded(files)
-    for parsed in files.values():
-        node = parsed.defs.get("dropout_forward")
-        if node is None or "dropout_p" in found:
-            continue
-        text = "\n".join(parsed.source.splitlines()[node.lineno - 1 : node.end_lineno])
-        for pattern, value in ((KEEP, "keep"), (DROP, "drop")):
-            if match := pattern.search(text.lower()):
-                line = node.lineno + text.lower()[: match.start()].count("\n")
-                evidence = parsed.source.splitlines()[line - 1].strip()[:120]
-                found["dropout_p"] = {
-                    "value": value,
-                    "evidence": f"{parsed.shown}:{line}: {evidence}",
-                }
-                break
-    if "dropout_p" not in found and any("dropout_forward" in p.defs for p in files.values()):
-        found["dropout_p"] = {"value": "keep", "evidence": "not stated: the kit's keep assumed"}
-    return found
 
 
 def _tree_files(root: Path, shown_root: str) -> dict[str, Parsed]:
@@ -274,6 +243,14 @@ class Plan:
     exports: list[list] = field(default_factory=list)
     preset: dict[str, tuple[str, str]] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    in_place: dict[str, str] = field(default_factory=dict)  # backward -> where it modifies dout
+
+
+IN_PLACE = (
+    "{fn} modifies its upstream gradient in place ({where}); every call here gets its own "
+    "copy, so it costs nothing, but a caller that reuses the array sees it changed: work on a "
+    "copy (dx = dout.copy(), or dx = dout * mask)"
+)
 
 
 def plan_topic(topic: str, trees: list[dict[str, Parsed]], conv: dict) -> Plan:
@@ -308,22 +285,15 @@ def plan_topic(topic: str, trees: list[dict[str, Parsed]], conv: dict) -> Plan:
         if why:
             plan.preset[function] = ("not_implemented", f"{function} in {parsed.shown}: {why}")
             continue
-        wrap = ""
-        if function == "dropout_forward" and conv.get("dropout_p", {}).get("value") == "drop":
-            wrap = "drop_to_keep"
-            plan.notes[function] = (
-                "this tree's dropout_forward takes p as the DROP probability "
-                f"({conv['dropout_p']['evidence']}); it was called with p = 1 - p_keep"
-            )
-        if function == "spatial_groupnorm_forward" and isinstance(node, ast.FunctionDef):
-            params = [a.arg for a in node.args.posonlyargs + node.args.args]
-            if len(params) == 4 and "G" not in params:  # G in gn_param (some years)
-                wrap = "g_in_param"
-                plan.notes[function] = (
-                    f"this tree's spatial_groupnorm_forward{tuple(params)} reads G from "
-                    "gn_param: it was called with gn_param['G'] = G"
-                )
-        plan.exports.append([index, dotted, name, function, isinstance(node, ast.ClassDef), wrap])
+        wraps, note = conventions.adapt(function, node, conv)
+        if function.endswith("_backward"):
+            wraps.append("copy_upstream")
+            if where := conventions.in_place_upstream(parsed, node):
+                plan.in_place[function] = where
+                note = "; ".join(filter(None, (note, IN_PLACE.format(fn=function, where=where))))
+        if note:
+            plan.notes[function] = note
+        plan.exports.append([index, dotted, name, function, isinstance(node, ast.ClassDef), wraps])
     return plan
 
 
@@ -335,15 +305,14 @@ def _module_text(trees: list[dict[str, Parsed]], plan: Plan) -> str:
         {d: [p.shown, p.source] for d, p in files.items()} if i in used else {}
         for i, files in enumerate(trees)
     ]
+    # the loader runs under a name of its own: its frames are never taken for the student's
     return (
-        loader
-        + "\n\n_TREES = "
-        + repr(sources)
-        + "\n_EXPORTS = "
-        + repr(exports)
-        + "\n_DECIDED = "
-        + repr([sorted(plan.preset.items()), sorted(plan.notes.items())])
-        + "\n_install(globals(), _TREES, _EXPORTS)\ndel environment_hint\n"
+        f"_LOADER = {loader!r}\n"
+        f"exec(compile(_LOADER, {LOADER_NAME!r}, 'exec', dont_inherit=True), globals())\n"
+        f"_TREES = {sources!r}\n"
+        f"_EXPORTS = {exports!r}\n"
+        f"_DECIDED = {[sorted(plan.preset.items()), sorted(plan.notes.items())]!r}\n"
+        "_install(globals(), _TREES, _EXPORTS)\n"
     )
 
 
@@ -357,7 +326,8 @@ def build(
         shown = root.relative_to(folder).as_posix()
         trees.append(_tree_files(root, shown))
     merged = {f"{i}:{d}": p for i, files in enumerate(trees) for d, p in files.items()}
-    conv = conventions(merged)
+    conv = conventions.decide(merged)
+    in_place: dict[str, str] = {}
     modules: dict[str, Path] = {}
     preset: dict[str, dict[str, tuple[str, str]]] = {}
     notes: dict[str, dict[str, str]] = {}
@@ -371,6 +341,7 @@ def build(
         plan = plan_topic(topic, trees, conv)
         preset[topic], notes[topic] = plan.preset, plan.notes
         mapped[topic] = len(plan.exports)
+        in_place.update(plan.in_place)
         path = out / f"{topic}.py"  # also without exports: its text fingerprints the topic
         path.write_text(_module_text(trees, plan), encoding="utf-8")
         modules[topic] = path
@@ -380,8 +351,19 @@ def build(
         "conventions": conv,
         "mapped_functions": mapped,
     }
+    if in_place:
+        extra["in_place_upstream"] = in_place
+    checks = {t: EXTRA[t] for t in topics if t in EXTRA}
     return Submission(
-        student, source, modules, "cs231n", {}, preset=preset, notes=notes, extra=extra
+        student,
+        source,
+        modules,
+        "cs231n",
+        {},
+        preset=preset,
+        notes=notes,
+        extra=extra,
+        checks=checks,
     )
 
 
@@ -400,7 +382,7 @@ def submission(path: Path, topics: tuple[str, ...], scratch: Path) -> Submission
         else:
             raise Refused(kind)
         if not find_roots(folder):
-            raise Refused("no cs231n/ folder found (at the root or one level down)")
+            raise Refused("no cs231n/ folder found (at the root or up to two levels down)")
         return build(folder, path, student, topics, scratch)
     except Refused as exc:
         return Submission(student, path, {}, "cs231n", {}, refused=str(exc))

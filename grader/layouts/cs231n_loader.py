@@ -16,33 +16,54 @@ from __future__ import annotations
 import functools
 import importlib.abc
 import importlib.util
+import inspect
 import sys
+import traceback
 import types
 from typing import Any
 
-_PY2_DIV = "Python 2 code? In Python 3 `/` is true division: use //"
-_HINTS = (
-    ("has no attribute 'int'", "np.int was removed in numpy 1.24: use int or np.int64"),
-    ("has no attribute 'float'", "np.float was removed in numpy 1.24: use float or np.float64"),
-    ("has no attribute 'bool'", "np.bool was removed in numpy 1.24: use bool"),
-    ("'newshape'", "reshape(newshape=...) was removed in numpy 2.1: pass the shape positionally"),
-    ("'float' object cannot be interpreted as an integer", _PY2_DIV),
-    ("only integers, slices", _PY2_DIV + " for indices"),
-    ("Missing parentheses in call to 'print'", "Python 2 print statement: use print(...)"),
-)
+import numpy as np
+
+MAX_FRAMES = 3  # innermost frames of the tree's files named in an error message
+_SOURCES: dict[str, list[str]] = {}  # shown path -> source lines, of every tree installed
 
 
-def environment_hint(text: str) -> str:
-    """`` [environment incompatibility: <the fix>]`` when error text ``text`` is one of the
-    known failures of code written for an older numpy or for Python 2; ``""`` otherwise."""
-    for needle, fix in _HINTS:
-        if needle in text:
-            return f" [environment incompatibility: {fix}]"
-    return ""
+def _frames(tb: Any) -> str:
+    """``\n  at <shown file>:<line> in <function>: <code>`` for the innermost frames of
+    traceback ``tb`` that run in the tree's files (the student's code, not numpy's or ours)."""
+    found = []
+    for frame, line in traceback.walk_tb(tb):
+        shown = frame.f_code.co_filename
+        if shown in _SOURCES:
+            lines = _SOURCES[shown]
+            code = lines[line - 1].strip()[:120] if 0 < line <= len(lines) else ""
+            where = f"at {shown}:{line} in {frame.f_code.co_name}"
+            found.append(f"{where}: {code}" if code else where)
+    return "".join("\n  " + f for f in found[-MAX_FRAMES:])
 
 
-def _hint(exc: BaseException) -> str:
-    return environment_hint(f"{type(exc).__name__}: {exc}")
+def _located(exc: BaseException) -> BaseException:
+    """``exc`` with the tree's frames added to its message (the judge shows the message, and
+    only frames of the generated module's own file, which are none of the tree's): an
+    instance of a subclass of the same name whose ``str`` adds them; ``exc`` itself when that
+    cannot be made."""
+    where = _frames(exc.__traceback__)
+    cls = type(exc)
+    if not where or not isinstance(exc, Exception) or isinstance(exc, NotImplementedError):
+        return exc
+    if getattr(exc, "_cs231n_located", False):  # a method called by a method: said once
+        return exc
+    try:
+        text = str(exc) + where
+        named = {"__str__": lambda self: text, "__module__": cls.__module__}
+        named["_cs231n_located"] = True
+        sub = type(cls.__name__, (cls,), {**named, "__qualname__": cls.__qualname__})
+        located = sub.__new__(sub, *exc.args)
+        located.args = exc.args
+        located.__dict__.update(getattr(exc, "__dict__", {}))
+    except Exception:  # noqa: BLE001 (an exception class that cannot be subclassed or made)
+        return exc
+    return located.with_traceback(exc.__traceback__)
 
 
 def _py2_shims() -> None:
@@ -129,20 +150,121 @@ def _g_in_param(fn: Any) -> Any:
     return spatial_groupnorm_forward
 
 
-_WRAPPERS = {"drop_to_keep": _drop_to_keep, "g_in_param": _g_in_param}
+def _half_reg(fn: Any) -> Any:
+    """The tree's loss adds 0.5 * reg * sum(W*W): with 2 * reg it is the kit's reg * sum(W*W)
+    (and its gradient reg * W becomes 2 * reg * W)."""
+
+    @functools.wraps(fn)
+    def loss(W: Any, X: Any, y: Any, reg: Any, *args: Any, **kwargs: Any) -> Any:
+        return fn(W, X, y, 2 * reg, *args, **kwargs)
+
+    return loss
+
+
+def _l2_factor(fn: Any, W: Any, X: Any, y: Any, reg: Any) -> float | None:
+    """2.0 when ``fn``'s loss grows by 0.5 * reg * sum(W*W) from reg = 0 to ``reg``, 1.0 when
+    by reg * sum(W*W) (or neither: the kit's is then graded), None when it cannot tell."""
+    try:
+        term = float(reg) * float(np.sum(np.asarray(W, dtype=float) ** 2))
+        if not term:
+            return None
+        copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in (W, X, y)]
+        with_reg = float(fn(*copies, reg)[0])
+        copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in (W, X, y)]
+        grown = with_reg - float(fn(*copies, 0.0)[0])
+    except Exception:  # noqa: BLE001 (the student's function: the real call reports it)
+        return None
+    return 2.0 if abs(grown - 0.5 * term) < abs(grown - term) else 1.0
+
+
+def _reg_either(fn: Any) -> Any:
+    """The assignment leaves the L2 factor open and the code does not show it: measured once,
+    on the first call with a nonzero term, from how the loss grows with reg."""
+    factor: list[float] = []
+
+    @functools.wraps(fn)
+    def loss(W: Any, X: Any, y: Any, reg: Any, *args: Any, **kwargs: Any) -> Any:
+        if not factor and not args and not kwargs:
+            if (found := _l2_factor(fn, W, X, y, reg)) is not None:
+                factor.append(found)
+        return fn(W, X, y, reg * factor[0] if factor else reg, *args, **kwargs)
+
+    return loss
+
+
+def _adam_t0(fn: Any) -> Any:
+    """The tree's adam starts t at 1 and increments before use: a fresh state is given t = 0,
+    so its first step uses t = 1 as the kit's does."""
+
+    @functools.wraps(fn)
+    def adam(w: Any, dw: Any, config: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if config is None:
+            config = {}
+        if isinstance(config, dict):
+            config.setdefault("t", 0)
+        return fn(w, dw, config, *args, **kwargs)
+
+    return adam
+
+
+def _copy_upstream(fn: Any) -> Any:
+    """A backward pass gets copies of its array arguments (dout, dnext_h, dnext_c; the cache
+    is passed as it is): modifying them in place can never change what another call sees."""
+
+    @functools.wraps(fn)
+    def backward(*args: Any, **kwargs: Any) -> Any:
+        args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)
+        return fn(*args, **kwargs)
+
+    return backward
+
+
+def _locating(fn: Any) -> Any:
+    """Errors of ``fn`` name the lines of the tree's files they came from (``_located``)."""
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 (re-raised, with the tree's frames named)
+            located = _located(exc)
+            if located is exc:
+                raise
+            raise located from None
+
+    return call
+
+
+def _locate_class(cls: type) -> type:
+    for name, attr in list(vars(cls).items()):
+        if inspect.isfunction(attr):
+            setattr(cls, name, _locating(attr))
+    return cls
+
+
+_WRAPPERS = {
+    "drop_to_keep": _drop_to_keep,
+    "g_in_param": _g_in_param,
+    "half_reg": _half_reg,
+    "reg_either": _reg_either,
+    "adam_t0": _adam_t0,
+    "copy_upstream": _copy_upstream,
+}
 
 
 def _install(namespace: dict[str, Any], trees: list[Any], exports: list[Any]) -> None:
     """``exports``: [tree index, dotted module, name in the file, exported name, is a class,
-    wrapper or ""]. Trees are loaded one after the other (each is a ``cs231n`` package)."""
+    wrappers]. Trees are loaded one after the other (each is a ``cs231n`` package)."""
     _py2_shims()
+    for files in trees:
+        _SOURCES.update({shown: source.splitlines() for shown, source in files.values()})
     for index, files in enumerate(trees):
         for key in [k for k in sys.modules if k == "cs231n" or k.startswith("cs231n.")]:
             del sys.modules[key]
         finder = _Tree({k: tuple(v) for k, v in files.items()})
         sys.meta_path.insert(0, finder)
         try:
-            for tree, dotted, name, exported, is_class, wrap in exports:
+            for tree, dotted, name, exported, is_class, wraps in exports:
                 if tree != index:
                     continue
                 shown = finder.files[dotted][0]
@@ -153,10 +275,14 @@ def _install(namespace: dict[str, Any], trees: list[Any], exports: list[Any]) ->
                     why = f"{shown} could not be imported: {type(exc).__name__}: {exc}"
                     if isinstance(exc, AttributeError) and dotted in sys.modules:
                         why = f"{name} is not defined in {shown} once it has run"
-                    obj = _stub(exported, bool(is_class), why + _hint(exc))
+                    obj = _stub(exported, bool(is_class), why + _frames(exc.__traceback__))
                     sys.modules.pop(dotted, None)
-                if wrap in _WRAPPERS and callable(obj) and not isinstance(obj, type):
-                    obj = _WRAPPERS[wrap](obj)
+                if isinstance(obj, type):
+                    obj = _locate_class(obj)
+                elif callable(obj):
+                    for wrap in wraps:
+                        obj = _WRAPPERS[wrap](obj)
+                    obj = _locating(obj)
                 try:
                     obj.__module__ = namespace["__name__"]
                 except (AttributeError, TypeError):

@@ -20,6 +20,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 MAX_MODULE_BYTES = 2 * 1024 * 1024
 MAX_ZIP_FILES = 500
@@ -50,6 +51,8 @@ class Submission:
     preset: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
     notes: dict[str, dict[str, str]] = field(default_factory=dict)  # topic -> function -> note
     extra: dict[str, object] = field(default_factory=dict)  # into results.json extra_data
+    # topic -> (check, its plan): checks the layout adds to the topic's (CS231n-only ones)
+    checks: dict[str, tuple[tuple[Any, Any], ...]] = field(default_factory=dict)
 
 
 def safe_id(name: str) -> str:

@@ -1,7 +1,8 @@
 """``--layout kit | cs231n | auto``: which layout reads each submission.
 
 ``auto`` decides per submission: a ``cs231n/`` folder at its root or up to two levels down (for
-a zip: in its member names, one more level for a zip of one folder) means the CS231n layout,
+a zip: among the first three folders of its member names, below the one folder a zip of one
+folder holds) means the CS231n layout,
 anything else the kit layout. The layout used is recorded in ``extra_data.layout``.
 """
 
@@ -29,7 +30,14 @@ def is_cs231n(path: Path) -> bool:
                 names = archive.namelist()[: kit.MAX_ZIP_FILES]
         except (zipfile.BadZipFile, OSError, ValueError, EOFError):
             return False
-        return any("cs231n" in PurePosixPath(n).parts[:-1][:3] for n in names)
+        folders = [
+            PurePosixPath(n).parts[:-1]
+            for n in names
+            if not n.startswith(("__MACOSX", ".")) and not n.endswith("/")
+        ]
+        if len({f[:1] for f in folders}) == 1:  # a zip of one folder: that folder is graded
+            folders = [f[1:] for f in folders]
+        return any("cs231n" in f[: cs231n.MAX_DEPTH] for f in folders)
     return False
 
 
@@ -51,7 +59,7 @@ def discover(
         if not os.path.lexists(path):
             raise LayoutError(f"{path} does not exist")
         one = kit._kind(path) != "folder" or (
-            cs231n.has_tree(path) or kit._looks_like_submission(path, topics)
+            cs231n.is_one_submission(path) or kit._looks_like_submission(path, topics)
         )
         children = [] if one else kit._children(path)
         if children:
