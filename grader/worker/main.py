@@ -48,12 +48,14 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
             layers.private_tmp(cfg["tmpfs_mb"], keep=cfg["reachable"])
             layers.hide(cfg["hide"], keep=cfg["reachable"])
             applied += ["private tmpfs", "reference files hidden"]
-            _fork_into_pid_namespace(rep_fd)
+            lifeline = _fork_into_pid_namespace(rep_fd)
             layers.mount_proc()
             applied.append("private /proc")
         if in_namespaces or layers.reachable_by_others(cfg["reachable"]):
             applied += layers.drop_privileges(cfg["uid"])
-            layers.die_with_parent()
+            layers.die_with_parent()  # the uid switch cleared it
+            if in_namespaces:
+                _exit_if_orphaned(lifeline)
     rlimits = dict(cfg["rlimits"])
     if cfg.get("setup") == "cuda" and "memory_mb" in rlimits:
         # a CUDA context reserves tens of GiB of address space: cap the data segment instead
@@ -63,20 +65,38 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
     return applied
 
 
-def _fork_into_pid_namespace(rep_fd: int) -> None:
-    """Fork; the child (pid 1 of the new PID namespace) returns and goes on. The parent tells
-    the judge the child's pid (so the judge can kill the namespace), then mirrors its exit."""
+def _fork_into_pid_namespace(rep_fd: int) -> int:
+    """Fork; the child (pid 1 of the new PID namespace) returns and goes on, with the read end
+    of a lifeline pipe whose write end only the parent holds. The parent tells the judge the
+    child's pid (so the judge can kill the namespace), then mirrors its exit."""
     sync_r, sync_w = os.pipe()
+    lifeline_r, lifeline_w = os.pipe()
     child = os.fork()
     if child:
+        os.close(lifeline_r)  # lifeline_w stays open as long as this process lives
         write_frame(rep_fd, {"inner_pid": child}, [])
         os.write(sync_w, b"x")
         _, status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(status)
         os._exit(128 - code if code < 0 else code)  # a signal -> 128 + signal, as shells do
+    os.close(lifeline_w)
+    layers.die_with_parent()  # at once (cleared by the uid switch, armed again after it)
     os.read(sync_r, 1)
     os.close(sync_r)
     os.close(sync_w)
+    return lifeline_r
+
+
+def _exit_if_orphaned(lifeline: int) -> None:
+    """In the PID namespace's first process, once its parent-death signal is armed for good:
+    if the parent died before that (the lifeline pipe reads EOF), exit; a pid-based check
+    cannot tell, as the parent is outside the namespace (getppid() is 0 either way)."""
+    import select
+
+    ready, _, _ = select.select([lifeline], [], [], 0)
+    if ready and not os.read(lifeline, 1):
+        os._exit(1)
+    os.close(lifeline)
 
 
 class CappedOutput(io.TextIOBase):
