@@ -19,9 +19,24 @@ SIMULATED = "simulated_cuda"  # the topic asks for the simulation; the judge has
 REAL_CUDA = "cuda"  # the topic asks for the simulation but the judge has a real CUDA device
 
 
+def _no_nvidia_device() -> bool:
+    """True when this machine certainly has no NVIDIA GPU: no device node, no driver entry.
+    (Seconds of importing torch are spent only where a GPU may be.)"""
+    import glob
+    import os
+
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return True
+    nodes = glob.glob("/dev/nvidia[0-9]*") + glob.glob("/dev/dxg")  # dxg: WSL2
+    return not (nodes or os.path.isdir("/proc/driver/nvidia/gpus"))
+
+
 @cache
 def judge_has_cuda() -> bool:
-    """True when this (judge) process sees a CUDA device through torch."""
+    """True when this (judge) process sees a CUDA device through torch; without a device node
+    or driver of one, False without importing torch."""
+    if _no_nvidia_device():
+        return False
     try:
         import torch
     except ImportError:
