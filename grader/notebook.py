@@ -23,9 +23,12 @@ import io
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from grader import config, registry
 from grader.checks.base import Outcome
@@ -75,6 +78,43 @@ def _course(folder: Path) -> config.Course:
     raise problem
 
 
+@contextmanager
+def needs(what: str) -> Iterator[None]:
+    """Run an experiment cell's body; if it reaches code that is not written yet
+    (``NotImplementedError``), say so in one line instead of a traceback, so that a notebook
+    runs to its end with the stubs. Any other error is the student's to see, and propagates."""
+    try:
+        yield
+    except NotImplementedError as exc:
+        if "matplotlib.pyplot" in sys.modules:  # no half-drawn figure under the note
+            sys.modules["matplotlib.pyplot"].close("all")
+        why = f" ({exc})" if str(exc) else ""
+        print(f"not implemented yet: {what}{why}. Write it, then rerun this cell.")
+
+
+def ready(*values: object) -> None:
+    """Inside ``needs``: stop the cell (as not implemented) when an earlier experiment it
+    builds on was skipped, which left its result at ``None``."""
+    if any(v is None for v in values):
+        raise NotImplementedError("an earlier cell it builds on was skipped")
+
+
+def load_digits(
+    val_fraction: float = 0.25, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's 8x8 digits (1797 images, 10 classes, pixels 0..16) as float64
+    ``(X_train, y_train, X_val, y_val)``, X (N, 64) scaled to [0, 1], a seeded split."""
+    from sklearn.datasets import load_digits as _load
+
+    data = _load()
+    X = data.data.astype(np.float64) / 16.0
+    y = data.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(y))
+    n_val = int(round(val_fraction * len(y)))
+    val, train = order[:n_val], order[n_val:]
+    return X[train], y[train], X[val], y[val]
+
+
 @dataclass(frozen=True)
 class CheckReport:
     """What ``check`` found: the pipeline's report and the hidden checks it did not run."""
@@ -113,7 +153,10 @@ class CheckReport:
         from grader.reports import student_view
 
         buffer = io.StringIO()
-        console = Console(file=buffer, width=WIDTH, color_system=None, highlight=False)
+        # force_jupyter=False: in a kernel, rich would display into the notebook, not the buffer
+        console = Console(
+            file=buffer, width=WIDTH, color_system=None, highlight=False, force_jupyter=False
+        )
         student_view.render(console, self.report, self.hidden)
         return buffer.getvalue()
 
