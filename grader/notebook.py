@@ -99,6 +99,42 @@ def ready(*values: object) -> None:
         raise NotImplementedError("an earlier cell it builds on was skipped")
 
 
+@contextmanager
+def simulated_gpu() -> Iterator[object]:
+    """The kit's simulated CUDA device (``grader.sim``) in this kernel for the ``with`` block,
+    as the ``cuda_timing`` worker has it: ``torch.cuda`` (events, synchronize, streams) and the
+    ``time`` clocks run on a virtual clock, so timing code behaves as on an asynchronous GPU
+    and no real time passes. Yields the ``SimDevice`` (``grader.sim.workloads.SimKernel``
+    turns it into kernels); everything patched is restored on exit. Only for short blocks:
+    other threads of the kernel see the virtual clocks while it lasts."""
+    import time
+    import timeit
+
+    import torch
+
+    from grader.sim import install
+
+    clocks = ("perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns", "time", "time_ns")
+    saved_time = {name: getattr(time, name) for name in (*clocks, "sleep")}
+    saved_timer = timeit.default_timer
+    missing = object()
+    saved_cuda = {
+        name: getattr(torch.cuda, name, missing)
+        for name in install.cuda_namespace(install.SimDevice())
+    }
+    try:
+        yield install.install()
+    finally:
+        for name, value in saved_time.items():
+            setattr(time, name, value)
+        timeit.default_timer = saved_timer
+        for name, value in saved_cuda.items():
+            if value is missing:
+                delattr(torch.cuda, name)
+            else:
+                setattr(torch.cuda, name, value)
+
+
 def load_digits(
     val_fraction: float = 0.25, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
