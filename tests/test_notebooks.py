@@ -65,7 +65,14 @@ def kernel_spec(tmp_path_factory):
     folder = data / "kernels" / KERNEL
     folder.mkdir(parents=True)
     spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            "{connection_file}",
+            "--IPKernelApp.log_level=ERROR",  # not the warning about local TCP on every start
+        ],
         "display_name": "Python 3 (dl-course-kit tests)",
         "language": "python",
     }
