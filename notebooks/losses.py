@@ -55,11 +55,15 @@ notebook.check("losses")
 
 # %%
 rng = np.random.default_rng(0)
-W0 = rng.normal(0, 0.1, (5, 3))
-X0, y0 = rng.normal(size=(4, 5)), np.array([0, 2, 1, 1])
+X0, y0 = np.hstack([rng.normal(size=(4, 5)), np.ones((4, 1))]), np.array([0, 2, 1, 1])
+W0 = np.vstack([rng.normal(0, 0.1, (5, 3)), np.zeros((1, 3))])
+W_shifted = W0.copy()
+W_shifted[-1] = 1000.0  # the constant feature adds 1000 to every score
 with notebook.needs("softmax_loss_vectorized"):
-    loss_a, _ = losses.softmax_loss_vectorized(W0, X0, y0, 0.0)
-    print(f"loss at moderate scores: {loss_a:.6f} (about log(3) = {np.log(3):.6f} for small W)")
+    for name, W in (("scores", W0), ("scores + 1000", W_shifted)):
+        loss, dW = losses.softmax_loss_vectorized(W, X0, y0, 0.0)
+        print(f"{name:14}: loss {loss:.6f}, |dW| {np.abs(dW).sum():.6f}")
+    print("the same loss and gradient both times, if your softmax subtracts the row maximum")
 
 # %% [markdown]
 # ## Train on real digits
