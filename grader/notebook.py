@@ -208,11 +208,16 @@ def check(topic: str, path: str | os.PathLike | None = None) -> CheckReport:
     does, in a sandboxed worker; ``path`` is the folder of modules (default
     ``assignments_dir()``). A stub's checks come back ``not_implemented``, a module that does
     not import as that check's failure with the reason: nothing the module does raises here."""
-    from grader.layouts.kit import submission
+    from grader.layouts.kit import LayoutError, submission
     from grader.pipeline import grade_submission
     from grader.reports import student_view
 
     folder = Path(path).expanduser().resolve() if path is not None else assignments_dir()
+    if not folder.is_dir():
+        raise LayoutError(
+            f"{folder} is not a folder: pass path= the folder of your modules, or set "
+            f"{ENV_ASSIGNMENTS}"
+        )
     course = _course(folder)
     if topic not in course.topics:
         raise registry.UnknownTopic(topic)

@@ -291,6 +291,25 @@ def test_check_of_a_module_that_does_not_import_is_a_failure_not_a_crash(tmp_pat
     assert "SyntaxError" in str(report) or "syntax" in str(report).lower()
 
 
+def test_check_of_a_missing_folder_says_how_to_point_at_one(tmp_path):
+    from grader.layouts.kit import LayoutError
+
+    with pytest.raises(LayoutError, match="GRADER_ASSIGNMENTS"):
+        notebook.check("dropout", tmp_path / "nowhere")
+
+
+def test_student_text_is_escaped_in_the_html(tmp_path):
+    (tmp_path / "dropout.py").write_text(
+        "def dropout_forward(x, dropout_param):\n"
+        "    print('<b>printed</b>')\n"
+        "    raise ValueError('<script>alert(1)</script>')\n",
+        encoding="utf-8",
+    )
+    html = notebook.check("dropout", tmp_path)._repr_html_()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>" not in html and "<b>printed</b>" not in html
+
+
 def test_check_of_an_unknown_topic_names_the_topics():
     with pytest.raises(registry.UnknownTopic, match="available"):
         notebook.check("lossez", ROOT / "assignments")
