@@ -14,6 +14,13 @@ has ``notebooks/`` and ``assignments/`` side by side), else the course's ``assig
 
 The notebook sources (``notebooks/<topic>.py``) are jupytext percent scripts, so they diff as
 code; ``python -m grader.notebook build [SRC] [OUT]`` writes the ``.ipynb`` files.
+
+Helpers the notebooks share: ``use_assignments()`` (the student's folder first on ``sys.path``,
+for ``import losses`` under ``%autoreload 2``), ``needs(what)`` (an experiment cell that meets
+a ``NotImplementedError`` prints one line and the notebook goes on), ``ready(*results)`` (a
+cell that builds on a skipped one is skipped too), ``load_digits()`` (scikit-learn's 8x8
+digits, split and scaled) and ``simulated_gpu()`` (the kit's simulated CUDA device for a
+``with`` block).
 """
 
 from __future__ import annotations
