@@ -56,7 +56,7 @@ from grader.sandbox import process
 from grader.sandbox.process import Sandbox
 
 SECRET_FILE_ENV = "GRADER_SECRET_FILE"
-CONNECT_TIMEOUT_S = 30
+CONNECT_TIMEOUT_S = 10
 
 
 class WorkerMismatch(Exception):
