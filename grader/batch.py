@@ -193,8 +193,8 @@ def grade_batch(
     """Grade every submission under ``paths`` into ``out``; return the reports by student id.
     ``layout`` reads each submission (``grader.layouts.select``: kit, cs231n or auto).
     ``executor`` runs the gradings (``grader.executors``: a kind, ``threads``, ``processes``,
-    ``dask`` with ``scheduler``, ``dask-local``, or an executor; None: ``processes`` when
-    ``jobs`` > 1, ``threads`` otherwise); this process writes every file whichever runs them.
+    ``dask`` with ``scheduler``, ``dask-local``, or an executor; None: ``threads``); this
+    process writes every file whichever runs them.
 
     ``on_done(report, done, total)`` is called once with ``None`` when the submissions are
     known, then after each one (for a progress bar). Raises ``Interrupted`` on SIGINT/SIGTERM

@@ -55,9 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     grade.add_argument(
         "--executor",
-        choices=("threads", "processes", "dask", "dask-local"),
-        help="where the gradings run (default: processes with --jobs > 1, threads otherwise); "
-        "dask needs --scheduler, dask-local starts --jobs local Dask workers",
+        choices=("threads", "processes", "local", "dask", "dask-local"),
+        help="where the gradings run: threads of this process (default, also 'local'), "
+        "--jobs judge processes, a Dask cluster (with --scheduler) or --jobs local Dask workers",
     )
     grade.add_argument(
         "--scheduler", metavar="ADDRESS", help="Dask scheduler for --executor dask (tcp://...)"

@@ -106,9 +106,11 @@ def test_results_are_those_of_a_threads_run(course, batch, reference, tmp_path, 
     assert _files(out) == _files(reference)  # and nothing else: no scratch, no temporary file
 
 
-def test_the_default_is_processes_for_parallel_batches_and_threads_for_one():
-    assert executors.make(None, jobs=2).name == "processes"
-    assert executors.make(None, jobs=1).name == "threads"
+def test_the_default_is_threads_and_every_kind_is_made():
+    assert executors.make(None, jobs=2).name == executors.make("local", jobs=3).name == "threads"
+    assert executors.make("processes", jobs=2).name == "processes"
+    assert executors.make("dask-local", jobs=2).name == "dask-local"
+    assert executors.make("dask", scheduler="tcp://127.0.0.1:8786").name == "dask"
 
 
 def _grade_failing_for_bob(course, sub, topics, sandbox):

@@ -121,11 +121,16 @@ def pack_course(course: Course, send_secret: bool) -> CoursePack:
 
 @dataclass(frozen=True)
 class SubmissionPack:
+    """A submission; ``files`` (topic, file name, content) where the worker cannot read the
+    client's files (None: the modules are graded where they are, for a local cluster)."""
+
     sub: Submission
-    files: tuple[tuple[str, str, bytes], ...]  # (topic, file name, content)
+    files: tuple[tuple[str, str, bytes], ...] | None
 
 
-def pack_submission(sub: Submission) -> SubmissionPack:
+def pack_submission(sub: Submission, ship: bool) -> SubmissionPack:
+    if not ship:
+        return SubmissionPack(sub, None)
     files = tuple((t, path.name, path.read_bytes()) for t, path in sub.modules.items())
     return SubmissionPack(replace(sub, modules={}), files)
 
@@ -218,15 +223,9 @@ def grade_on_worker(
         _active += 1
     try:
         with tempfile.TemporaryDirectory(dir=_scratch_root(), prefix="sub-") as folder:
-            modules = {}
-            for topic, name, data in sub_pack.files:
-                path = Path(folder) / name
-                if path.exists():  # two topics with one file name: keep them apart
-                    path = Path(folder) / topic / name
-                    path.parent.mkdir()
-                path.write_bytes(data)
-                modules[topic] = path
-            sub = replace(sub_pack.sub, modules=modules)
+            sub = sub_pack.sub
+            if sub_pack.files is not None:
+                sub = replace(sub, modules=_write_modules(Path(folder), sub_pack.files))
             # hidden from the sandbox: what the client hides (where it exists here) and this
             # worker's course copy, secret file and every submission it holds
             from grader.pipeline import sandbox_for
@@ -237,6 +236,22 @@ def grade_on_worker(
     finally:
         with _active_lock:
             _active -= 1
+
+
+def _write_modules(folder: Path, files: tuple[tuple[str, str, bytes], ...]) -> dict[str, Path]:
+    modules = {}
+    for topic, name, data in files:
+        path = folder / name
+        if path.exists():  # two topics with one file name: keep them apart
+            path = folder / topic / name
+            path.parent.mkdir()
+        path.write_bytes(data)
+        modules[topic] = path
+    return modules
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def stop_gradings() -> None:
@@ -256,6 +271,7 @@ def stop_gradings() -> None:
 # -- the client's side ------------------------------------------------------------------------
 class DaskExecutor:
     name = "dask"
+    local = False
 
     def __init__(
         self,
@@ -268,13 +284,14 @@ class DaskExecutor:
     ) -> None:
         """``scheduler``: the address of a running cluster; neither it nor ``client``: a
         ``LocalCluster`` of ``jobs`` single-threaded worker processes for the batch.
-        ``send_secret``: put the secret in the tasks (default: only for a local cluster)."""
+        ``send_secret``: put the secret in the tasks (default: only for a local cluster, whose
+        workers also read the submissions where they are; remote workers get their files)."""
         self.jobs = max(1, jobs)
         self.scheduler = scheduler
         self.client = client
-        self.send_secret = (
-            (scheduler is None and client is None) if send_secret is None else (send_secret)
-        )
+        self.local = scheduler is None and client is None  # a LocalCluster of this batch
+        self.name = "dask-local" if self.local else "dask"
+        self.send_secret = self.local if send_secret is None else send_secret
         self.retries = retries
         if self.client is None:
             _distributed()  # a clear error now, before any grading
@@ -363,13 +380,16 @@ class DaskExecutor:
         on_done: OnDone,
     ) -> None:
         batch = os.urandom(4).hex()
+        # the course once in the graph (a task that returns it), fetched once per worker,
+        # recomputed from its task if the workers holding it die
+        course = client.submit(_identity, pack, key=f"grader-course-{batch}", pure=False)
         futures = {}
         for index, job in enumerate(jobs):
             future = client.submit(
                 grade_on_worker,
                 grade,
-                pack,
-                pack_submission(job.sub),
+                course,
+                pack_submission(job.sub, ship=not self.local),
                 job.topics,
                 sandbox,
                 key=f"grade-{job.sub.student_id}-{batch}-{index}",
@@ -385,7 +405,7 @@ class DaskExecutor:
                     outcome = exc
                 on_done(futures[future], outcome)
         except BaseException:
-            client.cancel(list(futures), force=True)
+            client.cancel([*futures, course], force=True)
             try:
                 client.run(stop_gradings)
             except Exception:  # a worker gone meanwhile: nothing of it to stop

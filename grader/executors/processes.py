@@ -91,7 +91,12 @@ def serve(conn: Connection, parent: int) -> None:
             reply = ("ok", grade(*args))
         except BaseException as exc:  # sent as text: nothing of ours to unpickle or import
             reply = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
-        conn.send(reply)
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):  # the parent is gone
+            return
+        except Exception as exc:  # a result that does not pickle: a grader bug, said so
+            conn.send(("error", f"cannot send the result: {type(exc).__name__}: {exc}"))
 
 
 class _Judge:
