@@ -99,6 +99,8 @@ def cluster(tmp_path_factory):
 
 @pytest.mark.parametrize("kind", ["processes", "dask-local"])
 def test_results_are_those_of_a_threads_run(course, batch, reference, tmp_path, kind):
+    if kind.startswith("dask"):
+        pytest.importorskip("distributed")
     out = tmp_path / "out"
     reports = grade_batch(course, [batch], out, TOPICS, jobs=2, executor=kind)
     assert [r.student_id for r in reports] == sorted(CLASS)
@@ -109,6 +111,7 @@ def test_results_are_those_of_a_threads_run(course, batch, reference, tmp_path, 
 def test_the_default_is_threads_and_every_kind_is_made():
     assert executors.make(None, jobs=2).name == executors.make("local", jobs=3).name == "threads"
     assert executors.make("processes", jobs=2).name == "processes"
+    pytest.importorskip("distributed")
     assert executors.make("dask-local", jobs=2).name == "dask-local"
     assert executors.make("dask", scheduler="tcp://127.0.0.1:8786").name == "dask"
 

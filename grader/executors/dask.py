@@ -4,12 +4,13 @@
 A Dask worker is a judge: it needs the kit installed (the ``grader`` package, the same code as
 the client's: checked before the batch starts) and grades with the same sandbox
 (``grader.sandbox``) as a local run; student code never runs in the Dask worker's own process.
-The workers need no copy of the course or of the submissions: each task carries them.
+The workers need no copy of the course or of the submissions: the batch carries them.
 
 - The course: its configuration and check plans, and the files of the reference solutions
-  (``CoursePack``). A worker writes the solutions once per course version into a private
-  folder of its own (hidden from the sandbox, like the client's). The journal's fingerprints
-  are the client's, so the worker grades exactly what they describe.
+  (``CoursePack``), once per batch (a task that returns it, which the grading tasks depend
+  on). A worker writes the solutions once per course version into a private folder in its
+  Dask local directory (removed by Dask with the worker; hidden from the sandbox, like the
+  client's). The journal's fingerprints are the client's: the worker grades what they say.
 - The secret: with ``dask-local`` (workers on this machine, started by this process) it is
   in the task. With ``dask`` (a remote cluster) it never leaves the client: each worker reads
   its own, from the course's secret variable (``GRADER_SECRET`` unless ``secret_env`` says
@@ -18,7 +19,8 @@ The workers need no copy of the course or of the submissions: each task carries 
   batch and again in every task. A worker with another secret (or none, where the course
   has one) is an error that names it, never a silently different grade.
 - A submission: its module files (bytes; each at most the layout's module limit), written
-  into a private scratch folder on the worker for the grading and removed after it.
+  into a private scratch folder on the worker for the grading and removed after it (with
+  ``dask-local``, on this machine, the workers read them where they are).
 
 What comes back is the ``Graded`` result (pickled by Dask: the workers are the instructor's
 own trusted judges; the untrusted worker below each of them speaks only the sandbox's
@@ -142,8 +144,16 @@ _active_lock = threading.Lock()
 
 @cache
 def _scratch_root() -> Path:
-    root = Path(tempfile.gettempdir()) / f"grader-dask-{os.getpid()}"
-    root.mkdir(mode=0o700, exist_ok=True)
+    """This worker's folder for course copies and submissions: inside the Dask worker's own
+    local directory, which Dask removes when the worker closes (and purges after a crash)."""
+    try:
+        from distributed import get_worker
+
+        base = Path(get_worker().local_directory)
+    except (ImportError, ValueError):  # not in a Dask worker (called directly)
+        base = Path(tempfile.gettempdir()) / f"grader-dask-{os.getpid()}"
+    root = base / "grader"
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
     return root
 
 
@@ -230,7 +240,7 @@ def grade_on_worker(
             # worker's course copy, secret file and every submission it holds
             from grader.pipeline import sandbox_for
 
-            here = sandbox_for(course, extra_hidden=(_scratch_root(),)).hide
+            here = sandbox_for(course, extra_hidden=(_scratch_root().parent,)).hide
             hide = tuple(dict.fromkeys(p for p in (*sandbox.hide, *here) if os.path.exists(p)))
             return grade(course, sub, topics, replace(sandbox, hide=hide))
     finally:
@@ -312,13 +322,16 @@ class DaskExecutor:
             with client:
                 yield client
             return
-        cluster = distributed.LocalCluster(
-            n_workers=self.jobs,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        try:
+            cluster = distributed.LocalCluster(
+                n_workers=self.jobs,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        except Exception as exc:  # workers that did not start in time, no free port, ...
+            raise ExecutorError(f"cannot start a local Dask cluster: {exc}") from exc
         with cluster, distributed.Client(cluster) as client:
             yield client
 
