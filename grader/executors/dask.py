@@ -59,6 +59,7 @@ from grader.sandbox.process import Sandbox
 
 SECRET_FILE_ENV = "GRADER_SECRET_FILE"
 CONNECT_TIMEOUT_S = 10
+STOPPING_WAIT_S = 30.0  # a task arriving while an interrupted batch's gradings still end
 
 
 class WorkerMismatch(Exception):
@@ -227,8 +228,13 @@ def grade_on_worker(
 ) -> Any:
     """A task: grade one submission on this Dask worker with the sandbox of a local run."""
     global _active
+    from grader.batch import Interrupted
+
     process.become_subreaper()  # what a student detaches comes back here to be killed
     course = _course(course_pack)
+    deadline = time.monotonic() + STOPPING_WAIT_S
+    while process.stopping() and time.monotonic() < deadline:  # an interrupted batch's end
+        time.sleep(0.05)
     with _active_lock:
         _active += 1
     try:
@@ -243,6 +249,8 @@ def grade_on_worker(
             here = sandbox_for(course, extra_hidden=(_scratch_root().parent,)).hide
             hide = tuple(dict.fromkeys(p for p in (*sandbox.hide, *here) if os.path.exists(p)))
             return grade(course, sub, topics, replace(sandbox, hide=hide))
+    except Interrupted:  # this worker was told to stop: the client interrupted the batch
+        raise RuntimeError("grading stopped on this worker (the batch was interrupted)") from None
     finally:
         with _active_lock:
             _active -= 1

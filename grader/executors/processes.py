@@ -53,6 +53,10 @@ class JudgeDied(Exception):
     """The judge process grading a submission died before it answered."""
 
 
+class GradingFailed(Exception):
+    """The grading raised in the judge process (its type, message and traceback, as text)."""
+
+
 def _stop_and_exit() -> None:
     process.stop_all()  # this judge's workers and what they detached
     os._exit(STOPPED)
@@ -176,7 +180,7 @@ class ProcessExecutor:
                     if reply is not None:
                         index, judge.index = judge.index, None
                         kind, value = reply
-                        on_done(index, value if kind == "ok" else JudgeDied(value))
+                        on_done(index, value if kind == "ok" else GradingFailed(value))
                     elif judge.proc.sentinel in ready or judge.conn in ready:
                         judge.proc.join()
                         if judge.proc.exitcode == STOPPED:  # SIGTERM to the process group
@@ -189,6 +193,8 @@ class ProcessExecutor:
                         judge.proc.join()
                         if judge.proc.exitcode == STOPPED:
                             raise KeyboardInterrupt
+                        if not queue:
+                            continue
                         judge.conn.close()
                         judges[judges.index(judge)] = judge = self._start()
                     dispatch(judge)
