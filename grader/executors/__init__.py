@@ -69,12 +69,13 @@ class Executor(Protocol):
 
 
 def default_kind(jobs: int) -> str:
-    """``threads``, whatever ``jobs``. Judge processes are not the default: measured on the
-    2-core development machine (``scripts/bench_executors.py``, 20 copies of alice, losses,
-    ``--jobs 2``, medians of 3) they were slower (23.4 s against 17.0 s; their interpreter
-    start and warm-up cost more than the interpreter lock does on so small a workload), and
-    no faster on a heavier one (8 copies, conv+backprop+autograd+optimizers: 44.8 s against
-    42.7 s). Choose ``processes`` where the judges' own work dominates and cores are free."""
+    """``threads``, whatever ``jobs``. Judge processes are not the default: on the 2-core
+    development machine (shared, load 4-10; ``scripts/bench_executors.py``, ``--jobs 2``,
+    medians) they were no faster: 20 copies of alice, losses, 7 runs: 10.4 s against 8.1 s
+    for threads (3 runs at lower load: 5.3 s against 5.8 s); 8 copies, conv, backprop,
+    autograd and optimizers, 3 runs: 20.9 s against 19.2 s. Their interpreter start and
+    warm-up cost more than the interpreter lock does here; choose ``processes`` where the
+    judges' own work dominates and cores are free (or for a judge that may crash)."""
     return "threads"
 
 
