@@ -16,11 +16,12 @@ from __future__ import annotations
 import shutil
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 
-from grader import journal
+from grader import executors, journal
 from grader.config import Course
+from grader.executors import Executor
 from grader.judge.seeds import secret_id
 from grader.layouts.kit import Submission
 from grader.layouts.select import discover
@@ -63,6 +64,87 @@ def write_reports(out: Path, report: SubmissionReport, crash: str = "") -> None:
     write_atomic(folder / "staff.log", staff_log(report, crash))
 
 
+@dataclass(frozen=True)
+class Graded:
+    """What grading one submission gave: its report, and the traceback when the grader
+    itself failed on it (the report is then an "autograder failed" one)."""
+
+    report: SubmissionReport
+    crash: str = ""
+
+
+def _grader_failed(course: Course, sub: Submission, topics: tuple[str, ...], crash: str) -> Graded:
+    report = SubmissionReport(
+        sub.student_id,
+        (),
+        "unknown",
+        secret_id(course.secret),
+        0.0,
+        topics,
+        grader_error=crash.strip().splitlines()[-1] if crash.strip() else "unknown failure",
+    )
+    return Graded(report, crash)
+
+
+def grade_job(course: Course, sub: Submission, topics: tuple[str, ...], sandbox: Sandbox) -> Graded:
+    """Grade ``topics`` of ``sub`` (where an executor runs it: a thread, a judge process, a
+    Dask worker); a grader failure becomes the submission's result. Raises ``Interrupted``
+    when the workers were stopped meanwhile (the results are not the student's then)."""
+    try:
+        graded = Graded(grade_submission(course, sub, topics, sandbox=sandbox))
+    except Exception:
+        graded = _grader_failed(course, sub, topics, traceback.format_exc())
+    if process.stopping():  # interrupted while grading: the results are not the student's
+        raise Interrupted(0, 0)
+    return graded
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the journal says about one submission before grading: the topics to grade now,
+    their fingerprints, and the stored entry to merge into."""
+
+    sub: Submission
+    todo: tuple[str, ...]
+    prints: dict[str, str]
+    stored: journal.Entry | None
+
+
+def _plan(
+    course: Course, sub: Submission, topics: tuple[str, ...], out: Path, force: bool
+) -> _Plan:
+    folder = out / sub.student_id
+    prints = journal.fingerprints(course, sub, topics)
+    stored = journal.read(folder)
+    if stored is not None and stored.report.student_id != sub.student_id:
+        stored = None
+    changed = (t for t in topics if stored is None or stored.fingerprints.get(t) != prints[t])
+    todo = topics if force else tuple(changed)  # forced or not, other topics are kept (merge)
+    return _Plan(sub, todo, prints, stored)
+
+
+def _kept(out: Path, plan: _Plan) -> SubmissionReport:
+    """The journal's report of a submission with nothing to grade (reports restored if
+    deleted by hand)."""
+    assert plan.stored is not None
+    if not all((out / plan.sub.student_id / name).is_file() for name in REPORTS):
+        write_reports(out, plan.stored.report)
+    return plan.stored.report
+
+
+def _finish(course: Course, out: Path, plan: _Plan, graded: Graded) -> SubmissionReport:
+    """Merge a grading into the journal's report; write the reports, then the journal."""
+    report, prints, stored = graded.report, plan.prints, plan.stored
+    if stored is not None and not report.grader_error:
+        report = journal.merge(stored.report, report, course.topics)
+        prints = {**stored.fingerprints, **prints}
+    write_reports(out, report, graded.crash)
+    # a grader failure keeps no fingerprint: it is in the gradebook, and the next run regrades it
+    done = {} if report.grader_error else {t: prints[t] for t in report.topics}
+    journal.write(out / report.student_id, journal.Entry(report, done))
+    return report
+
+
 def grade_one(
     course: Course,
     sub: Submission,
@@ -73,41 +155,10 @@ def grade_one(
 ) -> SubmissionReport:
     """Grade the topics of ``sub`` whose inputs changed since the journal (all with ``force``),
     merge them into the journal's report, and write the reports and then the journal."""
-    folder = out / sub.student_id
-    prints = journal.fingerprints(course, sub, topics)
-    stored = journal.read(folder)
-    if stored is not None and stored.report.student_id != sub.student_id:
-        stored = None
-    changed = (t for t in topics if stored is None or stored.fingerprints.get(t) != prints[t])
-    todo = topics if force else tuple(changed)  # forced or not, other topics are kept (merge)
-    if stored is not None and not todo:
-        if not all((folder / name).is_file() for name in REPORTS):  # deleted by hand: restore
-            write_reports(out, stored.report)
-        return stored.report
-    crash = ""
-    try:
-        report = grade_submission(course, sub, todo, sandbox=sandbox)
-    except Exception:
-        crash = traceback.format_exc()
-        report = SubmissionReport(
-            sub.student_id,
-            (),
-            "unknown",
-            secret_id(course.secret),
-            0.0,
-            todo,
-            grader_error=crash.strip().splitlines()[-1],
-        )
-    if process.stopping():  # interrupted while grading: the results are not the student's
-        raise Interrupted(0, 0)
-    if stored is not None and not report.grader_error:
-        report = journal.merge(stored.report, report, course.topics)
-        prints = {**stored.fingerprints, **prints}
-    write_reports(out, report, crash)
-    # a grader failure keeps no fingerprint: it is in the gradebook, and the next run regrades it
-    done = {} if report.grader_error else {t: prints[t] for t in report.topics}
-    journal.write(folder, journal.Entry(report, done))
-    return report
+    plan = _plan(course, sub, topics, out, force)
+    if plan.stored is not None and not plan.todo:
+        return _kept(out, plan)
+    return _finish(course, out, plan, grade_job(course, sub, plan.todo, sandbox))
 
 
 def _tidy(out: Path) -> None:
@@ -136,14 +187,21 @@ def grade_batch(
     on_done: Callable[[SubmissionReport | None, int, int], None] | None = None,
     force: bool = False,
     layout: str = "kit",
+    executor: str | Executor | None = None,
+    scheduler: str | None = None,
 ) -> list[SubmissionReport]:
     """Grade every submission under ``paths`` into ``out``; return the reports by student id.
     ``layout`` reads each submission (``grader.layouts.select``: kit, cs231n or auto).
+    ``executor`` runs the gradings (``grader.executors``: a kind, ``threads``, ``processes``,
+    ``dask`` with ``scheduler``, ``dask-local``, or an executor; None: ``threads``); this
+    process writes every file whichever runs them.
 
     ``on_done(report, done, total)`` is called once with ``None`` when the submissions are
     known, then after each one (for a progress bar). Raises ``Interrupted`` on SIGINT/SIGTERM
     (KeyboardInterrupt in the calling thread), after stopping every worker.
     """
+    if executor is None or isinstance(executor, str):
+        executor = executors.make(executor, jobs, scheduler)
     out.mkdir(parents=True, exist_ok=True)
     _tidy(out)
     scratch = out / SCRATCH
@@ -151,7 +209,7 @@ def grade_batch(
         submissions = discover(paths, topics, scratch, layout)
         hidden = (out.resolve(), *(p.resolve() for p in paths))
         sandbox = sandbox_for(course, extra_hidden=hidden)
-        reports = _grade_all(course, submissions, topics, out, sandbox, jobs, on_done, force)
+        reports = _grade_all(course, submissions, topics, out, sandbox, executor, on_done, force)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         rebuild_gradebook(course, out)
@@ -164,29 +222,40 @@ def _grade_all(
     topics: tuple[str, ...],
     out: Path,
     sandbox: Sandbox,
-    jobs: int,
+    executor: Executor,
     on_done: Callable[[SubmissionReport | None, int, int], None] | None,
     force: bool,
 ) -> list[SubmissionReport]:
     reports: list[SubmissionReport] = []
+    total = len(submissions)
     if on_done:
-        on_done(None, 0, len(submissions))
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-    futures: list[Future[SubmissionReport]] = []
+        on_done(None, 0, total)
+
+    def record(report: SubmissionReport) -> None:
+        reports.append(report)
+        if on_done:
+            on_done(report, len(reports), total)
+
+    plans = [_plan(course, s, topics, out, force) for s in submissions]
+    queued: list[_Plan] = []
+    for plan in plans:
+        if plan.stored is not None and not plan.todo:
+            record(_kept(out, plan))
+        else:
+            queued.append(plan)
+
+    def finished(index: int, outcome: Graded | BaseException) -> None:
+        plan = queued[index]
+        if isinstance(outcome, Interrupted):  # its workers were stopped: not the student's
+            raise KeyboardInterrupt
+        if isinstance(outcome, BaseException):  # the executor lost it: a grader failure
+            crash = "".join(traceback.format_exception(outcome))
+            outcome = _grader_failed(course, plan.sub, plan.todo, crash)
+        record(_finish(course, out, plan, outcome))
+
+    jobs = [executors.Job(p.sub, p.todo) for p in queued]
     try:
-        futures = [
-            pool.submit(grade_one, course, s, topics, out, sandbox, force) for s in submissions
-        ]
-        for future in as_completed(futures):
-            reports.append(future.result())
-            if on_done:
-                on_done(reports[-1], len(reports), len(submissions))
+        executor.run(grade_job, course, sandbox, jobs, finished)
     except (KeyboardInterrupt, Interrupted):
-        process.stop_all()  # kills every worker; running gradings end within moments
-        pool.shutdown(wait=True, cancel_futures=True)
-        process.resume()
-        done = sum(1 for f in futures if f.done() and not f.cancelled() and not f.exception())
-        raise Interrupted(done, len(submissions)) from None
-    finally:
-        pool.shutdown(wait=True)
+        raise Interrupted(len(reports), total) from None
     return reports

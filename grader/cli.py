@@ -11,6 +11,7 @@ from pathlib import Path
 
 from grader import __version__, config, registry
 from grader.batch import Interrupted
+from grader.executors import ExecutorError
 from grader.layouts.kit import LayoutError
 from grader.sandbox import process
 
@@ -64,6 +65,15 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--force", action="store_true", help="regrade what the output folder's journal has"
     )
+    grade.add_argument(
+        "--executor",
+        choices=("threads", "processes", "local", "dask", "dask-local"),
+        help="where the gradings run: threads of this process (default, also 'local'), "
+        "--jobs judge processes, a Dask cluster (with --scheduler) or --jobs local Dask workers",
+    )
+    grade.add_argument(
+        "--scheduler", metavar="ADDRESS", help="Dask scheduler for --executor dask (tcp://...)"
+    )
 
     sub.add_parser("validate", help="solutions earn every point, stubs earn zero, APIs match")
 
@@ -113,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "checks":
             return _checks(course, args, terminal)
         return _validate(course, terminal)
-    except (config.ConfigError, LayoutError, registry.UnknownTopic) as exc:
+    except (config.ConfigError, LayoutError, registry.UnknownTopic, ExecutorError) as exc:
         terminal.error(str(exc))
         return EXIT_USAGE
     except Interrupted as stop:
@@ -170,6 +180,8 @@ def _grade(course, args, terminal) -> int:
             on_done,
             force=args.force,
             layout=args.layout,
+            executor=args.executor,
+            scheduler=args.scheduler,
         )
     terminal.batch_table(reports, topics)
     terminal.info(

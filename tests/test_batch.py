@@ -98,10 +98,30 @@ def test_topic_runs_merge_and_the_gradebook_holds_every_student(course, tmp_path
 
 
 # -- the real command: SIGKILL, SIGINT and SIGTERM ------------------------------------------------
-def _command(batch: Path, out: Path, config: Path | None = None) -> list[str]:
+def _command(
+    batch: Path, out: Path, config: Path | None = None, executor: str | None = None
+) -> list[str]:
     cmd = [sys.executable, "-m", "grader", *(["--config", str(config)] if config else [])]
     cmd += ["grade", str(batch), "--out", str(out), "--jobs", "2"]
+    cmd += ["--executor", executor] if executor else []
     return cmd + [arg for t in TOPICS for arg in ("--topic", t)]
+
+
+# every executor: threads of the judge, judge processes of its own, a local Dask cluster
+KILL_CASES = [
+    *((point, ex) for ex in ("threads", "processes") for point in ("at start-up", "0 done")),
+    *((point, ex) for ex in ("threads", "processes") for point in ("1 done", "3 done")),
+    ("1 done", "dask-local"),
+]
+INTERRUPT_CASES = [
+    *(
+        (isolation, sig, ex)
+        for ex in ("threads", "processes")
+        for isolation in ("auto", "process")
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    ),
+    ("auto", signal.SIGTERM, "dask-local"),
+]
 
 
 def _processes_mentioning(text: str) -> list[int]:
@@ -139,13 +159,17 @@ def uninterrupted(tmp_path_factory) -> tuple[Path, Path]:
     return batch, root / "reference"
 
 
-@pytest.mark.parametrize("point", ["at start-up", "0 done", "1 done", "3 done"])
+@pytest.mark.parametrize("point, executor", KILL_CASES)
 def test_sigkill_at_any_moment_then_a_rerun_gives_the_uninterrupted_files(
-    uninterrupted, tmp_path, point
+    uninterrupted, tmp_path, point, executor
 ):
+    if executor.startswith("dask"):
+        pytest.importorskip("distributed")
     batch, reference = uninterrupted
     out = tmp_path / "out"
-    judge = subprocess.Popen(_command(batch, out), cwd=REPO, stdout=subprocess.DEVNULL)
+    judge = subprocess.Popen(
+        _command(batch, out, executor=executor), cwd=REPO, stdout=subprocess.DEVNULL
+    )
     if point == "at start-up":
         time.sleep(0.3)
     else:
@@ -180,9 +204,12 @@ def dropout_backward(dout, cache):
 '''
 
 
-@pytest.mark.parametrize("isolation", ["auto", "process"])
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_an_interrupt_stops_at_once_cleanly_and_leaves_nothing_running(tmp_path, isolation, sig):
+@pytest.mark.parametrize("isolation, sig, executor", INTERRUPT_CASES)
+def test_an_interrupt_stops_at_once_cleanly_and_leaves_nothing_running(
+    tmp_path, isolation, sig, executor
+):
+    if executor.startswith("dask"):
+        pytest.importorskip("distributed")
     batch = _class(tmp_path / "batch", ("alice", "bob"))
     (batch / "zed").mkdir()
     (batch / "zed" / "dropout.py").write_text(SPINNER)
@@ -193,7 +220,10 @@ def test_an_interrupt_stops_at_once_cleanly_and_leaves_nothing_running(tmp_path,
     config.write_text(text.replace("solutions: solutions", f"solutions: {REPO / 'solutions'}"))
     out = tmp_path / "out"
     judge = subprocess.Popen(
-        _command(batch, out, config), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        _command(batch, out, config, executor),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     _wait_until(lambda: len(_processes_mentioning(str(batch / "zed"))) >= 2)  # spinning
     started = time.monotonic()
