@@ -12,7 +12,6 @@ from importlib import resources
 from typing import Any
 
 import fastjsonschema
-import jsonschema
 
 from grader import __version__
 from grader.pipeline import CheckResult, SubmissionReport
@@ -30,6 +29,8 @@ def validator() -> Callable[[dict[str, Any]], Any]:
     a whole course's results.json). The schema declares draft 2020-12 but uses only keywords
     that mean the same in draft 7, which fastjsonschema compiles; ``tests/reports`` checks that
     both libraries agree on it."""
+    import jsonschema  # 0.15 s to import: only here, once, and for errors
+
     jsonschema.validators.validator_for(schema()).check_schema(schema())
     return fastjsonschema.compile(
         {**schema(), "$schema": "http://json-schema.org/draft-07/schema#"}
@@ -41,6 +42,8 @@ def validate(data: dict[str, Any]) -> None:
     try:
         validator()(data)
     except fastjsonschema.JsonSchemaValueException as exc:
+        import jsonschema
+
         raise jsonschema.ValidationError(exc.message, path=exc.path) from None
 
 

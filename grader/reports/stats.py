@@ -164,7 +164,7 @@ def load(out: Path) -> ClassStats:
         folder = path.parent.name
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            jsonschema.validate(data, gradescope.schema())
+            gradescope.validate(data)
         except jsonschema.ValidationError as exc:
             unreadable.append((folder, f"not in the results format ({exc.message[:80]})"))
             continue
