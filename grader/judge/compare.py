@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +58,10 @@ RATIO_SPREAD = 1e-9  # how far the elementwise ratios may differ, relative to th
 
 
 def whole_number(value: float) -> int | None:
-    """``value`` as an integer when it is one (to within ``RATIO_SPREAD``), else None."""
+    """``value`` as an integer when it is one (to within ``RATIO_SPREAD``), else None (also
+    for inf and NaN: ``1 / c`` of a ratio 0 is inf)."""
+    if not math.isfinite(value):
+        return None
     k = round(value)
     return k if k and abs(value - k) <= RATIO_SPREAD * abs(value) else None
 

@@ -40,6 +40,8 @@ def test_exact_ratios_are_found(got, want, ratio):
         (np.array([np.nan, 2.0]), np.array([1.0, 1.0])),
         (np.array([np.inf, 2.0]), np.array([1.0, 1.0])),
         (np.zeros(3), EXPECTED[0]),  # all zeros is not "0 times"
+        (np.float64(0.0), np.float64(3.0)),  # one zero against a value: 1 / 0 is no ratio
+        (np.float64(1e-320), np.float64(3.0)),  # its reciprocal overflows
         (np.float64(2.3), np.float64(1.0)),  # one value always has some ratio: not a whole one
         (EXPECTED, EXPECTED),  # the same
         (np.zeros((2, 3)), np.zeros((3, 2))),  # shapes differ
