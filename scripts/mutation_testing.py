@@ -549,13 +549,13 @@ def load_equivalent(path: Path = EQUIVALENT_FILE) -> dict[str, str]:
     return _load_reasons(path)
 
 
-def _load_reasons(path: Path) -> dict[str, str]:
+def _load_reasons(path: Path, key: str = "reason") -> dict[str, str]:
     import yaml
 
     if not path.is_file():
         return {}
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    return {entry["id"]: str(entry["reason"]).strip() for entry in data}
+    return {entry["id"]: str(entry[key]).strip() for entry in data}
 
 
 @dataclass(frozen=True)
@@ -594,7 +594,7 @@ def write_report(
     command: str,
 ) -> dict:
     """REPORT.md (per-topic table, equivalents with reasons, survivors) and report.json."""
-    why = _load_reasons(SURVIVORS_FILE)
+    why = _load_reasons(SURVIVORS_FILE, "why")
     graded = [m for m in all_mutants if m.id in results]
     by_topic: dict[str, list[Mutant]] = {}
     for m in graded:
