@@ -392,6 +392,22 @@ def mutants(topic: str, source: str) -> list[Mutant]:
     return sorted(found.values(), key=lambda m: m.id)
 
 
+def null_mutant(topic: str, source: str) -> Mutant:
+    """The control: every function unparsed as the mutants are, nothing changed. It must earn
+    every point (else the splicing of mutants, not the mutation, would kill them)."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    spans = [
+        (min([fn.lineno, *(d.lineno for d in fn.decorator_list)]), fn)
+        for _, fn, _ in _functions(tree)
+    ]
+    for start, fn in sorted(spans, key=lambda span: -span[0]):  # bottom-up: lines stay valid
+        lines[start - 1 : fn.end_lineno] = [
+            textwrap.indent(ast.unparse(fn), " " * fn.col_offset) + "\n"
+        ]
+    return Mutant(f"{topic}/-/null/-", topic, "-", "null", "no change", 0, "".join(lines))
+
+
 # -- grading ----------------------------------------------------------------------------------
 
 

@@ -115,6 +115,17 @@ def test_mutant_ids_do_not_depend_on_line_numbers(course, topic):
     assert [m.line for m in after] == [m.line + 2 for m in before]
 
 
+@pytest.mark.parametrize("topic", ["dropout", "batchnorm"])
+def test_the_null_mutant_survives(course, topic):
+    """Every function rewritten as mutants are (ast.unparse, spliced in), nothing changed:
+    it earns every point, so a mutant is killed by its change and not by the rewriting."""
+    source = (course.solutions_dir / f"{topic}.py").read_text()
+    null = mt.null_mutant(topic, source)
+    assert null.source != source
+    assert ast.dump(ast.parse(null.source)) == ast.dump(ast.parse(source))  # same program
+    assert mt.grade(course, null).status == "survived"
+
+
 def _dropout_mutants(function: str) -> list:
     source = (ROOT / "solutions" / "dropout.py").read_text()
     return [m for m in mt.mutants("dropout", source) if m.function == function]
