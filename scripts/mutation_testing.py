@@ -10,7 +10,7 @@ rest of the topic only when those all pass; the reference earns every point, so 
 loses a point in the first stage loses it on the topic.
 
 Why an AST mutator of our own and not mutmut or cosmic-ray (both tried, see
-``soundness/REPORT.md``): both change the module where the grader's judge reads the reference
+``soundness/README.md``): both change the module where the grader's judge reads the reference
 (cosmic-ray edits ``solutions/<topic>.py`` in place; mutmut 3 writes a ``mutants/`` copy whose
 functions are trampolines that import mutmut and pick the mutant from ``MUTANT_UNDER_TEST``, an
 environment variable the kit's worker scrubs by design), and both decide by a test command's
