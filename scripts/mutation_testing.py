@@ -463,13 +463,18 @@ def _function_of_check(check_id: str) -> str:
 
 def grade(course, mutant: Mutant) -> Result:
     """Grade ``mutant`` with ``course``; killed when it earns less than the reference on the
-    checks graded (the mutated function's checks first, then the rest of the topic)."""
+    checks graded (the mutated function's checks first, then the rest of the topic).
+    ``not_run`` when this machine runs none of the mutated function's checks (GPU-only
+    checks without CUDA) and no other check kills it: neither killed nor a survivor."""
+    from grader.checks.base import Outcome
+
     started = time.perf_counter()
     ref = reference_points(course, mutant.topic)
     owner = mutant.function.split(".")[0]
     plans = course.plans[mutant.topic]
     first = [p for p in plans if _function_of_check(p.check_id) == owner]
     rest = [p for p in plans if _function_of_check(p.check_id) != owner]
+    unrun = False
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
         path = Path(tmp) / f"{mutant.topic}.py"
         path.write_text(mutant.source, encoding="utf-8")
@@ -477,6 +482,8 @@ def grade(course, mutant: Mutant) -> Result:
             if not stage:
                 continue
             points, results = _score(course, mutant.topic, path, stage)
+            if stage is first:
+                unrun = all(r.outcome is Outcome.NOT_RUN for r in results)
             if points < sum(ref.get(p.check_id, 0.0) for p in stage):
                 lost = next(r for r in results if r.points < ref.get(r.check_id, 0.0))
                 return Result(
@@ -486,7 +493,8 @@ def grade(course, mutant: Mutant) -> Result:
                     lost.outcome.value + (" (grader fault)" if lost.grader_fault else ""),
                     round(time.perf_counter() - started, 2),
                 )
-    return Result(mutant.id, "survived", seconds=round(time.perf_counter() - started, 2))
+    status = "not_run" if unrun else "survived"
+    return Result(mutant.id, status, seconds=round(time.perf_counter() - started, 2))
 
 
 _COURSE = None
@@ -580,10 +588,11 @@ class Tally:
     killed: int
     equivalent: int
     survived: int
+    not_run: int = 0  # every check of the function needs a GPU this machine lacks
 
     @property
     def kill_rate(self) -> float:
-        """Killed over the non-equivalent mutants (1.0 when there are none)."""
+        """Killed over the non-equivalent mutants graded here (1.0 when there are none)."""
         graded = self.killed + self.survived
         return self.killed / graded if graded else 1.0
 
@@ -593,13 +602,19 @@ def tally(results: Iterable[Result], equivalent: dict[str, str]) -> Tally:
     that is killed counts as killed: the listing was wrong, and the report says so)."""
     counts = Counter()
     for r in results:
-        if r.status == "killed":
-            counts["killed"] += 1
+        if r.status in ("killed", "not_run"):
+            counts[r.status] += 1
         elif r.id in equivalent:
             counts["equivalent"] += 1
         else:
             counts["survived"] += 1
-    return Tally(sum(counts.values()), counts["killed"], counts["equivalent"], counts["survived"])
+    return Tally(
+        sum(counts.values()),
+        counts["killed"],
+        counts["equivalent"],
+        counts["survived"],
+        counts["not_run"],
+    )
 
 
 def write_report(
@@ -633,6 +648,14 @@ def write_report(
         "survivors": [{**_row(m), "why": why.get(m.id, "")} for m in survivors],
         "equivalent": [{**_row(m), "reason": equivalent[m.id]} for m in equivalents],
         "listed_equivalent_but_killed": wrongly_equivalent,
+        "not_run": dict(
+            Counter(f"{m.topic}/{m.function}" for m in graded if results[m.id].status == "not_run")
+        ),
+        "grader_faults": [
+            {"id": m.id, "check": results[m.id].by, "outcome": results[m.id].outcome}
+            for m in graded
+            if "grader" in results[m.id].outcome or results[m.id].by == "grader error"
+        ],
     }
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.with_suffix(".json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
@@ -660,20 +683,21 @@ def _markdown(data: dict) -> str:
         f"Command: `{data['command']}`",
         "",
         "A mutant is **killed** when the grader gives it fewer points than the reference on its",
-        "topic. Kill rate = killed / (killed + survived); equivalent mutants are left out.",
+        "topic. Kill rate = killed / (killed + survived): equivalent mutants, and those whose",
+        "function has only GPU checks on a machine without CUDA (not run), are left out.",
         "",
-        "| topic | mutants | killed | equivalent | survived | kill rate |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| topic | mutants | killed | equivalent | survived | not run (no GPU) | kill rate |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for topic, t in data["topics"].items():
         out.append(
             f"| `{topic}` | {t['mutants']} | {t['killed']} | {t['equivalent']} | "
-            f"{t['survived']} | {100 * t['kill_rate']:.1f}% |"
+            f"{t['survived']} | {t['not_run']} | {100 * t['kill_rate']:.1f}% |"
         )
     t = data["total"]
     out.append(
         f"| **all** | {t['mutants']} | {t['killed']} | {t['equivalent']} | {t['survived']} | "
-        f"{100 * t['kill_rate']:.1f}% |"
+        f"{t['not_run']} | {100 * t['kill_rate']:.1f}% |"
     )
     out += ["", f"## Survivors ({len(data['survivors'])})", ""]
     out += [
@@ -693,6 +717,13 @@ def _markdown(data: dict) -> str:
         out.append(
             f"| {s['topic']} | `{s['function']}` | {_cell(s['mutation'])} | {_cell(s['reason'])} |"
         )
+    if data["not_run"]:
+        out += ["", "## Not run here (every check of the function needs a CUDA device)", ""]
+        out += ["Rerun on a GPU machine to grade them.", ""]
+        out += [f"- `{f}`: {n} mutants" for f, n in data["not_run"].items()]
+    if data["grader_faults"]:
+        out += ["", "## Killed by a fault of the grader itself (grader bugs to fix)", ""]
+        out += [f"- `{g['id']}`: {g['check']} ({g['outcome']})" for g in data["grader_faults"]]
     if data["listed_equivalent_but_killed"]:
         out += ["", "Listed as equivalent but killed (remove from equivalent.yml):", ""]
         out += [f"- `{i}`" for i in data["listed_equivalent_but_killed"]]

@@ -32,12 +32,12 @@ def _load_script():
 mt = _load_script()
 
 # The CI sample: SAMPLE mutants drawn with SEED from every topic (about 2-3 minutes on a
-# 2-core machine). THRESHOLD is the goal of issue 11 (95% of the non-equivalent mutants
-# killed); BASELINE is what the first full run's checks kill on this sample, so a change that
-# weakens the checks fails here even before the goal is reached.
+# 2-core machine). THRESHOLD was set from the first full run (soundness/REPORT.md: 98.3% of
+# the non-equivalent mutants killed over the course, 97.4% on this sample: 186 killed, 5
+# survived); issue 11 asks for at least 95%, which leaves room for four more survivors here.
 SAMPLE, SEED = 200, 11
 THRESHOLD = 0.95
-BASELINE = 0.80
+
 
 SOURCE = '''"""A module."""
 
@@ -175,27 +175,18 @@ def sample(every_mutant, tmp_path_factory):
     return _sample_rate(mutants, tmp_path_factory.mktemp("mutants"), SAMPLE)
 
 
-def test_sample_kill_rate_does_not_drop_below_the_baseline(sample):
+def test_sample_kill_rate_reaches_the_threshold(sample):
     t, survivors = sample
     assert t.mutants == SAMPLE
-    assert t.kill_rate >= BASELINE, (
-        f"kill rate {100 * t.kill_rate:.1f}% < {100 * BASELINE:.0f}% on the seeded sample; "
-        f"survivors: {survivors}"
+    assert t.kill_rate >= THRESHOLD, (
+        f"the checks kill {100 * t.kill_rate:.1f}% of the non-equivalent mutants of the seeded "
+        f"sample, less than {100 * THRESHOLD:.0f}%; survivors: {survivors} (a check lost? see "
+        "soundness/README.md; an equivalent mutant goes into soundness/equivalent.yml)"
     )
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: the first full run kills fewer than 95% of the non-equivalent mutants; "
-    "soundness/REPORT.md lists the survivors that new checks must kill",
-)
-def test_sample_kill_rate_reaches_the_goal(sample):
-    t, survivors = sample
-    assert t.kill_rate >= THRESHOLD, f"kill rate {100 * t.kill_rate:.1f}%; {survivors}"
 
 
 @pytest.mark.slow
 def test_full_run_kill_rate(every_mutant, tmp_path):
     mutants = [m for found in every_mutant.values() for m in found]
     t, survivors = _sample_rate(mutants, tmp_path, None)
-    assert t.kill_rate >= BASELINE, f"kill rate {100 * t.kill_rate:.1f}%: {survivors}"
+    assert t.kill_rate >= THRESHOLD, f"kill rate {100 * t.kill_rate:.1f}%: {survivors}"
