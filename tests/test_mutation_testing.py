@@ -33,9 +33,9 @@ mt = _load_script()
 
 # The CI sample: SAMPLE mutants drawn with SEED from every topic (about 2-3 minutes on a
 # 2-core machine). THRESHOLD was set from the first full run (soundness/REPORT.md: 98.3% of
-# the non-equivalent mutants killed over the course, 97.4% on this sample: 186 killed, 5
-# survived); issue 11 asks for at least 95%, which leaves room for four more survivors here.
-SAMPLE, SEED = 200, 11
+# the non-equivalent mutants killed over the course, 97.9% on this sample: 282 killed, 6
+# survived); issue 11 asks for at least 95%, which leaves room for eight more survivors here.
+SAMPLE, SEED = 300, 11
 THRESHOLD = 0.95
 
 
