@@ -37,6 +37,7 @@ import ast
 import copy
 import hashlib
 import json
+import multiprocessing
 import os
 import random
 import sys
@@ -547,7 +548,10 @@ def run(
     if not todo:
         return results
     done_since_save, started = 0, time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_init_worker) as pool:
+    # spawn, not fork: forking a process that runs threads (pytest, the grader's readers) can
+    # copy a held lock into the child, which then hangs
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max(1, jobs), spawn, initializer=_init_worker) as pool:
         futures = {pool.submit(_grade_in_pool, m): m for m in todo}
         for n, future in enumerate(as_completed(futures), 1):
             m, result = futures[future], future.result()

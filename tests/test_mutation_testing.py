@@ -9,7 +9,7 @@ fixed seeded sample of mutants, graded as in the full run, keeps its kill rate.
 from __future__ import annotations
 
 import ast
-import importlib.util
+import importlib
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -20,13 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _load_script():
-    spec = importlib.util.spec_from_file_location(
-        "mutation_testing", ROOT / "scripts" / "mutation_testing.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses and the process pool look it up by name
-    spec.loader.exec_module(module)
-    return module
+    """Import scripts/mutation_testing.py by name (its process pool's spawned workers import
+    it again by that name, from the sys.path they inherit)."""
+    scripts = str(ROOT / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    return importlib.import_module("mutation_testing")
 
 
 mt = _load_script()
