@@ -31,7 +31,7 @@ def _load_script():
 mt = _load_script()
 
 # The CI sample: SAMPLE mutants drawn with SEED from every topic (about 2-3 minutes on a
-# 2-core machine). THRESHOLD was set from the first full run (soundness/REPORT.md: 98.3% of
+# 2-core machine). THRESHOLD was set from the first full run (soundness/REPORT.md: 98.4% of
 # the non-equivalent mutants killed over the course, 97.9% on this sample: 282 killed, 6
 # survived); issue 11 asks for at least 95%, which leaves room for eight more survivors here.
 SAMPLE, SEED = 300, 11
