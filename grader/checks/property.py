@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass, replace
 from typing import Any
 
+from grader.checks.anchor import gate, record
 from grader.checks.base import PASS, Context, Declared, Kind, Outcome, Verdict
 from grader.checks.diagnose import Observation, compare_outputs, diagnose, ratio_note
 from grader.checks.reference import reference_outputs, student_and_reference
@@ -17,6 +18,11 @@ from grader.checks.reference import reference_outputs, student_and_reference
 
 @dataclass(frozen=True)
 class Property(Declared):
+    """A check written as a function of the context. It counts only when its function is also
+    right at its anchor (``grader.checks.anchor``): a law that a constant obeys proves nothing
+    of a wrong function. A body of kind ``reference`` is taken for a plain comparison with the
+    reference (it is not gated and may be the anchor) unless declared ``degenerate``."""
+
     topic: str
     function: str
     case: str
@@ -24,8 +30,16 @@ class Property(Declared):
     _: KW_ONLY
     hidden: bool = False
     kind: Kind = Kind.PROPERTY
+    degenerate: bool = False
+
+    @property
+    def anchor_ok(self) -> bool:
+        return self.kind is Kind.REFERENCE and not self.degenerate
 
     def run(self, ctx: Context) -> Verdict:
+        return gate(ctx, self, record(ctx, self, self.evaluate(ctx)))
+
+    def evaluate(self, ctx: Context) -> Verdict:
         return self.body(ctx)
 
 

@@ -1,0 +1,95 @@
+"""No points for a law a trivial function obeys: checks gated on one reference comparison.
+
+A constant is non-negative and idempotent, zeros are translation equivariant, a function that
+returns its input is odd, an optimizer that never moves is scale invariant, and any function
+leaves its inputs alone and is deterministic. Such checks (property and hygiene checks, and
+reference comparisons on a degenerate case whose answer is trivial: ``K=1``, sparsity 1, every
+position masked) earn their points only when the function is also right at its **anchor**: the
+first visible check of the function that compares it with the reference (kind ``reference``).
+
+The anchor's verdict is computed once per graded module (the anchor usually runs first in the
+topic's order and records it) and reused, so gating costs a dictionary look-up, not a call.
+A check that fails on its own keeps its own verdict; a check that passes but whose function is
+wrong at the anchor gets the anchor's verdict, prefixed with why.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import replace
+from functools import cache
+from typing import Any
+
+from grader.checks.base import Context, Kind, Verdict
+
+# graded module (a StudentModule) -> anchor check id -> its verdict for that module
+_SEEN: weakref.WeakKeyDictionary[Any, dict[str, Verdict]] = weakref.WeakKeyDictionary()
+
+
+@cache
+def anchor_of(topic: str, function: str) -> Any | None:
+    """The anchor check of ``function``: its first visible check of kind ``reference`` that is a
+    plain comparison (not itself gated); None when the function has none."""
+    from grader import registry  # the registry imports the topics, which import the checks
+
+    for check in registry.topic(topic).checks:
+        if (
+            check.function == function
+            and check.kind is Kind.REFERENCE
+            and not check.hidden
+            and getattr(check, "anchor_ok", False)
+        ):
+            return check
+    return None
+
+
+def record(ctx: Context, check: Any, verdict: Verdict) -> Verdict:
+    """Remember ``verdict`` of ``check`` for this module when it is its function's anchor."""
+    if anchor_of(check.topic, check.function) is check:
+        _store(ctx.student)[check.id] = verdict
+    return verdict
+
+
+def _store(student: Any) -> dict[str, Verdict]:
+    try:
+        return _SEEN.setdefault(student, {})
+    except TypeError:  # not weak-referenceable (a test double): no memory
+        return {}
+
+
+def anchor_verdict(ctx: Context, topic: str, function: str) -> tuple[Any, Verdict] | None:
+    """(anchor check, its verdict for the student), None when ``function`` has no anchor."""
+    anchor = anchor_of(topic, function)
+    if anchor is None:
+        return None
+    store = _store(ctx.student)
+    if anchor.id not in store:
+        from grader.checks.base import CheckFailed
+        from grader.judge.student import StudentFault
+
+        try:
+            verdict = anchor.evaluate(ctx)
+        except CheckFailed as failed:
+            verdict = failed.verdict
+        except StudentFault as fault:
+            from grader.checks.base import Outcome
+
+            verdict = Verdict(Outcome(fault.outcome), fault.reason, staff=fault.staff)
+        store[anchor.id] = verdict
+    return anchor, store[anchor.id]
+
+
+def gate(ctx: Context, check: Any, verdict: Verdict) -> Verdict:
+    """``verdict`` if it failed, or if ``check``'s function is right at its anchor; else the
+    anchor's failure, saying that this check counts only for a function right there."""
+    if not verdict.passed or getattr(check, "anchor_ok", False):
+        return verdict
+    found = anchor_verdict(ctx, check.topic, check.function)
+    if found is None or found[1].passed:
+        return verdict
+    anchor, failed = found
+    message = (
+        f"{check.function}: this check counts only when {check.function} also matches the "
+        f"reference on the case '{anchor.case}', and there it does not:\n{failed.message}"
+    )
+    return replace(failed, message=message, warnings=(*failed.warnings, *verdict.warnings))
