@@ -196,9 +196,7 @@ def public_names(source: str) -> tuple[list[str], list[str]]:
     """The public top-level functions and classes a reference module defines."""
     tree = ast.parse(source)
     functions = [
-        n.name
-        for n in tree.body
-        if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")
+        n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")
     ]
     classes = [
         n.name for n in tree.body if isinstance(n, ast.ClassDef) and not n.name.startswith("_")

@@ -28,17 +28,13 @@ _SEEN: weakref.WeakKeyDictionary[Any, dict[str, Verdict]] = weakref.WeakKeyDicti
 
 @cache
 def anchor_of(topic: str, function: str) -> Any | None:
-    """The anchor check of ``function``: its first visible check of kind ``reference`` that is a
-    plain comparison (not itself gated); None when the function has none."""
+    """The anchor check of ``function``: its first visible check that may be one
+    (``anchor_ok``: a plain reference comparison, or a check declared the anchor); None when
+    the function has none (its checks are then not gated)."""
     from grader import registry  # the registry imports the topics, which import the checks
 
     for check in registry.topic(topic).checks:
-        if (
-            check.function == function
-            and check.kind is Kind.REFERENCE
-            and not check.hidden
-            and getattr(check, "anchor_ok", False)
-        ):
+        if check.function == function and not check.hidden and getattr(check, "anchor_ok", False):
             return check
     return None
 
@@ -84,12 +80,37 @@ def gate(ctx: Context, check: Any, verdict: Verdict) -> Verdict:
     anchor's failure, saying that this check counts only for a function right there."""
     if not verdict.passed or getattr(check, "anchor_ok", False):
         return verdict
-    found = anchor_verdict(ctx, check.topic, check.function)
+    function = getattr(check, "anchor_function", None) or check.function
+    found = anchor_verdict(ctx, check.topic, function)
     if found is None or found[1].passed:
         return verdict
     anchor, failed = found
     message = (
-        f"{check.function}: this check counts only when {check.function} also matches the "
-        f"reference on the case '{anchor.case}', and there it does not:\n{failed.message}"
+        f"{check.function}: this check counts only when {function} is also right on the "
+        f"case '{anchor.case}', and there it is not:\n{failed.message}"
     )
     return replace(failed, message=message, warnings=(*failed.warnings, *verdict.warnings))
+
+
+class Gated:
+    """Mixin of a check declaration that defines ``evaluate(ctx)`` (its own verdict): ``run``
+    records it when the check is its function's anchor and gates it otherwise. A check of kind
+    ``reference`` may be an anchor unless it sets ``degenerate``."""
+
+    def run(self, ctx: Context) -> Verdict:
+        return gate(ctx, self, record(ctx, self, self.evaluate(ctx)))  # type: ignore[attr-defined]
+
+    @property
+    def anchor_ok(self) -> bool:
+        return self.kind is Kind.REFERENCE and not getattr(self, "degenerate", False)  # type: ignore[attr-defined]
+
+
+def degenerate(checks: list, *cases: str) -> list:
+    """``checks`` with the named cases declared ``degenerate``: reference comparisons whose
+    answer a trivial function gives (0 bytes for one worker, the input itself for one
+    checkpoint), so they count only when the function is right at its anchor."""
+    found = {c.case for c in checks}
+    missing = [case for case in cases if case not in found]
+    if missing:
+        raise ValueError(f"no check named {missing} to declare degenerate")
+    return [replace(c, degenerate=True) if c.case in cases else c for c in checks]

@@ -21,7 +21,9 @@ class Property(Declared):
     """A check written as a function of the context. It counts only when its function is also
     right at its anchor (``grader.checks.anchor``): a law that a constant obeys proves nothing
     of a wrong function. A body of kind ``reference`` is taken for a plain comparison with the
-    reference (it is not gated and may be the anchor) unless declared ``degenerate``."""
+    reference (it is not gated and may be the anchor) unless declared ``degenerate``; a law that
+    no trivial function obeys (dropout's kept fraction) may be declared the anchor
+    (``is_anchor``)."""
 
     topic: str
     function: str
@@ -31,10 +33,12 @@ class Property(Declared):
     hidden: bool = False
     kind: Kind = Kind.PROPERTY
     degenerate: bool = False
+    is_anchor: bool = False  # a law no trivial function obeys: may anchor its function
+    anchor_function: str | None = None  # gated on this function's anchor (default: its own)
 
     @property
     def anchor_ok(self) -> bool:
-        return self.kind is Kind.REFERENCE and not self.degenerate
+        return self.is_anchor or (self.kind is Kind.REFERENCE and not self.degenerate)
 
     def run(self, ctx: Context) -> Verdict:
         return gate(ctx, self, record(ctx, self, self.evaluate(ctx)))

@@ -22,12 +22,20 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.anchor import gate, record
 from grader.checks.base import PASS, Context, Declared, Kind, Make, Outcome, Verdict, fail
 from grader.checks.diagnose import Observation, judge_outputs
-from grader.checks.gradient import GradientPair, gradient_verdict, numeric_gradient
+from grader.checks.gradient import (
+    GradientPair,
+    forward_verdict,
+    gradient_verdict,
+    layer_forward_seen,
+    numeric_gradient,
+    with_forward,
+)
 from grader.checks.hygiene import _same
 from grader.checks.outputs import conform, conform_outputs, describe_call
-from grader.checks.reference import backward_pass, param_names
+from grader.checks.reference import BackwardRun, backward_pass, param_names
 from grader.judge.student import Call
 
 
@@ -185,9 +193,17 @@ class Exact(Declared):
     repeat: int = 1
     tol: float = 1e-12
     hidden: bool = False
+    degenerate: bool = False  # an answer a trivial function gives: gated (checks.anchor)
     kind: Kind = Kind.REFERENCE
 
+    @property
+    def anchor_ok(self) -> bool:
+        return not self.degenerate
+
     def run(self, ctx: Context) -> Verdict:
+        return gate(ctx, self, record(ctx, self, self.evaluate(ctx)))
+
+    def evaluate(self, ctx: Context) -> Verdict:
         draws = [make(ctx.rng) for make in (self.make, *self.more) for _ in range(self.repeat)]
         names = param_names(ctx, self.function)
         answers = student_answers(ctx, self.function, draws, self.outputs)
@@ -217,6 +233,9 @@ class Repeatable(Declared):
     kind: Kind = Kind.HYGIENE
 
     def run(self, ctx: Context) -> Verdict:
+        return gate(ctx, self, self.evaluate(ctx))
+
+    def evaluate(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
         (first, _), (second, _) = student_answers(ctx, self.function, [args, args], self.outputs)
         if _same(first, second):
@@ -243,6 +262,9 @@ class Unchanged(Declared):
     kind: Kind = Kind.HYGIENE
 
     def run(self, ctx: Context) -> Verdict:
+        return gate(ctx, self, self.evaluate(ctx))
+
+    def evaluate(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
         before = copy.deepcopy(args)
         positions = list(range(len(args)))
@@ -285,6 +307,10 @@ class BlockGradient(Declared):
 
     def run(self, ctx: Context) -> Verdict:
         run = backward_pass(ctx, FORWARD, BACKWARD, self.make(ctx.rng), BLOCK_GRADS)
+        forward = forward_verdict(ctx, layer_forward_seen(ctx, FORWARD, run))
+        return with_forward(forward, self._gradients(ctx, run), f"your {FORWARD}")
+
+    def _gradients(self, ctx: Context, run: BackwardRun) -> Verdict:
         x, params, block_param = run.args
         dx, grads = run.seen.got
         targets = [("dx", x, dx, lambda p: (p, params, block_param))]

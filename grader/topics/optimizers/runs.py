@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.anchor import Gated
 from grader.checks.base import PASS, Context, Declared, Kind, Misconception, Outcome, Verdict, fail
 from grader.checks.outputs import conform, describe_call
 from grader.checks.reference import param_names
@@ -224,7 +225,7 @@ Make = Callable[[np.random.Generator], tuple[np.ndarray, list[np.ndarray], Any]]
 
 
 @dataclass(frozen=True)
-class Trajectory(Declared):
+class Trajectory(Gated, Declared):
     """The student's run of ``function`` against the reference's, step by step.
 
     ``make(rng)`` returns ``(w0, [dw per step], config0)``; ``config0`` may be ``None``, a
@@ -242,7 +243,7 @@ class Trajectory(Declared):
     hidden: bool = False
     kind: Kind = Kind.REFERENCE
 
-    def run(self, ctx: Context) -> Verdict:
+    def evaluate(self, ctx: Context) -> Verdict:
         w0, dws, config0 = self.make(ctx.rng)
         steps = len(dws)
 
@@ -379,7 +380,7 @@ def scale_invariance(fn: str, scale: float = 8.0, steps: int = 5) -> Callable[[C
 
 # -- hygiene -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class GradientUnchanged(Declared):
+class GradientUnchanged(Gated, Declared):
     """The update must not modify ``dw`` (updating ``w`` in place is allowed). Reported like
     any input mutation: ``ctx.mutation_policy`` decides whether it costs the points."""
 
@@ -391,7 +392,7 @@ class GradientUnchanged(Declared):
     hidden: bool = False
     kind: Kind = Kind.HYGIENE
 
-    def run(self, ctx: Context) -> Verdict:
+    def evaluate(self, ctx: Context) -> Verdict:
         w, dw, config = self.make(ctx.rng)
         reply = ctx.student.call(Call(self.function, (w, dw, config), echo=[1]))
         _conform_step(reply.value, w, self.function, None, "the call")
@@ -461,7 +462,7 @@ def _schedule_verdict(
 
 
 @dataclass(frozen=True)
-class Curve(Declared):
+class Curve(Gated, Declared):
     """A schedule at many steps against the reference. ``make(rng)`` returns ``(steps, args)``:
     the schedule is evaluated at ``(step, *args)`` for each step."""
 
@@ -472,9 +473,10 @@ class Curve(Declared):
     _: KW_ONLY
     tol: float = 1e-9
     hidden: bool = False
+    degenerate: bool = False  # a trivial answer is right here: gated (checks.anchor)
     kind: Kind = Kind.REFERENCE
 
-    def run(self, ctx: Context) -> Verdict:
+    def evaluate(self, ctx: Context) -> Verdict:
         steps, args = self.make(ctx.rng)
         points = [(int(s), *args) for s in steps]
         want = np.array([getattr(ctx.ref, self.function)(*p) for p in points])
@@ -485,7 +487,7 @@ class Curve(Declared):
 
 
 @dataclass(frozen=True)
-class Landmarks(Declared):
+class Landmarks(Gated, Declared):
     """A schedule at its landmark steps (start, drop, end of warmup, ...) against values known
     in closed form: ``make(rng)`` returns ``[(step, *args)]`` and the values expected there."""
 
@@ -498,7 +500,7 @@ class Landmarks(Declared):
     hidden: bool = False
     kind: Kind = Kind.PROPERTY
 
-    def run(self, ctx: Context) -> Verdict:
+    def evaluate(self, ctx: Context) -> Verdict:
         points, values, law = self.make(ctx.rng)
         got = _lr_values(ctx, self.function, points)
         return _schedule_verdict(ctx, self.function, points, got, np.array(values), self.tol, law)

@@ -335,10 +335,22 @@ def checks(topic: str) -> list[Check]:
             tol=0.0,
         ),
         Reference(
-            topic, mp, "sparsity 0 and nothing pruned", weights((3, 4), 0.0), PRUNED, tol=0.0
+            topic,
+            mp,
+            "sparsity 0 and nothing pruned",
+            weights((3, 4), 0.0),
+            PRUNED,
+            tol=0.0,
+            degenerate=True,
         ),
         Reference(
-            topic, mp, "sparsity 1, everything pruned", weights((2, 5), 1.0), PRUNED, tol=0.0
+            topic,
+            mp,
+            "sparsity 1, everything pruned",
+            weights((2, 5), 1.0),
+            PRUNED,
+            tol=0.0,
+            degenerate=True,
         ),
         Reference(
             topic,
