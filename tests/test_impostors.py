@@ -46,7 +46,8 @@ def _load(source: str, name: str, tmp_path):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_impostor_answers_what_its_kind_says(course, tmp_path, kind):
-    module = _load(impostor_source(course.solutions_dir / "backprop.py", kind), "backprop", tmp_path)
+    source = impostor_source(course.solutions_dir / "backprop.py", kind)
+    module = _load(source, "backprop", tmp_path)
     x = np.arange(-3.0, 3.0).reshape(2, 3)
     out, _ = module.relu_forward(x)
     want = {

@@ -10,7 +10,10 @@ first visible check of the function that compares it with the reference (kind ``
 The anchor's verdict is computed once per graded module (the anchor usually runs first in the
 topic's order and records it) and reused, so gating costs a dictionary look-up, not a call.
 A check that fails on its own keeps its own verdict; a check that passes but whose function is
-wrong at the anchor gets the anchor's verdict, prefixed with why.
+wrong at the anchor gets the anchor's verdict, prefixed with why. A function wrong at the anchor
+by a known, named mistake (a real implementation with one bug, whose feedback already names it)
+keeps the points of the laws it does obey: what earns nothing is a function wrong there for no
+known reason, trivial impostors among them.
 """
 
 from __future__ import annotations
@@ -76,13 +79,14 @@ def anchor_verdict(ctx: Context, topic: str, function: str) -> tuple[Any, Verdic
 
 
 def gate(ctx: Context, check: Any, verdict: Verdict) -> Verdict:
-    """``verdict`` if it failed, or if ``check``'s function is right at its anchor; else the
-    anchor's failure, saying that this check counts only for a function right there."""
+    """``verdict`` if it failed, or if ``check``'s function is right at its anchor (or wrong there
+    by a named mistake); else the anchor's failure, saying that this check counts only for a
+    function right there."""
     if not verdict.passed or getattr(check, "anchor_ok", False):
         return verdict
     function = getattr(check, "anchor_function", None) or check.function
     found = anchor_verdict(ctx, check.topic, function)
-    if found is None or found[1].passed:
+    if found is None or found[1].passed or found[1].misconception:
         return verdict
     anchor, failed = found
     message = (

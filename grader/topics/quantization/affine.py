@@ -38,6 +38,7 @@ ZP_NOT_INT = "zero point not rounded to an integer or not clamped"
 NOT_WIDENED = "range not widened to include zero"
 PER_TENSOR = "one scale for the whole tensor instead of per channel"
 DEQ_WRAP = "zero point subtracted in 8-bit arithmetic (wraps around)"
+ZP_BEFORE_ROUND = "zero point added before rounding (moves .5 ties when it is odd)"
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -221,6 +222,12 @@ def _per_tensor_params(
     return np.full(C, scale), np.full(C, zp, dtype=np.int64)
 
 
+def _quantize_zp_first(
+    ref: ModuleType, x: np.ndarray, scale: float, zp: int, qmin: int, qmax: int
+) -> np.ndarray:
+    return np.clip(np.rint(x / scale + zp), qmin, qmax).astype(np.int64)
+
+
 def _dequantize_wrapping(ref: ModuleType, q: np.ndarray, scale: float, zp: int) -> np.ndarray:
     return (q - q.dtype.type(zp)) * scale
 
@@ -282,6 +289,14 @@ def _misconceptions() -> list[Misconception]:
             "reduce min and max over every axis EXCEPT the channel axis: one (scale, zero "
             "point) per channel",
             _per_tensor_params,
+        ),
+        Misconception(
+            "quantize",
+            ZP_BEFORE_ROUND,
+            "round first, then add the zero point: np.rint(x / scale) + zero_point. "
+            "np.rint(x / scale + zero_point) (torch's order) rounds an exact .5 tie the other "
+            "way when the zero point is odd",
+            _quantize_zp_first,
         ),
         Misconception(
             "dequantize",
@@ -451,6 +466,14 @@ def checks(topic: str) -> list[Check]:
             tol=0.0,
         ),
         Reference(topic, qz, "exact .5 ties, qint8, scale 0.25", ties_q, Q, tol=0.0),
+        Reference(
+            topic,
+            qz,
+            "exact .5 ties, odd zero point 7 (added after rounding)",
+            affine_case((5, 6), 0.25, 7, QINT8, ties=True),
+            Q,
+            tol=0.0,
+        ),
         Reference(
             topic,
             qz,
