@@ -16,6 +16,7 @@ from grader.checks.base import SpeedSettings
 from grader.topics.conv.mistakes import (
     FLIPPED_IN_BACKWARD,
     FLIPPED_KERNEL,
+    POOL_EVERY_TIE,
     POOL_GRADIENT_EVERYWHERE,
     STRIDE_IGNORED,
     WRONG_PAD_AXES,
@@ -23,7 +24,17 @@ from grader.topics.conv.mistakes import (
 
 PAD_HW = 'np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="constant")'
 
+POOL_ROUTE = (
+    "            a, e = np.unravel_index(np.argmax(window, axis=2), (PH, PW))\n"
+    "            dx[n_idx, c_idx, hs + a, ws + e] += dout[:, :, i, j]\n"
+)
+POOL_MASK = (  # every tied maximum: the mask window == max instead of the argmax
+    "            mask = window == window.max(axis=2, keepdims=True)\n"
+    "            dx[:, :, hs : hs + PH, ws : ws + PW] += (mask * dout[:, :, i, j][:, :, None])"
+    ".reshape(N, C, PH, PW)\n"
+)
 MUTANTS = [
+    Mutant("conv", "max_pool_backward_naive", POOL_ROUTE, POOL_MASK, POOL_EVERY_TIE),
     Mutant(
         "conv",
         "conv_forward_naive",

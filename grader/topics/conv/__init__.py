@@ -42,6 +42,7 @@ MISCONCEPTIONS = conv_mistakes.MISCONCEPTIONS
 
 conv = conv_inputs.conv
 pool = conv_inputs.pool
+pool_ties = conv_inputs.pool_ties
 
 CONV_CASES = [
     Case("x (2, 3, 7, 7) w (4, 3, 3, 3), stride 1, pad 1", conv((2, 3, 7, 7), (4, 3, 3, 3), 1, 1)),
@@ -167,6 +168,22 @@ def _pool_checks() -> list[Check]:
             pool((4, 3, 12, 10), 2, 2, 2),
             DX,
             mode="directional",
+        ),
+        BackwardReference(
+            TOPIC,
+            bwd,
+            fwd,
+            "tied maxima, 2x2 stride 2 (the first gets the gradient)",
+            pool_ties((2, 3, 6, 6), 2, 2, 2),
+            DX,
+        ),
+        BackwardReference(
+            TOPIC,
+            bwd,
+            fwd,
+            "tied maxima, overlapping 3x3 stride 1",
+            pool_ties((2, 2, 5, 5), 3, 3, 1),
+            DX,
         ),
         NoMutation(TOPIC, fwd, "inputs unchanged", POOL_CASES[0].make, OUT),
         Deterministic(TOPIC, fwd, "deterministic", POOL_CASES[0].make, OUT),

@@ -92,6 +92,21 @@ def _for_forwards(name: str, hint: str, variant: Callable[..., Any]) -> list[Mis
     ]
 
 
+POOL_EVERY_TIE = "every tied maximum of a window gets the gradient (mask window == max)"
+
+
+def _pool_every_tie(ref: ModuleType, dout: np.ndarray, x: np.ndarray, param: dict) -> np.ndarray:
+    PH, PW, stride = param["pool_height"], param["pool_width"], param["stride"]
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            hs, ws = i * stride, j * stride
+            window = x[:, :, hs : hs + PH, ws : ws + PW]
+            mask = window == window.max(axis=(2, 3), keepdims=True)
+            dx[:, :, hs : hs + PH, ws : ws + PW] += mask * dout[:, :, i, j][:, :, None, None]
+    return dx
+
+
 MISCONCEPTIONS = (
     *_for_forwards(
         FLIPPED_KERNEL,
@@ -122,6 +137,14 @@ MISCONCEPTIONS = (
             compare=("dx",),
         )
         for fn in ("conv_backward_naive", "conv_backward_fast")
+    ),
+    Misconception(
+        "max_pool_backward_naive",
+        POOL_EVERY_TIE,
+        "give dout to the first maximum of the window only (np.argmax of the flattened "
+        "window), as the docstring's tie policy says; a mask window == max sends it to every "
+        "tied maximum",
+        _pool_every_tie,
     ),
     Misconception(
         "max_pool_backward_naive",
