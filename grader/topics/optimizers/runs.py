@@ -22,9 +22,10 @@ from grader.checks.base import PASS, Context, Declared, Kind, Misconception, Out
 from grader.checks.outputs import conform, describe_call
 from grader.checks.reference import param_names
 from grader.judge.compare import Comparison, relative_error
-from grader.judge.student import Call
+from grader.judge.student import Call, StudentFault
 
 NOT_STORED = "optimizer state not written back"
+KEPT_STATE = "state kept between runs (a mutable default config={}?)"
 OMITTED = "<omitted>"  # a config that the first call does not pass at all
 
 Gradient = Callable[[int, np.ndarray], np.ndarray]  # (step index, current w) -> dw
@@ -241,6 +242,7 @@ class Trajectory(Gated, Declared):
     state: tuple[str, ...] = ()
     tol: float = 1e-6
     hidden: bool = False
+    runs: int = 1  # the same run made this often, one after the other, each from a fresh start
     kind: Kind = Kind.REFERENCE
 
     def evaluate(self, ctx: Context) -> Verdict:
@@ -251,6 +253,8 @@ class Trajectory(Gated, Declared):
             return dws[k]
 
         want = simulate(reference_step(ctx, self.function), w0, config0, gradient, steps)
+        if self.runs > 1:
+            return self._fresh_runs(ctx, w0, gradient, steps, want)
         got = student_run(ctx, self.function, w0, config0, gradient, steps, want)
         found = _first_difference(got, want, self.tol, self.state)
         if found is None:
@@ -283,6 +287,42 @@ class Trajectory(Gated, Declared):
         return Verdict(
             Outcome.WRONG, "\n".join(lines), misconception=mistake.name if mistake else None
         )
+
+    def _fresh_runs(
+        self, ctx: Context, w0: np.ndarray, gradient: Gradient, steps: int, want: Run
+    ) -> Verdict:
+        """A control run with config=None, then ``runs`` runs that omit the config, each from
+        the same start: with the control right, any omitted run that is not (wrong, or raising
+        on state of another shape) kept state from an earlier call (a default config={})."""
+        fn = self.function
+        control = student_run(ctx, fn, w0, None, gradient, steps, want)
+        if _first_difference(control, want, self.tol, self.state) is not None:
+            return Verdict(
+                Outcome.WRONG,
+                f"{describe_run(ctx, fn, w0, None, steps)} differs from the reference's (see "
+                "the check 'defaults: config=None'), so runs without a config are not compared.",
+            )
+        for attempt in range(self.runs):
+            try:
+                got = student_run(ctx, fn, w0, OMITTED, gradient, steps, want)
+                found = _first_difference(got, want, self.tol, self.state)
+                problem = None if found is None else "differs from the reference's"
+            except StudentFault as fault:
+                problem = f"fails: {fault.reason}"
+            if problem is not None:
+                mistake = _named(ctx, fn, KEPT_STATE)
+                lines = [
+                    f"{describe_run(ctx, fn, w0, OMITTED, steps)}: with config=None the run "
+                    f"matches the reference, but run {attempt + 1} without a config, from the "
+                    f"same start, {problem}; state was kept from an earlier call.",
+                    *_hint_line(mistake),
+                ]
+                return Verdict(
+                    Outcome.WRONG,
+                    "\n".join(lines),
+                    misconception=mistake.name if mistake else None,
+                )
+        return PASS
 
 
 # -- properties --------------------------------------------------------------------------------
