@@ -31,15 +31,18 @@ _SEEN: weakref.WeakKeyDictionary[Any, dict[str, Verdict]] = weakref.WeakKeyDicti
 
 @cache
 def anchor_of(topic: str, function: str) -> Any | None:
-    """The anchor check of ``function``: its first visible check that may be one
-    (``anchor_ok``: a plain reference comparison, or a check declared the anchor); None when
-    the function has none (its checks are then not gated)."""
+    """The anchor check of ``function``: the check its topic declared the anchor
+    (``is_anchor``), else its first visible check that may be one (``anchor_ok``: a plain
+    reference comparison); None when the function has none (its checks are then not gated)."""
     from grader import registry  # the registry imports the topics, which import the checks
 
-    for check in registry.topic(topic).checks:
-        if check.function == function and not check.hidden and getattr(check, "anchor_ok", False):
-            return check
-    return None
+    candidates = [
+        c
+        for c in registry.topic(topic).checks
+        if c.function == function and not c.hidden and getattr(c, "anchor_ok", False)
+    ]
+    declared = [c for c in candidates if getattr(c, "is_anchor", False)]  # chosen by the topic
+    return (declared or candidates or [None])[0]
 
 
 def record(ctx: Context, check: Any, verdict: Verdict) -> Verdict:

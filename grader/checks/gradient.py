@@ -15,7 +15,7 @@ import numpy as np
 from grader.checks.anchor import anchor_verdict
 from grader.checks.base import PASS, Context, Declared, Kind, Make, Outcome, Verdict, fail
 from grader.checks.diagnose import Observation, judge_outputs, mismatch_verdict
-from grader.checks.outputs import describe_call, is_real_scalar
+from grader.checks.outputs import CACHE, describe_call, is_real_scalar
 from grader.checks.reference import (
     BackwardRun,
     backward_pass,
@@ -106,15 +106,30 @@ def forward_verdict(ctx: Context, seen: Observation, tol: float = FORWARD_TOL) -
 def layer_forward_seen(ctx: Context, forward: str, run: BackwardRun) -> Observation:
     """The student's forward ``out`` of a backward run, next to the reference's."""
     text = describe_call(forward, param_names(ctx, forward), run.args)
-    return Observation(forward, text, run.args, (run.out,), ("out",), (run.out_ref,))
+    return Observation(
+        forward, text, run.args, (run.out, None), ("out", CACHE), (run.out_ref, None)
+    )
 
 
-def with_forward(forward: Verdict, gradient: Verdict, forward_name: str) -> Verdict:
+def with_forward(
+    forward: Verdict, gradient: Verdict, forward_name: str, ctx: Context | None = None, fn: str = ""
+) -> Verdict:
     """``gradient`` when the forward was right; else a failure that says the forward is wrong
     (a gradient consistent with a wrong forward earns nothing), and whether the backward also
-    disagrees with that forward."""
+    disagrees with that forward.
+
+    The forward's known mistake is the result's only when ``fn`` (the checked function) has a
+    mistake of that name too (a backward's check does not name its forward's mistake); the
+    message says it either way."""
     if forward.passed:
         return gradient
+    named = forward.misconception
+    if (
+        ctx is not None
+        and named
+        and not any(m.function == fn and m.name == named for m in ctx.misconceptions)
+    ):
+        named = None
     lines = [
         f"{forward_name} is wrong on the inputs of this gradient check, so agreeing with its "
         "numeric gradient earns nothing: fix the forward first.",
@@ -126,7 +141,7 @@ def with_forward(forward: Verdict, gradient: Verdict, forward_name: str) -> Verd
     return Verdict(
         Outcome.WRONG,
         "\n".join(lines),
-        misconception=forward.misconception or gradient.misconception,
+        misconception=named or gradient.misconception,
     )
 
 
@@ -168,9 +183,9 @@ class LossGradient(Declared):
         numeric, dirs = numeric_gradient(ctx, args[self.wrt], evaluate, self.mode, self.directions)
         text = describe_call(self.function, param_names(ctx, self.function), args)
         seen = Observation(self.function, text, args, got, self.outputs, expected)
-        value = (self.outputs[0],)
+        value_only = (self.outputs[0], CACHE)  # the value compared, the gradient not
         forward = forward_verdict(
-            ctx, Observation(self.function, text, args, got[:1], value, expected[:1])
+            ctx, Observation(self.function, text, args, got, value_only, expected)
         )
         gradient = gradient_verdict(
             ctx,
@@ -205,12 +220,13 @@ class LayerGradient(Declared):
 
     def run(self, ctx: Context) -> Verdict:
         run = backward_pass(ctx, self.forward, self.function, self.make(ctx.rng), self.grads)
-        if self.forward_against == "anchor":
+        if self.forward_against == "anchor":  # right there, or wrong by a named mistake
             found = anchor_verdict(ctx, self.topic, self.forward)
-            forward = PASS if found is None else found[1]
+            forward = PASS if found is None or found[1].misconception else found[1]
         else:
             forward = forward_verdict(ctx, layer_forward_seen(ctx, self.forward, run))
-        return with_forward(forward, self._gradients(ctx, run), f"your {self.forward}")
+        gradients = self._gradients(ctx, run)
+        return with_forward(forward, gradients, f"your {self.forward}", ctx, self.function)
 
     def _gradients(self, ctx: Context, run: BackwardRun) -> Verdict:
         args, dout = run.args, run.dout

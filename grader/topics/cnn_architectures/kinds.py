@@ -308,7 +308,7 @@ class BlockGradient(Declared):
     def run(self, ctx: Context) -> Verdict:
         run = backward_pass(ctx, FORWARD, BACKWARD, self.make(ctx.rng), BLOCK_GRADS)
         forward = forward_verdict(ctx, layer_forward_seen(ctx, FORWARD, run))
-        return with_forward(forward, self._gradients(ctx, run), f"your {FORWARD}")
+        return with_forward(forward, self._gradients(ctx, run), f"your {FORWARD}", ctx, BACKWARD)
 
     def _gradients(self, ctx: Context, run: BackwardRun) -> Verdict:
         x, params, block_param = run.args

@@ -293,7 +293,10 @@ def _ste_secant(ctx: Context) -> Verdict:
     # a slope of the student's own forward proves something only for a right forward (the
     # identity forward and dx = dout agree)
     forward = forward_verdict(
-        ctx, Observation("fake_quantize_forward", text, args, (out,), ("out",), (out_ref,))
+        ctx,
+        Observation(
+            "fake_quantize_forward", text, args, (out, None), ("out", CACHE), (out_ref, None)
+        ),
     )
     reply = ctx.student.call(Call("fake_quantize_backward", (dout, handle)))
     expected = ctx.ref.fake_quantize_backward(dout.copy(), cache_ref)
@@ -302,6 +305,8 @@ def _ste_secant(ctx: Context) -> Verdict:
         forward,
         _secant_verdict(ctx, args, dout, reply.value, expected),
         "your fake_quantize_forward",
+        ctx,
+        "fake_quantize_backward",
     )
 
 

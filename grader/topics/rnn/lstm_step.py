@@ -72,9 +72,9 @@ def step_pass(ctx: Context, args: tuple) -> StepRun:
         FORWARD,
         describe_call(FORWARD, param_names(ctx, FORWARD), args),
         args,
-        got_fwd[:2],
-        STEP_OUT[:2],
-        (next_h, next_c),
+        (*got_fwd[:2], None),
+        STEP_OUT,
+        (next_h, next_c, None),
     )
     return StepRun(args, dnext_h, dnext_c, seen, forward)
 
@@ -118,7 +118,7 @@ class StepGradient(Declared):
         run = step_pass(ctx, self.make(ctx.rng))
         assert run.forward is not None
         forward = forward_verdict(ctx, run.forward)
-        return with_forward(forward, self._gradients(ctx, run), f"your {FORWARD}")
+        return with_forward(forward, self._gradients(ctx, run), f"your {FORWARD}", ctx, BACKWARD)
 
     def _gradients(self, ctx: Context, run: StepRun) -> Verdict:
         for index, name in enumerate(STEP_GRADS):
