@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -115,7 +116,23 @@ _NOT_INVERTED_HINT = (
 )
 _P_AS_DROP_HINT = "p is the probability of KEEPING a unit: keep where np.random.rand(...) < p"
 
+RESEEDED = "the generator reseeded with a constant when no seed is given"
+
+
+def _seen_twice(ref: ModuleType, *args: object) -> Any:
+    """Named by the check that calls twice without a seed; one call cannot show it."""
+    raise NotImplementedError("named by 'no seed: two calls draw different masks'")
+
+
 MISCONCEPTIONS = (
+    Misconception(
+        FORWARD,
+        RESEEDED,
+        "call np.random.seed only when dropout_param has a 'seed' (if 'seed' in "
+        "dropout_param: ...); np.random.seed(dropout_param.get('seed', 0)) gives every "
+        "unseeded call the same mask",
+        _seen_twice,
+    ),
     Misconception(FORWARD, NOT_INVERTED, _NOT_INVERTED_HINT, _no_scaling),
     Misconception(FORWARD, P_AS_DROP, _P_AS_DROP_HINT, _p_as_drop(lambda u, p: u < 1 - p)),
     Misconception(FORWARD, P_AS_DROP, _P_AS_DROP_HINT, _p_as_drop(lambda u, p: u >= p)),
@@ -245,6 +262,22 @@ def _seeds_differ(ctx: Context) -> Verdict:
     )
 
 
+def _unseeded_differ(ctx: Context) -> Verdict:
+    """Without a seed the mask comes from the global generator as it stands: two calls in a
+    row draw two different masks (the docstring seeds only when 'seed' is given)."""
+    x, param = case((50, 40), 0.5)(ctx.rng)
+    param = {k: v for k, v in param.items() if k != "seed"}
+    first = student_outputs(ctx, FORWARD, (x, param), OUT)[0]
+    second = student_outputs(ctx, FORWARD, (x, dict(param)), OUT)[0]
+    if not np.array_equal(first != 0, second != 0):
+        return PASS
+    return _named_directly(
+        f"{_call_text(ctx, FORWARD, (x, param))} without a seed, called twice, kept the same "
+        "units both times (2000 units)",
+        RESEEDED,
+    )
+
+
 def _reference_mask(ctx: Context) -> Verdict:
     x, param = case((8, 10), 0.6)(ctx.rng)
     got = student_outputs(ctx, FORWARD, (x, param), OUT)
@@ -354,6 +387,7 @@ def checks() -> list[Check]:
         ),
         Deterministic(TOPIC, F, "same seed, same output", case((10, 12), 0.5), OUT),
         Property(TOPIC, F, "different seeds, different masks", _seeds_differ),
+        Property(TOPIC, F, "no seed: two calls draw different masks", _unseeded_differ),
         Property(
             TOPIC,
             F,

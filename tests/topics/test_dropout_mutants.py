@@ -15,7 +15,10 @@ def mutant(function: str, old: str, new: str, misconception: str | None = None) 
     return Mutant("dropout", function, old, new, misconception)
 
 
+RESEED = '    if "seed" in dropout_param:\n        np.random.seed(dropout_param["seed"])\n'
 MUTANTS = [
+    # edges: unseeded calls
+    mutant(d.FORWARD, RESEED, '    np.random.seed(dropout_param.get("seed", 0))\n', d.RESEEDED),
     # named mistakes
     mutant(d.FORWARD, MASK, "mask = np.random.rand(*x.shape) < p", d.NOT_INVERTED),
     mutant(d.FORWARD, "out = x.copy()", "out = x * p", d.NOT_INVERTED),
