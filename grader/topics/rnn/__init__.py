@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from grader.checks.anchor import degenerate
 from grader.checks.base import Case, Check, Kind, Make
 from grader.checks.gradient import LossGradient
@@ -183,6 +185,17 @@ def _loss_checks() -> list[Check]:
     return degenerate(found, "every position masked (loss 0)")
 
 
+def _saturated(make: Make, scale: float = 1500.0) -> Make:
+    """LSTM step inputs with Wx and b scaled up: pre-activations in the thousands either way,
+    where every gate saturates (a naive exp overflows past 709)."""
+
+    def scaled(rng: np.random.Generator) -> tuple:
+        x, prev_h, prev_c, Wx, Wh, b = make(rng)
+        return x, prev_h, prev_c, Wx * scale, Wh, b * scale
+
+    return scaled
+
+
 def _lstm_checks() -> list[Check]:
     fwd = "lstm_step_forward"
     step_cases = [
@@ -195,6 +208,14 @@ def _lstm_checks() -> list[Check]:
         found.append(Reference(TOPIC, fwd, case.name, case.make, STEP_OUT, hidden=case.hidden))
         found.append(StepBackwardReference(TOPIC, case.name, case.make, hidden=case.hidden))
     found += [
+        Reference(
+            TOPIC,
+            fwd,
+            "pre-activations in the thousands (saturated gates)",
+            _saturated(lstm_step(3, 5, 4)),
+            STEP_OUT,
+            kind=Kind.HYGIENE,
+        ),
         Property(TOPIC, fwd, "gate order i, f, o, g", law.lstm_gate_order),
         NoMutation(TOPIC, fwd, "inputs unchanged", lstm_step(2, 3, 2), STEP_OUT),
         Deterministic(TOPIC, fwd, "deterministic", lstm_step(2, 3, 2), STEP_OUT),
