@@ -17,6 +17,7 @@ from grader.topics.quantization.affine import (
     ZP_NOT_INT,
 )
 from grader.topics.quantization.compress import (
+    AT_THRESHOLD_KEPT,
     CENTROID_MEAN,
     K_TRUNCATED,
     NO_FILLER,
@@ -30,6 +31,13 @@ T = "quantization"
 SCALER = "DynamicLossScaler"
 
 NAMED = [
+    Mutant(  # edge: a weight exactly at the threshold
+        T,
+        "threshold_prune",
+        "mask = np.abs(w) > threshold",
+        "mask = np.abs(w) >= threshold",
+        AT_THRESHOLD_KEPT,
+    ),
     Mutant(  # torch's order: the zero point inside the rounding
         T,
         "quantize",
