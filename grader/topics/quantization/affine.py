@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from grader.checks.base import Check, Context, Make, Misconception, Verdict
+from grader.checks.base import Check, Context, Make, Misconception, Outcome, Verdict
 from grader.checks.diagnose import Observation
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import describe_call
@@ -395,8 +395,13 @@ def _qparams_valid(make: Make, what: str) -> Callable[[Context], Verdict]:
         x, qmin, qmax, symmetric = args
         got = student_outputs(ctx, "choose_qparams", args, QPARAMS)
         scale, zp = float(got[0]), got[1]
-        zp_ok = float(zp) == np.round(float(zp)) and qmin <= float(zp) <= qmax and scale > 0
         evidence = observation(ctx, "choose_qparams", args, got, QPARAMS)
+        if not (np.isfinite(scale) and scale > 0):  # scale 0 "round-trips" nothing: rejected
+            return Verdict(
+                Outcome.WRONG,
+                f"choose_qparams: {what}: the scale must be a finite number > 0, got {scale:g}",
+            )
+        zp_ok = float(zp) == np.round(float(zp)) and qmin <= float(zp) <= qmax
         if not zp_ok:
             return expect_close(
                 ctx,
