@@ -255,6 +255,12 @@ class Trajectory(Gated, Declared):
         want = simulate(reference_step(ctx, self.function), w0, config0, gradient, steps)
         if self.runs > 1:
             return self._fresh_runs(ctx, w0, gradient, steps, want)
+        return self._compare_run(ctx, w0, config0, gradient, steps, want)
+
+    def _compare_run(
+        self, ctx: Context, w0: np.ndarray, config0: Any, gradient: Gradient, steps: int, want: Run
+    ) -> Verdict:
+        """The student's run from ``config0`` against ``want``, the first difference named."""
         got = student_run(ctx, self.function, w0, config0, gradient, steps, want)
         found = _first_difference(got, want, self.tol, self.state)
         if found is None:
@@ -295,13 +301,9 @@ class Trajectory(Gated, Declared):
         the same start: with the control right, any omitted run that is not (wrong, or raising
         on state of another shape) kept state from an earlier call (a default config={})."""
         fn = self.function
-        control = student_run(ctx, fn, w0, None, gradient, steps, want)
-        if _first_difference(control, want, self.tol, self.state) is not None:
-            return Verdict(
-                Outcome.WRONG,
-                f"{describe_run(ctx, fn, w0, None, steps)} differs from the reference's (see "
-                "the check 'defaults: config=None'), so runs without a config are not compared.",
-            )
+        control = self._compare_run(ctx, w0, None, gradient, steps, want)
+        if not control.passed:  # wrong already with config=None: that is the feedback
+            return control
         for attempt in range(self.runs):
             try:
                 got = student_run(ctx, fn, w0, OMITTED, gradient, steps, want)
