@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 import numpy as np
 
-from grader.checks.anchor import gate, record
-from grader.checks.base import Context, Declared, Kind, Make, Outcome, Verdict, fail
+from grader.checks.anchor import Gated, gate, record
+from grader.checks.base import PASS, Context, Declared, Kind, Make, Outcome, Verdict, fail
 from grader.checks.diagnose import Observation, judge_outputs, reference_inputs
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.judge.student import Call
@@ -77,6 +77,59 @@ class Reference(Declared):
         text = describe_call(self.function, param_names(ctx, self.function), args)
         seen = Observation(self.function, text, args, got, self.outputs, expected)
         return judge_outputs(ctx, seen, self.tol, "the reference")
+
+
+@dataclass(frozen=True)
+class CalledAgain(Gated, Declared):
+    """``function`` called on each argument tuple of ``make(rng)`` in turn (same shapes, other
+    parameters), each result against the reference's: a cache keyed by shape, or state kept
+    from the previous call, shows on a later call. ``stale`` names that mistake."""
+
+    topic: str
+    function: str
+    case: str
+    make: Callable[[np.random.Generator], list[tuple]]
+    outputs: tuple[str, ...]
+    _: KW_ONLY
+    tol: float = 1e-7
+    stale: str | None = None
+    hidden: bool = False
+    degenerate: bool = True  # never the anchor: it is a sequence, not one comparison
+    kind: Kind = Kind.REFERENCE
+
+    def evaluate(self, ctx: Context) -> Verdict:
+        calls = self.make(ctx.rng)
+        for i, args in enumerate(calls):
+            got, expected = student_and_reference(ctx, self.function, args, self.outputs)
+            text = describe_call(self.function, param_names(ctx, self.function), args)
+            seen = Observation(self.function, text, args, got, self.outputs, expected)
+            verdict = judge_outputs(ctx, seen, self.tol, "the reference")
+            if verdict.passed:
+                continue
+            if i == 0:  # wrong on its own: the ordinary feedback
+                return verdict
+            mistake = next(
+                (
+                    m
+                    for m in ctx.misconceptions
+                    if m.function == self.function and m.name == self.stale
+                ),
+                None,
+            )
+            lines = [
+                f"{self.function}: call {i} of this check matched the reference, call {i + 1}, "
+                "with the same shapes and other parameters, does not: something was kept from "
+                "the earlier call.",
+                verdict.message,
+            ]
+            if mistake is not None:
+                lines.append(f"  looks like a known mistake: {mistake.name}. Hint: {mistake.hint}")
+            return Verdict(
+                Outcome.WRONG,
+                "\n".join(lines),
+                misconception=mistake.name if mistake else verdict.misconception,
+            )
+        return PASS
 
 
 @dataclass(frozen=True)

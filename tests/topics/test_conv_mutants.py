@@ -18,6 +18,7 @@ from grader.topics.conv.mistakes import (
     FLIPPED_KERNEL,
     POOL_EVERY_TIE,
     POOL_GRADIENT_EVERYWHERE,
+    STALE_BY_SHAPE,
     STRIDE_IGNORED,
     WRONG_PAD_AXES,
 )
@@ -33,7 +34,24 @@ POOL_MASK = (  # every tied maximum: the mask window == max instead of the argma
     "            dx[:, :, hs : hs + PH, ws : ws + PW] += (mask * dout[:, :, i, j][:, :, None])"
     ".reshape(N, C, PH, PW)\n"
 )
+PARAMS = 'stride, pad = conv_param["stride"], conv_param["pad"]'
+
+
+def _cached_by_shape(fn: str) -> str:  # the parameters of the first call with this x.shape
+    return (
+        f"stride, pad = {fn}.__dict__.setdefault(\n"
+        '        x.shape, (conv_param["stride"], conv_param["pad"])\n'
+        "    )"
+    )
+
+
 MUTANTS = [
+    Mutant(
+        "conv", "conv_forward_fast", PARAMS, _cached_by_shape("conv_forward_fast"), STALE_BY_SHAPE
+    ),
+    Mutant(
+        "conv", "conv_forward_naive", PARAMS, _cached_by_shape("conv_forward_naive"), STALE_BY_SHAPE
+    ),
     Mutant("conv", "max_pool_backward_naive", POOL_ROUTE, POOL_MASK, POOL_EVERY_TIE),
     Mutant(
         "conv",

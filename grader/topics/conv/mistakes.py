@@ -92,6 +92,14 @@ def _for_forwards(name: str, hint: str, variant: Callable[..., Any]) -> list[Mis
     ]
 
 
+STALE_BY_SHAPE = "parameters or results cached by the input's shape (stale for new ones)"
+
+
+def _named_by_calling_again(ref: ModuleType, *args: object) -> np.ndarray:
+    """One call cannot show a stale cache: ``CalledAgain`` names it from two calls."""
+    raise NotImplementedError("named by 'same shapes again'")
+
+
 POOL_EVERY_TIE = "every tied maximum of a window gets the gradient (mask window == max)"
 
 
@@ -108,6 +116,17 @@ def _pool_every_tie(ref: ModuleType, dout: np.ndarray, x: np.ndarray, param: dic
 
 
 MISCONCEPTIONS = (
+    *(
+        Misconception(
+            fn,
+            STALE_BY_SHAPE,
+            "a cache keyed by x.shape returns what an earlier call computed: key it by "
+            "everything the result depends on (stride, pad and the filter shape too), or "
+            "recompute",
+            _named_by_calling_again,
+        )
+        for fn in ("conv_forward_naive", "conv_forward_fast")
+    ),
     *_for_forwards(
         FLIPPED_KERNEL,
         "CS231n's (and PyTorch's) conv layer is a cross-correlation: multiply each window by "
