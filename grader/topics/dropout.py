@@ -278,6 +278,23 @@ def _unseeded_differ(ctx: Context) -> Verdict:
     )
 
 
+def _keeps_float32(ctx: Context) -> Verdict:
+    """float32 x in, float32 out, in both modes, every kept unit x / p (in float32)."""
+    for mode in ("train", "test"):
+        x, param = case((6, 8), 0.5, mode)(ctx.rng)
+        x32 = x.astype(np.float32)
+        out = student_outputs(ctx, FORWARD, (x32, param), OUT)[0]  # dtype checked there
+        kept = out != 0
+        want = x32 / np.float32(param["p"]) if mode == "train" else x32
+        if not np.allclose(out[kept], want[kept], rtol=1e-6) or (mode == "test" and not kept.all()):
+            return Verdict(
+                Outcome.WRONG,
+                f"{_call_text(ctx, FORWARD, (x32, param))}: out is not "
+                + ("0 or x / p" if mode == "train" else "x"),
+            )
+    return PASS
+
+
 def _reference_mask(ctx: Context) -> Verdict:
     x, param = case((8, 10), 0.6)(ctx.rng)
     got = student_outputs(ctx, FORWARD, (x, param), OUT)
@@ -395,6 +412,8 @@ def checks() -> list[Check]:
             _reference_mask,
             kind=Kind.REFERENCE,
         ),
+        # the docstring: outputs have x's dtype (a float64 mask would make out float64)
+        Property(TOPIC, F, "float32 x gives float32 out (train and test)", _keeps_float32),
         NoMutation(TOPIC, F, "inputs unchanged (train)", case((4, 5), 0.5), OUT),
         NoMutation(TOPIC, F, "inputs unchanged (test)", case((4, 5), 0.5, "test"), OUT),
         Property(

@@ -32,6 +32,9 @@ MUTANTS = [
         d.P_AS_DROP,
     ),
     # other realistic bugs
+    mutant(
+        d.FORWARD, "    out = out.astype(x.dtype, copy=False)\n", ""
+    ),  # float64 mask: float64 out
     mutant(d.FORWARD, 'np.random.seed(dropout_param["seed"])', "np.random.seed(0)"),
     mutant(d.FORWARD, '    if "seed" in dropout_param:\n', "    if False:\n"),
     mutant(d.FORWARD, MASK, "mask = (np.random.rand(*x.shape) < p) * p"),
