@@ -24,7 +24,7 @@ import numpy as np
 
 from grader.checks.anchor import gate, record
 from grader.checks.base import PASS, Context, Declared, Kind, Make, Outcome, Verdict, fail
-from grader.checks.diagnose import Observation, judge_outputs
+from grader.checks.diagnose import Observation, diagnose, judge_outputs
 from grader.checks.gradient import (
     GradientPair,
     forward_verdict,
@@ -207,6 +207,7 @@ class Exact(Declared):
         draws = [make(ctx.rng) for make in (self.make, *self.more) for _ in range(self.repeat)]
         names = param_names(ctx, self.function)
         answers = student_answers(ctx, self.function, draws, self.outputs)
+        wrong = []
         for args, (got, expected) in zip(draws, answers):
             if _identical(got, expected):  # counts and shapes: the common case, no arrays needed
                 continue
@@ -214,8 +215,22 @@ class Exact(Declared):
             seen = Observation(self.function, text, args, got, self.outputs, expected)
             verdict = judge_outputs(ctx, seen, self.tol, "the reference")
             if not verdict.passed:
-                return _with_exact_values(verdict, got, expected, self.outputs)
-        return PASS
+                wrong.append((seen, verdict))
+        if not wrong:
+            return PASS
+        seen, verdict = wrong[0]
+        # a small integer matches some mistake's model by chance: a mistake is named only when
+        # it explains every wrong draw of the check
+        if verdict.misconception and any(
+            (m := diagnose(ctx, other, self.tol)) is None or m.name != verdict.misconception
+            for other, _ in wrong[1:]
+        ):
+            kept = [
+                line for line in verdict.message.split("\n") if "looks like a known" not in line
+            ]
+            verdict = replace(verdict, message="\n".join(kept), misconception=None)
+        got, expected = seen.got, seen.expected
+        return _with_exact_values(verdict, got, expected, self.outputs)
 
 
 @dataclass(frozen=True)
