@@ -569,7 +569,7 @@ def checks() -> list[Check]:
         if fn.startswith("svm"):
             found.append(
                 Reference(
-                    TOPIC, fn, "margins of exactly 0 (inactive)", zero_margins(8, 4, 4, 0.1), LOSS_W
+                    TOPIC, fn, "margins of exactly 0 (inactive)", zero_margins(8, 5, 4, 0.1), LOSS_W
                 )
             )
         if fn.startswith("softmax"):
