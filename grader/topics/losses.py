@@ -71,6 +71,64 @@ def scores(N: int, C: int, shift: float = 0.0) -> Make:
     return make
 
 
+def zero_margins(N: int, D: int, C: int, reg: float) -> Make:
+    """Integer X and W: scores, and so margins, are exact integers, some of them exactly 0 (the
+    hinge's kink, inactive by the docstring's convention)."""
+
+    def make(rng: np.random.Generator) -> tuple:
+        for _ in range(1000):
+            W = rng.integers(-1, 2, (D, C)).astype(np.float64)
+            X = rng.integers(-2, 3, (N, D)).astype(np.float64)
+            y = rng.integers(0, C, N)
+            margins = X @ W - (X @ W)[np.arange(N), y][:, None] + 1.0
+            margins[np.arange(N), y] = 1.0
+            if np.sum(margins == 0) >= 2:
+                return W, X, y, reg
+        raise RuntimeError("could not draw SVM inputs with zero margins")
+
+    return make
+
+
+def zero_margin_scores(N: int, C: int) -> Make:
+    """Integer scores with some margins exactly 0."""
+
+    def make(rng: np.random.Generator) -> tuple:
+        x = rng.integers(-3, 4, (N, C)).astype(np.float64)
+        y = rng.integers(0, C, N)
+        for i in range(0, N, 2):  # every other row: one wrong class exactly at the margin
+            j = (y[i] + 1) % C
+            x[i, j] = x[i, y[i]] - 1.0
+        return x, y
+
+    return make
+
+
+def far_rows(N: int, D: int, C: int, reg: float) -> Make:
+    """Scores of row 0 near +700 and of row 1 near -100, the others near 0 (X[:, 0] is a per-row
+    offset, W[0] the same for every class): a max-shift by the batch's maximum sends row 1 to
+    exp(-800) = 0 (log 0), while no shift at all still fits in float64 (exp(700) ~ 1e304), so
+    this case tells the two mistakes apart."""
+
+    def make(rng: np.random.Generator) -> tuple:
+        W, X, y, reg_ = linear(N, D, C, reg)(rng)
+        W[0, :] = 1.0
+        X[:, 0] = 0.0
+        X[0, 0], X[1, 0] = 700.0, -100.0
+        return W, X, y, reg_
+
+    return make
+
+
+def far_row_scores(N: int, C: int) -> Make:
+    def make(rng: np.random.Generator) -> tuple:
+        x, y = scores(N, C)(rng)
+        x[0] += 700.0
+        x[1] -= 100.0
+        return x, y
+
+    return make
+
+
 def weights(shape: tuple[int, ...], reg: float) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         W = rng.standard_normal(shape)
@@ -193,6 +251,77 @@ def _no_max_shift_scores(r: ModuleType, x: np.ndarray, y: np.ndarray) -> tuple:
     return _softmax_unshifted(x, y)
 
 
+def _svm_zero_margin_active(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """SVM loss and dscores with a margin of exactly 0 counted as active (margin >= 0)."""
+    N = scores.shape[0]
+    rows = np.arange(N)
+    raw = scores - scores[rows, y][:, None] + 1.0
+    raw[rows, y] = -1.0
+    loss = float(np.sum(np.maximum(raw, 0.0))) / N
+    coeff = (raw >= 0).astype(np.float64)
+    coeff[rows, y] = -np.sum(coeff, axis=1)
+    return loss, coeff / N
+
+
+def _zero_margin_linear(r: ModuleType, W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float):
+    loss, dscores = _svm_zero_margin_active(X @ W, y)
+    return loss + reg * np.sum(W * W), X.T @ dscores + 2 * reg * W
+
+
+def _zero_margin_scores(r: ModuleType, x: np.ndarray, y: np.ndarray) -> tuple:
+    return _svm_zero_margin_active(x, y)
+
+
+def _softmax_global_shift(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Softmax loss and dscores after subtracting the batch's one max (not each row's)."""
+    with np.errstate(all="ignore"):
+        e = np.exp(scores - np.max(scores))
+        p = e / e.sum(axis=1, keepdims=True)
+        N = scores.shape[0]
+        loss = -np.mean(np.log(p[np.arange(N), y]))
+        p[np.arange(N), y] -= 1
+    return float(loss), p / N
+
+
+def _global_shift_linear(r: ModuleType, W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float):
+    loss, dscores = _softmax_global_shift(X @ W, y)
+    with np.errstate(all="ignore"):
+        return loss + reg * np.sum(W * W), X.T @ dscores + 2 * reg * W
+
+
+def _global_shift_scores(r: ModuleType, x: np.ndarray, y: np.ndarray) -> tuple:
+    return _softmax_global_shift(x, y)
+
+
+ZERO_MARGIN = "a margin of exactly 0 counted as active (margin >= 0)"
+GLOBAL_SHIFT = "max-shift by the batch's maximum instead of each row's"
+
+
+def _edge_misconceptions() -> list[Misconception]:
+    found = []
+    for fn in ("svm_loss_naive", "svm_loss_vectorized", "svm_loss"):
+        found.append(
+            Misconception(
+                fn,
+                ZERO_MARGIN,
+                "count a margin only when it is > 0: at exactly 0 the hinge is inactive "
+                "(subgradient 0), as the docstring says",
+                _zero_margin_scores if fn == "svm_loss" else _zero_margin_linear,
+            )
+        )
+    for fn in ("softmax_loss_naive", "softmax_loss_vectorized", "softmax_loss"):
+        found.append(
+            Misconception(
+                fn,
+                GLOBAL_SHIFT,
+                "subtract each row's own max (np.max(scores, axis=1, keepdims=True)): with one "
+                "max for the batch, a row far below it underflows to exp(...) = 0 and log(0)",
+                _global_shift_scores if fn == "softmax_loss" else _global_shift_linear,
+            )
+        )
+    return found
+
+
 def _misconceptions() -> list[Misconception]:
     found = []
     for fn in LINEAR:
@@ -289,7 +418,7 @@ def _misconceptions() -> list[Misconception]:
     return found
 
 
-MISCONCEPTIONS = tuple(_misconceptions())
+MISCONCEPTIONS = tuple(_misconceptions() + _edge_misconceptions())
 
 
 # -- properties ----------------------------------------------------------------------------------
@@ -437,7 +566,23 @@ def checks() -> list[Check]:
             NoMutation(TOPIC, fn, "inputs unchanged", linear(7, 5, 4, 0.1), LOSS_W),
             Deterministic(TOPIC, fn, "deterministic", linear(7, 5, 4, 0.1), LOSS_W),
         ]
+        if fn.startswith("svm"):
+            found.append(
+                Reference(
+                    TOPIC, fn, "margins of exactly 0 (inactive)", zero_margins(8, 5, 4, 0.1), LOSS_W
+                )
+            )
         if fn.startswith("softmax"):
+            found.append(
+                Reference(
+                    TOPIC,
+                    fn,
+                    "one row near +700, one near -100 (per-row max-shift)",
+                    far_rows(6, 4, 5, 0.1),
+                    LOSS_W,
+                    kind=Kind.HYGIENE,
+                )
+            )
             found.append(
                 Reference(
                     TOPIC,
@@ -467,6 +612,19 @@ def checks() -> list[Check]:
             NoMutation(TOPIC, fn, "inputs unchanged", scores(6, 4), LOSS_X),
             Deterministic(TOPIC, fn, "deterministic", scores(6, 4), LOSS_X),
         ]
+    found += [
+        Reference(
+            TOPIC, "svm_loss", "margins of exactly 0 (inactive)", zero_margin_scores(8, 5), LOSS_X
+        ),
+        Reference(
+            TOPIC,
+            "softmax_loss",
+            "one row near +700, one near -100 (per-row max-shift)",
+            far_row_scores(6, 5),
+            LOSS_X,
+            kind=Kind.HYGIENE,
+        ),
+    ]
     found.append(
         Reference(
             TOPIC,

@@ -80,6 +80,36 @@ def test_exact_ties_round_half_to_even_like_torch(ref, k, power):
     np.testing.assert_array_equal(q, want.int_repr().numpy().astype(np.int64))
 
 
+@given(
+    k=hnp.arrays(np.int64, shapes, elements=st.integers(-120, 120)),
+    power=st.integers(1, 6),
+    zp=st.integers(-7, 7),
+)
+def test_ties_with_any_zero_point_against_torch(ref, k, power, zp):
+    """The kit adds the zero point after rounding; torch 2.13 rounds x / scale + zero_point.
+    At an exact .5 tie the two agree for an even zero point and differ by exactly one step for
+    an odd one (quantize's docstring states the kit's convention)."""
+    scale = 2.0**-power
+    x = (k + 0.5) * scale  # every value an exact tie, exactly representable in float32
+    q = ref.quantize(x, scale, zp, -128, 127)
+    np.testing.assert_array_equal(q, np.rint(k + 0.5).astype(np.int64) + zp)  # round, then add
+    got_torch = torch.quantize_per_tensor(torch.from_numpy(x).float(), scale, zp, torch.qint8)
+    got_torch = got_torch.int_repr().numpy().astype(np.int64)
+    np.testing.assert_array_equal(got_torch, np.rint(k + 0.5 + zp).astype(np.int64))
+    if zp % 2 == 0:
+        np.testing.assert_array_equal(q, got_torch)
+    else:
+        assert np.all(np.abs(q - got_torch) == 1)
+
+
+def test_the_documented_tie_example(ref):
+    scale, zp = 0.5, 3
+    x = np.array([-100.5 * scale])
+    assert ref.quantize(x, scale, zp, -128, 127).tolist() == [-97]
+    got_torch = torch.quantize_per_tensor(torch.from_numpy(x).float(), scale, zp, torch.qint8)
+    assert got_torch.int_repr().tolist() == [-98]
+
+
 def test_documented_example(ref):
     scale, zp = ref.choose_qparams(np.array([-1.0, 0.0, 2.0, 3.0]), 0, 255)
     assert zp == 64 and type(zp) is int

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from mutation import Mutant, assert_caught
 
+from grader.topics.backprop import AT_ZERO, EVERY_TIE
+
 FULL_REG_NAME = "L2 term reg*sum(W*W) instead of 0.5*reg*sum(W*W)"
 NET_REG = """reg_loss = 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
         loss = float(data_loss + reg_loss)
@@ -38,7 +40,32 @@ BIASES_REGULARISED = NET_REG.replace(
 )
 MAXOUT_SCATTER = "np.put_along_axis(dz, argmax[:, :, np.newaxis], dout[:, :, np.newaxis], axis=2)"
 
-MUTANTS = [
+MAXOUT_ROUTE = (
+    "    np.put_along_axis(dz, argmax[:, :, np.newaxis], dout[:, :, np.newaxis], axis=2)\n"
+)
+MAXOUT_MASK = (  # every tied piece: the mask z == max instead of the argmax
+    "    z = np.einsum('nd,dmk->nmk', x, w) + b\n"
+    "    dz = (z == z.max(axis=2, keepdims=True)) * dout[:, :, np.newaxis]\n"
+)
+EDGES = [  # the kinks and ties the docstrings fix
+    Mutant("backprop", "relu_backward", "dx = dout * (x > 0)", "dx = dout * (x >= 0)", AT_ZERO),
+    Mutant(
+        "backprop",
+        "leaky_relu_backward",
+        "np.where(x > 0, 1.0, alpha)",
+        "np.where(x >= 0, 1.0, alpha)",
+        AT_ZERO,
+    ),
+    Mutant(
+        "backprop",
+        "elu_backward",
+        "np.where(x > 0, 1.0, alpha * np.exp",
+        "np.where(x >= 0, 1.0, alpha * np.exp",
+        AT_ZERO,
+    ),
+    Mutant("backprop", "maxout_backward", MAXOUT_ROUTE, MAXOUT_MASK, EVERY_TIE),
+]
+MUTANTS = EDGES + [
     Mutant("backprop", "affine_backward", "db = np.sum(dout, axis=0)", "db = np.sum(dout)"),
     Mutant(
         "backprop",

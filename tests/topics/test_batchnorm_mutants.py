@@ -35,6 +35,19 @@ def bn(function: str, old: str, new: str, misconception: str | None = None) -> M
 
 
 MUTANTS = [
+    # edges: features near 1e8
+    bn(
+        "batchnorm_forward",
+        "var = x.var(axis=0)",
+        "var = np.mean(x**2, axis=0) - mean**2",
+        m.ONE_PASS_VAR,
+    ),
+    bn(
+        "layernorm_forward",
+        "var = x.var(axis=1, keepdims=True)",
+        "var = np.mean(x**2, axis=1, keepdims=True) - mean**2",
+        m.ONE_PASS_VAR,
+    ),
     # named mistakes
     bn("batchnorm_forward", "var = x.var(axis=0)", "var = x.var(axis=0, ddof=1)", m.UNBIASED),
     bn(

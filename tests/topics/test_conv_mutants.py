@@ -16,14 +16,43 @@ from grader.checks.base import SpeedSettings
 from grader.topics.conv.mistakes import (
     FLIPPED_IN_BACKWARD,
     FLIPPED_KERNEL,
+    POOL_EVERY_TIE,
     POOL_GRADIENT_EVERYWHERE,
+    STALE_BY_SHAPE,
     STRIDE_IGNORED,
     WRONG_PAD_AXES,
 )
 
 PAD_HW = 'np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="constant")'
 
+POOL_ROUTE = (
+    "            a, e = np.unravel_index(np.argmax(window, axis=2), (PH, PW))\n"
+    "            dx[n_idx, c_idx, hs + a, ws + e] += dout[:, :, i, j]\n"
+)
+POOL_MASK = (  # every tied maximum: the mask window == max instead of the argmax
+    "            mask = window == window.max(axis=2, keepdims=True)\n"
+    "            dx[:, :, hs : hs + PH, ws : ws + PW] += (mask * dout[:, :, i, j][:, :, None])"
+    ".reshape(N, C, PH, PW)\n"
+)
+PARAMS = 'stride, pad = conv_param["stride"], conv_param["pad"]'
+
+
+def _cached_by_shape(fn: str) -> str:  # the parameters of the first call with this x.shape
+    return (
+        f"stride, pad = {fn}.__dict__.setdefault(\n"
+        '        x.shape, (conv_param["stride"], conv_param["pad"])\n'
+        "    )"
+    )
+
+
 MUTANTS = [
+    Mutant(
+        "conv", "conv_forward_fast", PARAMS, _cached_by_shape("conv_forward_fast"), STALE_BY_SHAPE
+    ),
+    Mutant(
+        "conv", "conv_forward_naive", PARAMS, _cached_by_shape("conv_forward_naive"), STALE_BY_SHAPE
+    ),
+    Mutant("conv", "max_pool_backward_naive", POOL_ROUTE, POOL_MASK, POOL_EVERY_TIE),
     Mutant(
         "conv",
         "conv_forward_naive",

@@ -15,7 +15,10 @@ def mutant(function: str, old: str, new: str, misconception: str | None = None) 
     return Mutant("dropout", function, old, new, misconception)
 
 
+RESEED = '    if "seed" in dropout_param:\n        np.random.seed(dropout_param["seed"])\n'
 MUTANTS = [
+    # edges: unseeded calls
+    mutant(d.FORWARD, RESEED, '    np.random.seed(dropout_param.get("seed", 0))\n', d.RESEEDED),
     # named mistakes
     mutant(d.FORWARD, MASK, "mask = np.random.rand(*x.shape) < p", d.NOT_INVERTED),
     mutant(d.FORWARD, "out = x.copy()", "out = x * p", d.NOT_INVERTED),
@@ -29,6 +32,9 @@ MUTANTS = [
         d.P_AS_DROP,
     ),
     # other realistic bugs
+    mutant(
+        d.FORWARD, "    out = out.astype(x.dtype, copy=False)\n", ""
+    ),  # float64 mask: float64 out
     mutant(d.FORWARD, 'np.random.seed(dropout_param["seed"])', "np.random.seed(0)"),
     mutant(d.FORWARD, '    if "seed" in dropout_param:\n', "    if False:\n"),
     mutant(d.FORWARD, MASK, "mask = (np.random.rand(*x.shape) < p) * p"),

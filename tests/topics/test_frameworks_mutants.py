@@ -96,8 +96,10 @@ MUTANTS = [
     ),
 ]
 # the graded functions that call each mutated one (they may fail too)
+# TwoLayerTorchNet's layer check counts only once forward_and_grads runs the net right
 CALLERS = {
-    "load_weights": {"forward_and_grads", "sgd_train"},
+    "load_weights": {"forward_and_grads", "sgd_train", "TwoLayerTorchNet"},
+    "forward_and_grads": {"TwoLayerTorchNet"},
     "loader_batches": {"sgd_train", "train_head"},
     "custom_leaky_relu_forward": {"custom_leaky_relu_grad"},
     "replace_head": {"head_optimizer", "train_head"},

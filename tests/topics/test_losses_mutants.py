@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from mutation import Mutant, assert_caught
 
+from grader.topics.losses import GLOBAL_SHIFT, ZERO_MARGIN
+
 MEAN_OVER_N = "    loss /= num_train\n    dW /= num_train\n"
 MEAN_OVER_C = "    loss /= num_classes\n    dW /= num_classes\n"
 DIVIDE_BY_C = "dividing by the number of classes C instead of the batch size N"
@@ -40,6 +42,16 @@ SOFTMAX_OVER_CLASSES = (  # softmax_loss's max-shift and normalisation, both per
 SOFTMAX_OVER_BATCH = SOFTMAX_OVER_CLASSES.replace("axis=1", "axis=0")
 
 MUTANTS = [
+    # edges: a margin of exactly 0, one row far below the batch's max
+    Mutant("losses", "svm_loss_naive", "if margin > 0:", "if margin >= 0:", ZERO_MARGIN),
+    Mutant(
+        "losses",
+        "softmax_loss_vectorized",
+        "np.max(scores, axis=1, keepdims=True)",
+        "np.max(scores)",
+        GLOBAL_SHIFT,
+    ),
+    Mutant("losses", "softmax_loss", "np.max(x, axis=1, keepdims=True)", "np.max(x)", GLOBAL_SHIFT),
     Mutant(
         "losses",
         "svm_loss_vectorized",

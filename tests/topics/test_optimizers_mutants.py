@@ -9,6 +9,8 @@ from mutation import Mutant, assert_caught
 
 from grader.checks.base import Outcome
 from grader.pipeline import grade_topic, sandbox_for
+from grader.topics.optimizers import ZERO_AS_DEFAULT
+from grader.topics.optimizers.runs import KEPT_STATE
 
 T = "optimizers"
 NOT_STORED = "optimizer state not written back"
@@ -139,7 +141,23 @@ UNNAMED = [
     ),
 ]
 
-MUTANTS = NAMED + UNNAMED
+EDGES = [
+    Mutant(  # a mutable default config: the second run starts from the first one's state
+        "optimizers",
+        "adam",
+        "config: Config | None = None",
+        "config: Config | None = {}",  # noqa: B006 (the bug under test)
+        KEPT_STATE,
+    ),
+    Mutant(
+        "optimizers",
+        "adam",
+        'config.setdefault("beta1", 0.9)',
+        'config["beta1"] = config.get("beta1") or 0.9',
+        ZERO_AS_DEFAULT,
+    ),
+]
+MUTANTS = EDGES + NAMED + UNNAMED
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.label)

@@ -13,9 +13,11 @@ from grader.topics.quantization.affine import (
     HALF_UP,
     NOT_WIDENED,
     PER_TENSOR,
+    ZP_BEFORE_ROUND,
     ZP_NOT_INT,
 )
 from grader.topics.quantization.compress import (
+    AT_THRESHOLD_KEPT,
     CENTROID_MEAN,
     K_TRUNCATED,
     NO_FILLER,
@@ -29,6 +31,20 @@ T = "quantization"
 SCALER = "DynamicLossScaler"
 
 NAMED = [
+    Mutant(  # edge: a weight exactly at the threshold
+        T,
+        "threshold_prune",
+        "mask = np.abs(w) > threshold",
+        "mask = np.abs(w) >= threshold",
+        AT_THRESHOLD_KEPT,
+    ),
+    Mutant(  # torch's order: the zero point inside the rounding
+        T,
+        "quantize",
+        "q = np.clip(np.rint(x / scale) + zero_point",
+        "q = np.clip(np.rint(x / scale + zero_point)",
+        ZP_BEFORE_ROUND,
+    ),
     Mutant(
         T,
         "quantize",
@@ -278,7 +294,11 @@ MASK_BEFORE_ROUNDING = Mutant(
 
 MUTANTS = NAMED + UNNAMED + [MASK_BEFORE_ROUNDING]
 
-CALLERS = {"choose_qparams": {"choose_qparams_per_channel"}}
+# a backward's gradient checks count only for a right forward: a forward bug fails them too
+CALLERS = {
+    "choose_qparams": {"choose_qparams_per_channel"},
+    "fake_quantize_forward": {"fake_quantize_backward"},
+}
 
 
 @pytest.mark.parametrize("mutant", NAMED + UNNAMED, ids=lambda m: m.label)

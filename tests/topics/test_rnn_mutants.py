@@ -24,6 +24,13 @@ NO_MASK_BLOCK = LOSS_BLOCK.replace("mask_flat * log_probs", "log_probs").replace
 )
 
 MUTANTS = [
+    Mutant(  # edge: pre-activations in the thousands overflow a naive sigmoid
+        "rnn",
+        "lstm_step_forward",
+        "i, f, o, g = _sigmoid(a_i), _sigmoid(a_f), _sigmoid(a_o), np.tanh(a_g)",
+        "i, f, o, g = *(np.exp(v) / (1 + np.exp(v)) for v in (a_i, a_f, a_o)), np.tanh(a_g)",
+        m.UNSTABLE_SIGMOID,
+    ),
     # named mistakes
     Mutant(
         "rnn",

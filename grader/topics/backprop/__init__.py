@@ -7,6 +7,7 @@ functions return ``(out, cache)``; the cache stays in the worker and is passed b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
@@ -86,7 +87,58 @@ def maxout(N: int, D: int, M: int, K: int) -> Make:
     return make
 
 
+def with_zeros(shape: tuple[int, ...], alpha: float | None = None) -> Make:
+    """x with about a third of its entries exactly 0 (the kink; the docstring fixes the gradient
+    there), the others away from it."""
+
+    def make(rng: np.random.Generator) -> tuple:
+        x = away_from_zero(rng, shape, 1.5)
+        x = np.where(rng.random(shape) < 0.35, 0.0, x)
+        x.flat[0] = 0.0
+        return (x,) if alpha is None else (x, alpha)
+
+    return make
+
+
+def maxout_ties(N: int, D: int, M: int, K: int) -> Make:
+    """Maxout inputs where pieces 0 and 1 of every unit are identical (exact ties for the max),
+    and win in most units: the docstring gives the whole gradient to the first."""
+
+    def make(rng: np.random.Generator) -> tuple:
+        x, w, b = maxout(N, D, M, K)(rng)
+        w[:, :, 1] = w[:, :, 0]
+        b[:, 1] = b[:, 0] + 5.0  # the tied pair wins the max almost everywhere
+        b[:, 0] = b[:, 1]
+        return x, w, b
+
+    return make
+
+
 # -- known mistakes ----------------------------------------------------------------------------
+def _at_zero_as_positive(slope: Callable[[np.ndarray], np.ndarray]) -> Callable[..., np.ndarray]:
+    """A backward whose mask is x >= 0: at x == 0 the gradient of the x > 0 branch (1)."""
+
+    def variant(ref: ModuleType, dout: np.ndarray, x: np.ndarray, *alpha: float) -> np.ndarray:
+        negative = slope(x) if not alpha else slope(x, *alpha)
+        return dout * np.where(x >= 0, 1.0, negative)
+
+    return variant
+
+
+def _maxout_every_tied_piece(
+    ref: ModuleType, dout: np.ndarray, x: np.ndarray, w: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    z = np.einsum("nd,dmk->nmk", x, w) + b
+    dz = (z == z.max(axis=2, keepdims=True)) * dout[:, :, None]
+    dx = np.einsum("nmk,dmk->nd", dz, w)
+    dw = np.einsum("nd,nmk->dmk", x, dz)
+    return dx, dw, dz.sum(axis=0)
+
+
+AT_ZERO = "gradient at x == 0 taken from the x > 0 side (mask x >= 0)"
+EVERY_TIE = "every tied piece gets the gradient (mask z == max)"
+
+
 def _relu_identity(ref: ModuleType, dout: np.ndarray, x: np.ndarray) -> np.ndarray:
     return dout.copy()
 
@@ -161,6 +213,33 @@ MISCONCEPTIONS = backprop_net.MISCONCEPTIONS + (
         "alpha missing from the negative-side gradient",
         "for x <= 0, d/dx alpha*(exp(x)-1) = alpha * exp(x)",
         _elu_without_alpha,
+    ),
+    Misconception(
+        "relu_backward",
+        AT_ZERO,
+        "the docstring takes the gradient at x == 0 as 0: use the mask (x > 0), not (x >= 0)",
+        _at_zero_as_positive(np.zeros_like),
+    ),
+    Misconception(
+        "leaky_relu_backward",
+        AT_ZERO,
+        "the docstring takes the gradient at x == 0 as alpha (as PyTorch): np.where(x > 0, "
+        "1.0, alpha), not x >= 0",
+        _at_zero_as_positive(lambda x, alpha: np.full_like(x, alpha)),
+    ),
+    Misconception(
+        "elu_backward",
+        AT_ZERO,
+        "the docstring takes the gradient at x == 0 as alpha (as PyTorch): np.where(x > 0, "
+        "1.0, alpha * exp(x)), not x >= 0",
+        _at_zero_as_positive(lambda x, alpha: alpha * np.exp(np.minimum(x, 0))),
+    ),
+    Misconception(
+        "maxout_backward",
+        EVERY_TIE,
+        "give dout to the first maximal piece only (np.argmax over K), as the docstring's tie "
+        "policy says; a mask z == max sends it to every tied piece",
+        _maxout_every_tied_piece,
     ),
     Misconception(
         "maxout_backward",
@@ -268,6 +347,27 @@ def checks() -> list[Check]:
         if alpha is not None:
             cases.append(Case(f"alpha={alpha}", activation((4, 6), alpha)))
         found += _layer_checks(act, cases, activation((3, 4)), activation((30, 20)), (0,), DX)
+    for act, alpha in (("leaky_relu", 0.2), ("elu", 0.5)):
+        found.append(
+            BackwardReference(
+                TOPIC,
+                f"{act}_backward",
+                f"{act}_forward",
+                "x with exact zeros (gradient alpha there)",
+                with_zeros((4, 5), alpha),
+                DX,
+            )
+        )
+    found.append(
+        BackwardReference(
+            TOPIC,
+            "maxout_backward",
+            "maxout_forward",
+            "tied pieces (the first one gets the gradient)",
+            maxout_ties(5, 4, 3, 3),
+            DXWB,
+        )
+    )
     found.append(
         BackwardReference(
             TOPIC,

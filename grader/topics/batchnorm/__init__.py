@@ -94,6 +94,16 @@ def bn_case(
     return make
 
 
+def far_from_zero(make: Make, offset: float = 1e8) -> Make:
+    """``make``'s inputs with ``offset`` added to x (features near 1e8, spread about 1)."""
+
+    def shifted(rng: np.random.Generator) -> tuple:
+        x, *rest = make(rng)
+        return (x + offset, *rest)
+
+    return shifted
+
+
 def ln_case(N: int, D: int, unit: bool = False, **ln_param: Any) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         x = _features(rng, (N, D), 0)  # rows with different offsets and spreads
@@ -264,6 +274,15 @@ def _batchnorm_checks() -> list[Check]:
             kind=Kind.PROPERTY,
         ),
         StatefulForward(TOPIC, fn, "train, N=64 D=20", bn_case(64, 20, momentum=0.95), hidden=True),
+        StatefulForward(
+            TOPIC,
+            fn,
+            "train, features near 1e8 (variance of centred values)",
+            far_from_zero(bn_case(8, 5)),
+            compared=("out",),
+            tol=1e-6,
+            kind=Kind.HYGIENE,
+        ),
         StatefulForward(TOPIC, fn, "test, N=30 D=12", bn_case(30, 12, "test"), hidden=True),
         Property(
             TOPIC, fn, "mode 'eval' raises ValueError", rejects_mode(fn, bn_case(4, 3), "eval")
@@ -313,6 +332,15 @@ def _layernorm_checks() -> list[Check]:
     found += [
         Reference(
             TOPIC, fn, "ln_param with extra keys", ln_case(5, 4, mode="train", momentum=0.9), OUT
+        ),
+        Reference(
+            TOPIC,
+            fn,
+            "features near 1e8 (variance of centred values)",
+            far_from_zero(ln_case(6, 5)),
+            OUT,
+            tol=1e-6,
+            kind=Kind.HYGIENE,
         ),
         Property(
             TOPIC,

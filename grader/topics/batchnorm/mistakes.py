@@ -25,6 +25,7 @@ import numpy as np
 from grader.checks.base import Misconception
 
 UNBIASED = "unbiased batch variance (ddof=1)"
+ONE_PASS_VAR = "variance as mean(x**2) - mean(x)**2 (cancels for features far from 0)"
 TEST_NO_AFFINE = "test mode without gamma and beta"
 MOMENTUM_SWAPPED = "running average with momentum and 1 - momentum swapped"
 SPATIAL_AXES = "spatial batchnorm statistics over the wrong axes"
@@ -200,9 +201,35 @@ _HINTS = {
     "(N, G, C // G, H, W), not (N, C // G, G, H, W)",
     LN_OVER_BATCH: "layer normalisation normalises each example over its features: "
     "mean and var along axis=1 (keepdims=True), not axis=0",
+    ONE_PASS_VAR: "compute the variance from the centred values, np.mean((x - mean)**2) or "
+    "x.var(axis=...): with features near 1e8, mean(x**2) and mean(x)**2 agree in every digit "
+    "float64 has and their difference is noise (even negative)",
     CONSTANT_STATS: "the batch mean and variance depend on every x[i]: add their gradient "
     "paths, e.g. dx = gamma / (N * std) * (N * dout - sum(dout) - x_hat * sum(dout * x_hat))",
 }
+
+
+def _one_pass_bn(
+    ref: ModuleType, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+) -> tuple:
+    """batchnorm_forward (train) with the one-pass variance: out only (compare it alone)."""
+    if bn_param.get("mode") != "train":
+        raise ValueError("train mode only")
+    eps = bn_param.get("eps", 1e-5)
+    mean = x.mean(axis=0)
+    with np.errstate(all="ignore"):
+        var = np.mean(x**2, axis=0) - mean**2
+        return (gamma * (x - mean) / np.sqrt(var + eps) + beta, None, None)
+
+
+def _one_pass_ln(
+    ref: ModuleType, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict
+) -> tuple:
+    eps = ln_param.get("eps", 1e-5)
+    mean = x.mean(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):
+        var = np.mean(x**2, axis=1, keepdims=True) - mean**2
+        return (gamma * (x - mean) / np.sqrt(var + eps) + beta, None)
 
 
 def _m(
@@ -236,6 +263,8 @@ MISCONCEPTIONS = (
     _m("spatial_batchnorm_forward", SPATIAL_AXES, _spatial_stats_over((0, 2)), ("out",)),
     _m("spatial_groupnorm_forward", GROUPS_STRIDED, _groupnorm_strided),
     _m("layernorm_forward", LN_OVER_BATCH, _layernorm_over_batch),
+    _m("batchnorm_forward", ONE_PASS_VAR, _one_pass_bn, ("out",)),
+    _m("layernorm_forward", ONE_PASS_VAR, _one_pass_ln, ("out",)),
     _m("batchnorm_backward", CONSTANT_STATS, _bn_backward_constant_stats),
     _m("batchnorm_backward_alt", CONSTANT_STATS, _bn_backward_constant_stats),
     _m("spatial_batchnorm_backward", CONSTANT_STATS, _spatial_backward_constant_stats),

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.anchor import Gated
 from grader.checks.base import PASS, Context, Declared, Kind, Make, Outcome, Verdict
 from grader.checks.diagnose import Observation, compare_outputs, diagnose, mismatch_verdict
 from grader.checks.outputs import CACHE, conform, conform_outputs, describe_call
@@ -51,7 +52,7 @@ def compared_names(compared: Sequence[str]) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class StatefulForward(Declared):
+class StatefulForward(Gated, Declared):
     """``function(x, gamma, beta, bn_param)``: out and the running statistics left in bn_param
     (only those named in ``compared``) against the reference's."""
 
@@ -65,7 +66,7 @@ class StatefulForward(Declared):
     hidden: bool = False
     kind: Kind = Kind.REFERENCE
 
-    def run(self, ctx: Context) -> Verdict:
+    def evaluate(self, ctx: Context) -> Verdict:
         args = self.make(ctx.rng)
         expected = reference_state(ctx, self.function, args)
         got = student_state(ctx, self.function, args, expected[0])

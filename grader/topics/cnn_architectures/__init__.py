@@ -13,6 +13,7 @@ gradients against the student's own forward at 1e-6.
 
 from __future__ import annotations
 
+from grader.checks.anchor import degenerate
 from grader.checks.base import Check, Make
 from grader.checks.hygiene import Deterministic
 from grader.checks.outputs import CACHE
@@ -96,7 +97,7 @@ def _size_checks() -> list[Check]:
         ],
     )
     found.append(Property(TOPIC, fn, "'same' padding keeps the size", laws.same_padding(10)))
-    return found
+    return degenerate(found, "kernel as large as the padded input (output 1)")
 
 
 def _layer(*kinds: str, differs: Arith | None = None) -> tuple[Make, ...]:
@@ -169,7 +170,7 @@ def _param_checks() -> list[Check]:
             laws.stacked_params,
         )  # fmt: skip
     )
-    return found
+    return degenerate(found, "pool, relu and gap have none")
 
 
 def _macs_checks() -> list[Check]:
@@ -200,7 +201,7 @@ def _macs_checks() -> list[Check]:
             laws.macs_are_params_times_positions,
         )
     )
-    return found
+    return degenerate(found, "pool, relu, bn and gap cost nothing")
 
 
 def _rf_checks() -> list[Check]:

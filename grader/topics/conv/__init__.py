@@ -9,12 +9,14 @@ way (``grader.checks.speed``).
 
 from __future__ import annotations
 
+import numpy as np
+
 from grader.checks.base import Case, Check
 from grader.checks.gradient import LayerGradient
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import CACHE
 from grader.checks.property import Property
-from grader.checks.reference import BackwardReference, Reference
+from grader.checks.reference import BackwardReference, CalledAgain, Reference
 from grader.checks.speed import BackwardSpeed, Speed
 from grader.topics.conv import inputs as conv_inputs
 from grader.topics.conv import laws as conv_laws
@@ -43,6 +45,7 @@ MISCONCEPTIONS = conv_mistakes.MISCONCEPTIONS
 
 conv = conv_inputs.conv
 pool = conv_inputs.pool
+pool_ties = conv_inputs.pool_ties
 
 CONV_CASES = [
     Case("x (2, 3, 7, 7) w (4, 3, 3, 3), stride 1, pad 1", conv((2, 3, 7, 7), (4, 3, 3, 3), 1, 1)),
@@ -169,6 +172,22 @@ def _pool_checks() -> list[Check]:
             DX,
             mode="directional",
         ),
+        BackwardReference(
+            TOPIC,
+            bwd,
+            fwd,
+            "tied maxima, 2x2 stride 2 (the first gets the gradient)",
+            pool_ties((2, 3, 6, 6), 2, 2, 2),
+            DX,
+        ),
+        BackwardReference(
+            TOPIC,
+            bwd,
+            fwd,
+            "tied maxima, overlapping 3x3 stride 1",
+            pool_ties((2, 2, 5, 5), 3, 3, 1),
+            DX,
+        ),
         NoMutation(TOPIC, fwd, "inputs unchanged", POOL_CASES[0].make, OUT),
         Deterministic(TOPIC, fwd, "deterministic", POOL_CASES[0].make, OUT),
         Property(
@@ -206,5 +225,34 @@ def _speed_checks() -> list[Check]:
     ]
 
 
+def _same_shapes_again(rng: np.random.Generator) -> list[tuple]:
+    """Two calls on x (3, 2, 7, 7) and 3x3 filters whose outputs are both 5x5: stride 1 with
+    pad 0, then stride 2 with pad 2. Parameters kept from the first call (a cache keyed by the
+    input's shape) give the second a wrong result of the right shape."""
+    first = conv((3, 2, 7, 7), (4, 2, 3, 3), 1, 0)(rng)
+    second = conv((3, 2, 7, 7), (4, 2, 3, 3), 2, 2)(rng)
+    return [first, second]
+
+
+def _stale_checks() -> list[Check]:
+    return [
+        CalledAgain(
+            TOPIC,
+            fn,
+            "same shapes again, other stride and pad",
+            _same_shapes_again,
+            OUT,
+            stale=conv_mistakes.STALE_BY_SHAPE,
+        )
+        for fn in ("conv_forward_naive", "conv_forward_fast")
+    ]
+
+
 def checks() -> list[Check]:
-    return [*_conv_checks("naive"), *_pool_checks(), *_conv_checks("fast"), *_speed_checks()]
+    return [
+        *_conv_checks("naive"),
+        *_pool_checks(),
+        *_conv_checks("fast"),
+        *_stale_checks(),
+        *_speed_checks(),
+    ]

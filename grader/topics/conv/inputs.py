@@ -2,7 +2,8 @@
 
 Everything is drawn from the check's generator. Max-pool inputs have no ties and no near-ties
 (distinct values at least 4/size apart), so that the maximum of every window is unique and a
-centered difference of step 1e-5 never changes which position wins.
+centered difference of step 1e-5 never changes which position wins; ``pool_ties`` makes ties
+on purpose, for the reference comparison of the docstring's tie policy only.
 """
 
 from __future__ import annotations
@@ -41,5 +42,16 @@ def pool(x_shape: Shape, pool_height: int, pool_width: int, stride: int) -> Make
     def make(rng: np.random.Generator) -> tuple:
         param = {"pool_height": pool_height, "pool_width": pool_width, "stride": stride}
         return distinct_values(rng, x_shape), param
+
+    return make
+
+
+def pool_ties(x_shape: Shape, pool_height: int, pool_width: int, stride: int) -> Make:
+    """x (N, C, H, W) of a few integer values, so that most windows hold tied maxima (the
+    docstring gives the gradient to the first, in np.argmax order), and pool_param."""
+
+    def make(rng: np.random.Generator) -> tuple:
+        param = {"pool_height": pool_height, "pool_width": pool_width, "stride": stride}
+        return rng.integers(0, 3, x_shape).astype(np.float64), param
 
     return make

@@ -92,7 +92,41 @@ def _for_forwards(name: str, hint: str, variant: Callable[..., Any]) -> list[Mis
     ]
 
 
+STALE_BY_SHAPE = "parameters or results cached by the input's shape (stale for new ones)"
+
+
+def _named_by_calling_again(ref: ModuleType, *args: object) -> np.ndarray:
+    """One call cannot show a stale cache: ``CalledAgain`` names it from two calls."""
+    raise NotImplementedError("named by 'same shapes again'")
+
+
+POOL_EVERY_TIE = "every tied maximum of a window gets the gradient (mask window == max)"
+
+
+def _pool_every_tie(ref: ModuleType, dout: np.ndarray, x: np.ndarray, param: dict) -> np.ndarray:
+    PH, PW, stride = param["pool_height"], param["pool_width"], param["stride"]
+    dx = np.zeros_like(x)
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            hs, ws = i * stride, j * stride
+            window = x[:, :, hs : hs + PH, ws : ws + PW]
+            mask = window == window.max(axis=(2, 3), keepdims=True)
+            dx[:, :, hs : hs + PH, ws : ws + PW] += mask * dout[:, :, i, j][:, :, None, None]
+    return dx
+
+
 MISCONCEPTIONS = (
+    *(
+        Misconception(
+            fn,
+            STALE_BY_SHAPE,
+            "a cache keyed by x.shape returns what an earlier call computed: key it by "
+            "everything the result depends on (stride, pad and the filter shape too), or "
+            "recompute",
+            _named_by_calling_again,
+        )
+        for fn in ("conv_forward_naive", "conv_forward_fast")
+    ),
     *_for_forwards(
         FLIPPED_KERNEL,
         "CS231n's (and PyTorch's) conv layer is a cross-correlation: multiply each window by "
@@ -122,6 +156,14 @@ MISCONCEPTIONS = (
             compare=("dx",),
         )
         for fn in ("conv_backward_naive", "conv_backward_fast")
+    ),
+    Misconception(
+        "max_pool_backward_naive",
+        POOL_EVERY_TIE,
+        "give dout to the first maximum of the window only (np.argmax of the flattened "
+        "window), as the docstring's tie policy says; a mask window == max sends it to every "
+        "tied maximum",
+        _pool_every_tie,
     ),
     Misconception(
         "max_pool_backward_naive",

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.anchor import degenerate
 from grader.checks.base import Case, Check, Context, Kind, Make, Misconception, Outcome, Verdict
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.property import Property
@@ -368,4 +369,7 @@ def _arith_checks() -> list[Check]:
 
 
 def checks() -> list[Check]:
-    return _timer_checks() + _arith_checks() + gpu_checks()
+    # answers a trivial function gives: None for "never", 1.0 ms for a 1 ms kernel, the one
+    # time itself for every statistic of one time
+    trivial = ("GPU never wins (None)", "one timed call (iters=1), warmup=4", "one time")
+    return degenerate(_timer_checks() + _arith_checks(), *trivial) + gpu_checks()

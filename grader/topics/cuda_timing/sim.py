@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from grader.checks.anchor import Gated
 from grader.checks.base import PASS, Context, Declared, Kind, Misconception, Outcome, Verdict
 from grader.checks.diagnose import Observation, compare_outputs, mismatch_verdict
 from grader.checks.outputs import conform_outputs
@@ -170,7 +171,7 @@ def describe_workload(spec: Workload) -> str:
 
 
 @dataclass(frozen=True)
-class SimulatedTimer(Declared):
+class SimulatedTimer(Gated, Declared):
     """``function(workload, warmup, iters)`` on the simulated device against the true timings.
 
     ``warmup``/``iters`` None: the call passes only the workload (the defaults are checked).
@@ -186,6 +187,7 @@ class SimulatedTimer(Declared):
     _: KW_ONLY
     tol: float = 1e-2
     hidden: bool = False
+    degenerate: bool = False  # a trivial answer is right here: gated (checks.anchor)
     kind: Kind = Kind.REFERENCE
 
     def unavailable(self) -> str | None:
@@ -194,7 +196,7 @@ class SimulatedTimer(Declared):
             return "not run: this machine has a CUDA device, so the gpu checks time the real one"
         return None
 
-    def run(self, ctx: Context) -> Verdict:
+    def evaluate(self, ctx: Context) -> Verdict:
         if reason := self.unavailable():
             return Verdict(Outcome.NOT_RUN, reason)
         warmup = 10 if self.warmup is None else self.warmup

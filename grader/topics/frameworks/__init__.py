@@ -69,7 +69,15 @@ def loader_case(N: int, D: int, batch_size: int, epochs: int) -> Make:
 def _net(t: str) -> list[Check]:
     fg = "forward_and_grads"
     return [
-        Property(t, "TwoLayerTorchNet", "fc1 and fc2 shapes, float64", b.net_layers),
+        # a net with the right layers proves nothing until it computes: gated on the anchor of
+        # forward_and_grads, which runs the student's net
+        Property(
+            t,
+            "TwoLayerTorchNet",
+            "fc1 and fc2 shapes, float64",
+            b.net_layers,
+            anchor_function=fg,
+        ),
         Property(t, "load_weights", "CS231n layout in", b.load_body(b.net_case(3, 7, 5, 4))),
         Property(t, fg, "N=5 D=6 H=4 C=3", b.grads_body(b.net_case(5, 6, 4, 3)), kind=REF),
         Property(t, fg, "batch of 1", b.grads_body(b.net_case(1, 5, 7, 2)), kind=REF),

@@ -9,6 +9,7 @@ from the check's rng; seeds passed to torch are drawn from it too.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -344,6 +345,17 @@ def optimizer_body(C: int, lr: float) -> Body:
     return body
 
 
+def _reference_accuracy(ref: ModuleType, inputs: tuple, split: int) -> float:
+    """Validation accuracy of the reference's own head training on the same data."""
+    seed, C, lr, X, y, batch_size, epochs, data_seed = inputs
+    X_val, y_val = ref.make_blobs(25, split + 1)
+    model = ref.replace_head(ref.make_pretrained_cnn(seed), C)
+    optimizer = ref.head_optimizer(model, lr)
+    ref.train_head(model, optimizer, X, y, batch_size, epochs, data_seed)
+    scores, _ = ref.predict(model, X_val)
+    return float(np.mean(np.argmax(scores, axis=1) == y_val))
+
+
 def train_body(per_class: int, batch_size: int, epochs: int, min_accuracy: float) -> Body:
     """Losses and the untouched extractor against the reference; then validation accuracy of
     the trained model (its state loaded judge-side into the reference SmallCNN)."""
@@ -385,11 +397,17 @@ def train_body(per_class: int, batch_size: int, epochs: int, min_accuracy: float
 
         # kept by the bytes of the student's trained state: a regrade of the same code hits
         accuracy = kept(ref, "validation_accuracy", validation_accuracy, state, C, split)
-        if accuracy < min_accuracy:
+        # at least min_accuracy, or what the reference's own training reaches on these data
+        # when that is less (some draws of the blobs are harder: 0.78 for one course secret)
+        reached = kept(
+            ref, "reference_accuracy", lambda *a: _reference_accuracy(ref, *a), inputs, split
+        )
+        wanted = min(min_accuracy, reached)
+        if accuracy < wanted:
             return Verdict(
                 Outcome.WRONG,
                 f"train_head: validation accuracy {accuracy:.2f} after training, "
-                f"at least {min_accuracy} expected",
+                f"at least {wanted:.2f} expected",
             )
         return PASS
 

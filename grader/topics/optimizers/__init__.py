@@ -21,6 +21,7 @@ from grader.checks.base import Check, Make, Misconception
 from grader.checks.hygiene import Deterministic
 from grader.checks.property import Property
 from grader.topics.optimizers.runs import (
+    KEPT_STATE,
     NOT_STORED,
     OMITTED,
     Curve,
@@ -39,6 +40,7 @@ SUMMARY = (
 )
 WORKER_SETUP = ""
 OPTIMIZERS = ("sgd", "sgd_momentum", "nesterov_momentum", "adagrad", "rmsprop", "adam")
+ZERO_AS_DEFAULT = "a hyperparameter of 0 replaced by its default (config.get(k) or default)"
 SCHEDULES = ("step_decay", "exponential_decay", "cosine_annealing", "linear_warmup")
 FUNCTIONS = OPTIMIZERS + SCHEDULES
 UPDATE = ("next_w", "config")
@@ -200,8 +202,40 @@ def _warmup_never_stops(
     return lr0 * (start_factor + (1 - start_factor) * step / warmup_steps)
 
 
+def _named_by_runs(ref: ModuleType, *args: object) -> tuple:
+    """A mistake that one call cannot show (only a second run from the same start does): the
+    run checks name it themselves, ``diagnose`` never matches it."""
+    raise NotImplementedError("named by Trajectory(runs=2)")
+
+
+def _adam_zero_as_default(
+    ref: ModuleType, w: np.ndarray, dw: np.ndarray, config: dict | None = None
+) -> tuple:
+    config = {} if config is None else config
+    config["beta1"] = config.get("beta1") or 0.9  # a beta1 of 0 is falsy: the default wins
+    return ref.adam(w, dw, config)
+
+
 def _misconceptions() -> list[Misconception]:
     found = [
+        Misconception(
+            fn,
+            KEPT_STATE,
+            "a default argument is evaluated once: with config={} every call that omits the "
+            "config shares one dict; use config=None and create the dict inside",
+            _named_by_runs,
+        )
+        for fn in OPTIMIZERS
+        if STATE[fn]  # sgd keeps no state
+    ]
+    found += [
+        Misconception(
+            "adam",
+            ZERO_AS_DEFAULT,
+            "config.get('beta1') or 0.9 replaces a beta1 of 0 by 0.9 (0 is falsy): use "
+            "config.setdefault('beta1', 0.9) or config.get('beta1', 0.9)",
+            _adam_zero_as_default,
+        ),
         Misconception(
             "adam",
             "Adam without bias correction",
@@ -351,6 +385,14 @@ def _optimizer_checks(fn: str) -> list[Check]:
         ),
         trajectory("defaults: config=None, 4 steps", run_inputs(fn, (3, 4), 4, None)),
         trajectory("defaults: config omitted, 3 steps", run_inputs(fn, (5,), 3, OMITTED)),
+        Trajectory(  # a mutable default config={} keeps the first run's state for the second
+            TOPIC,
+            fn,
+            "config omitted, two runs from the same start",
+            run_inputs(fn, (4,), 3, OMITTED),
+            state=state,
+            runs=2,
+        ),
         trajectory(
             f"partial config: only {partial_key}, 4 steps", run_inputs(fn, (3, 5), 4, PARTIAL[fn])
         ),
@@ -381,12 +423,16 @@ def _optimizer_checks(fn: str) -> list[Check]:
                 hidden=True,
             ),
         ]
+    if fn == "adam":  # beta1 = 0: no momentum, m is this step's gradient
+        found.append(trajectory("beta1 = 0, 4 steps", run_inputs(fn, (3, 4), 4, {"beta1": 0.0})))
     if fn in ("adagrad", "rmsprop", "adam"):
         found.append(Property(TOPIC, fn, "invariance to the gradient scale", scale_invariance(fn)))
     return found
 
 
 def _schedule_checks() -> list[Check]:
+    # linear_warmup with warmup_steps = 0 is left unchecked on purpose: its docstring asks for
+    # warmup_steps >= 1 (torch's LinearLR divides by total_iters too), so 0 has no answer.
     return [
         Curve(TOPIC, "step_decay", "steps 0..20, drop 0.5 every 4", curve(range(21), 0.5, 4)),
         Curve(TOPIC, "step_decay", "every=1: drops at every step", curve(range(8), 0.9, 1)),
@@ -399,7 +445,9 @@ def _schedule_checks() -> list[Check]:
         ),
         Landmarks(TOPIC, "step_decay", "values at step 0 and at the drops", _step_decay_landmarks),
         Curve(TOPIC, "exponential_decay", "steps 0..30, gamma 0.9", curve(range(31), 0.9)),
-        Curve(TOPIC, "exponential_decay", "gamma 1: constant", curve(range(5), 1.0)),
+        Curve(
+            TOPIC, "exponential_decay", "gamma 1: constant", curve(range(5), 1.0), degenerate=True
+        ),
         Curve(
             TOPIC,
             "exponential_decay",

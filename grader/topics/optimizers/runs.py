@@ -17,13 +17,15 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.anchor import Gated
 from grader.checks.base import PASS, Context, Declared, Kind, Misconception, Outcome, Verdict, fail
 from grader.checks.outputs import conform, describe_call
 from grader.checks.reference import param_names
 from grader.judge.compare import Comparison, relative_error
-from grader.judge.student import Call
+from grader.judge.student import Call, StudentFault
 
 NOT_STORED = "optimizer state not written back"
+KEPT_STATE = "state kept between runs (a mutable default config={}?)"
 OMITTED = "<omitted>"  # a config that the first call does not pass at all
 
 Gradient = Callable[[int, np.ndarray], np.ndarray]  # (step index, current w) -> dw
@@ -224,7 +226,7 @@ Make = Callable[[np.random.Generator], tuple[np.ndarray, list[np.ndarray], Any]]
 
 
 @dataclass(frozen=True)
-class Trajectory(Declared):
+class Trajectory(Gated, Declared):
     """The student's run of ``function`` against the reference's, step by step.
 
     ``make(rng)`` returns ``(w0, [dw per step], config0)``; ``config0`` may be ``None``, a
@@ -240,9 +242,10 @@ class Trajectory(Declared):
     state: tuple[str, ...] = ()
     tol: float = 1e-6
     hidden: bool = False
+    runs: int = 1  # the same run made this often, one after the other, each from a fresh start
     kind: Kind = Kind.REFERENCE
 
-    def run(self, ctx: Context) -> Verdict:
+    def evaluate(self, ctx: Context) -> Verdict:
         w0, dws, config0 = self.make(ctx.rng)
         steps = len(dws)
 
@@ -250,6 +253,14 @@ class Trajectory(Declared):
             return dws[k]
 
         want = simulate(reference_step(ctx, self.function), w0, config0, gradient, steps)
+        if self.runs > 1:
+            return self._fresh_runs(ctx, w0, gradient, steps, want)
+        return self._compare_run(ctx, w0, config0, gradient, steps, want)
+
+    def _compare_run(
+        self, ctx: Context, w0: np.ndarray, config0: Any, gradient: Gradient, steps: int, want: Run
+    ) -> Verdict:
+        """The student's run from ``config0`` against ``want``, the first difference named."""
         got = student_run(ctx, self.function, w0, config0, gradient, steps, want)
         found = _first_difference(got, want, self.tol, self.state)
         if found is None:
@@ -282,6 +293,38 @@ class Trajectory(Declared):
         return Verdict(
             Outcome.WRONG, "\n".join(lines), misconception=mistake.name if mistake else None
         )
+
+    def _fresh_runs(
+        self, ctx: Context, w0: np.ndarray, gradient: Gradient, steps: int, want: Run
+    ) -> Verdict:
+        """A control run with config=None, then ``runs`` runs that omit the config, each from
+        the same start: with the control right, any omitted run that is not (wrong, or raising
+        on state of another shape) kept state from an earlier call (a default config={})."""
+        fn = self.function
+        control = self._compare_run(ctx, w0, None, gradient, steps, want)
+        if not control.passed:  # wrong already with config=None: that is the feedback
+            return control
+        for attempt in range(self.runs):
+            try:
+                got = student_run(ctx, fn, w0, OMITTED, gradient, steps, want)
+                found = _first_difference(got, want, self.tol, self.state)
+                problem = None if found is None else "differs from the reference's"
+            except StudentFault as fault:
+                problem = f"fails: {fault.reason}"
+            if problem is not None:
+                mistake = _named(ctx, fn, KEPT_STATE)
+                lines = [
+                    f"{describe_run(ctx, fn, w0, OMITTED, steps)}: with config=None the run "
+                    f"matches the reference, but run {attempt + 1} without a config, from the "
+                    f"same start, {problem}; state was kept from an earlier call.",
+                    *_hint_line(mistake),
+                ]
+                return Verdict(
+                    Outcome.WRONG,
+                    "\n".join(lines),
+                    misconception=mistake.name if mistake else None,
+                )
+        return PASS
 
 
 # -- properties --------------------------------------------------------------------------------
@@ -379,7 +422,7 @@ def scale_invariance(fn: str, scale: float = 8.0, steps: int = 5) -> Callable[[C
 
 # -- hygiene -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class GradientUnchanged(Declared):
+class GradientUnchanged(Gated, Declared):
     """The update must not modify ``dw`` (updating ``w`` in place is allowed). Reported like
     any input mutation: ``ctx.mutation_policy`` decides whether it costs the points."""
 
@@ -391,7 +434,7 @@ class GradientUnchanged(Declared):
     hidden: bool = False
     kind: Kind = Kind.HYGIENE
 
-    def run(self, ctx: Context) -> Verdict:
+    def evaluate(self, ctx: Context) -> Verdict:
         w, dw, config = self.make(ctx.rng)
         reply = ctx.student.call(Call(self.function, (w, dw, config), echo=[1]))
         _conform_step(reply.value, w, self.function, None, "the call")
@@ -461,7 +504,7 @@ def _schedule_verdict(
 
 
 @dataclass(frozen=True)
-class Curve(Declared):
+class Curve(Gated, Declared):
     """A schedule at many steps against the reference. ``make(rng)`` returns ``(steps, args)``:
     the schedule is evaluated at ``(step, *args)`` for each step."""
 
@@ -472,9 +515,10 @@ class Curve(Declared):
     _: KW_ONLY
     tol: float = 1e-9
     hidden: bool = False
+    degenerate: bool = False  # a trivial answer is right here: gated (checks.anchor)
     kind: Kind = Kind.REFERENCE
 
-    def run(self, ctx: Context) -> Verdict:
+    def evaluate(self, ctx: Context) -> Verdict:
         steps, args = self.make(ctx.rng)
         points = [(int(s), *args) for s in steps]
         want = np.array([getattr(ctx.ref, self.function)(*p) for p in points])
@@ -485,7 +529,7 @@ class Curve(Declared):
 
 
 @dataclass(frozen=True)
-class Landmarks(Declared):
+class Landmarks(Gated, Declared):
     """A schedule at its landmark steps (start, drop, end of warmup, ...) against values known
     in closed form: ``make(rng)`` returns ``[(step, *args)]`` and the values expected there."""
 
@@ -498,7 +542,7 @@ class Landmarks(Declared):
     hidden: bool = False
     kind: Kind = Kind.PROPERTY
 
-    def run(self, ctx: Context) -> Verdict:
+    def evaluate(self, ctx: Context) -> Verdict:
         points, values, law = self.make(ctx.rng)
         got = _lr_values(ctx, self.function, points)
         return _schedule_verdict(ctx, self.function, points, got, np.array(values), self.tol, law)

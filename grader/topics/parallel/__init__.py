@@ -14,6 +14,7 @@ it cannot overlap): one loader thread, a queue of ``prefetch`` batches.
 
 from __future__ import annotations
 
+from grader.checks.anchor import degenerate
 from grader.checks.base import Check, Kind
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.property import Property
@@ -133,7 +134,7 @@ def _data_checks() -> list[Check]:
         ],
     )
     found += _hygiene(DATA, make.batch(10, 4, 4, C=3))
-    return found
+    return degenerate(found, "N=5, K=1", "batch of 1, K=1", "1000 bytes, K=2", "K=1 (nothing sent)")
 
 
 def _model_checks() -> list[Check]:

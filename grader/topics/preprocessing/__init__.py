@@ -319,6 +319,8 @@ def _laws() -> dict[str, list[Check]]:
                 "random_flip",
                 "flips a fraction p (p=0.3, 20000 images)",
                 augment.flip_fraction(0.3, 20_000),
+                # the anchor: a law of any draw order that no trivial function obeys
+                is_anchor=True,
             ),
         ],
         "random_crop": [
@@ -345,6 +347,8 @@ def _laws() -> dict[str, list[Check]]:
                 "random_crop",
                 "every offset drawn, the last included (3000 crops)",
                 augment.crop_every_offset(3000),
+                # the anchor: a law of any draw order that no trivial function obeys
+                is_anchor=True,
             ),
         ],
         "color_jitter": [
@@ -361,6 +365,8 @@ def _laws() -> dict[str, list[Check]]:
                 augment.jitter_one_factor_per_channel(
                     make.jitter_case((20, 3, 4, 5), 0.3, 0.1, high=0.6)
                 ),
+                # the anchor: a law of any draw order that no trivial function obeys
+                is_anchor=True,
             ),
             P(
                 TOPIC,

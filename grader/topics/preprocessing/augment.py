@@ -240,6 +240,14 @@ def jitter_one_factor_per_channel(make: Make) -> Body:
         f = _factors(X, out)
         per_channel = f.mean(axis=(2, 3), keepdims=True)
         low, high = (1 - b) * (1 - c), (1 + b) * (1 + c)
+        spread = float(np.ptp(per_channel)) if np.all(np.isfinite(per_channel)) else 0.0
+        if spread < 1e-6:  # one factor for all (1: nothing drawn) obeys the bounds trivially
+            return Verdict(
+                Outcome.WRONG,
+                f"color_jitter: every channel of every image got the same factor "
+                f"({float(per_channel.flat[0]):.6g}); with brightness {b:g} and color {c:g} a "
+                "factor is drawn for each image and channel",
+            )
         outside = np.maximum(per_channel - high, 0.0) + np.maximum(low - per_channel, 0.0)
         return law_verdict(
             ctx,

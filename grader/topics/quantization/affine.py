@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from grader.checks.base import Check, Context, Make, Misconception, Verdict
+from grader.checks.base import Check, Context, Make, Misconception, Outcome, Verdict
 from grader.checks.diagnose import Observation
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import describe_call
@@ -38,6 +38,7 @@ ZP_NOT_INT = "zero point not rounded to an integer or not clamped"
 NOT_WIDENED = "range not widened to include zero"
 PER_TENSOR = "one scale for the whole tensor instead of per channel"
 DEQ_WRAP = "zero point subtracted in 8-bit arithmetic (wraps around)"
+ZP_BEFORE_ROUND = "zero point added before rounding (moves .5 ties when it is odd)"
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -221,6 +222,12 @@ def _per_tensor_params(
     return np.full(C, scale), np.full(C, zp, dtype=np.int64)
 
 
+def _quantize_zp_first(
+    ref: ModuleType, x: np.ndarray, scale: float, zp: int, qmin: int, qmax: int
+) -> np.ndarray:
+    return np.clip(np.rint(x / scale + zp), qmin, qmax).astype(np.int64)
+
+
 def _dequantize_wrapping(ref: ModuleType, q: np.ndarray, scale: float, zp: int) -> np.ndarray:
     return (q - q.dtype.type(zp)) * scale
 
@@ -282,6 +289,14 @@ def _misconceptions() -> list[Misconception]:
             "reduce min and max over every axis EXCEPT the channel axis: one (scale, zero "
             "point) per channel",
             _per_tensor_params,
+        ),
+        Misconception(
+            "quantize",
+            ZP_BEFORE_ROUND,
+            "round first, then add the zero point: np.rint(x / scale) + zero_point. "
+            "np.rint(x / scale + zero_point) (torch's order) rounds an exact .5 tie the other "
+            "way when the zero point is odd",
+            _quantize_zp_first,
         ),
         Misconception(
             "dequantize",
@@ -380,8 +395,13 @@ def _qparams_valid(make: Make, what: str) -> Callable[[Context], Verdict]:
         x, qmin, qmax, symmetric = args
         got = student_outputs(ctx, "choose_qparams", args, QPARAMS)
         scale, zp = float(got[0]), got[1]
-        zp_ok = float(zp) == np.round(float(zp)) and qmin <= float(zp) <= qmax and scale > 0
         evidence = observation(ctx, "choose_qparams", args, got, QPARAMS)
+        if not (np.isfinite(scale) and scale > 0):  # scale 0 "round-trips" nothing: rejected
+            return Verdict(
+                Outcome.WRONG,
+                f"choose_qparams: {what}: the scale must be a finite number > 0, got {scale:g}",
+            )
+        zp_ok = float(zp) == np.round(float(zp)) and qmin <= float(zp) <= qmax
         if not zp_ok:
             return expect_close(
                 ctx,
@@ -451,6 +471,14 @@ def checks(topic: str) -> list[Check]:
             tol=0.0,
         ),
         Reference(topic, qz, "exact .5 ties, qint8, scale 0.25", ties_q, Q, tol=0.0),
+        Reference(
+            topic,
+            qz,
+            "exact .5 ties, odd zero point 7 (added after rounding)",
+            affine_case((5, 6), 0.25, 7, QINT8, ties=True),
+            Q,
+            tol=0.0,
+        ),
         Reference(
             topic,
             qz,

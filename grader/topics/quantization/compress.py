@@ -33,6 +33,7 @@ K_TRUNCATED = "number of pruned weights truncated instead of rounded"
 RANDOM_INIT = "k-means with random instead of linear initialisation"
 CENTROID_MEAN = "mean instead of sum of the gradients in each cluster"
 NO_FILLER = "filler entries for gaps longer than 2**index_bits not counted"
+AT_THRESHOLD_KEPT = "a weight exactly at the threshold kept (|w| >= threshold)"
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -70,6 +71,27 @@ def near_threshold(n: int, quality: float) -> Make:
         return w, quality
 
     return make
+
+
+def at_threshold(n: int) -> Make:
+    """Weights and a quality for which one |w[j]| equals quality * np.std(w) exactly (in
+    float64): the docstring prunes a weight at the threshold."""
+
+    def make(rng: np.random.Generator) -> tuple:
+        for _ in range(1000):
+            w = rng.standard_normal(n)
+            j = int(rng.integers(n))
+            quality = float(abs(w[j]) / np.std(w))
+            if quality * np.std(w) == abs(w[j]):
+                return w, quality
+        raise RuntimeError("could not place a weight exactly at the threshold")
+
+    return make
+
+
+def _threshold_keeps_ties(ref: ModuleType, w: np.ndarray, quality: float) -> tuple:
+    mask = np.abs(w) >= quality * np.std(w)
+    return np.where(mask, w, 0.0), mask
 
 
 def masked(shape: Shape, keep: float) -> Make:
@@ -143,6 +165,13 @@ def _not_replayable(ref: ModuleType, *args: Any) -> NoReturn:
 
 
 MISCONCEPTIONS = (
+    Misconception(
+        "threshold_prune",
+        AT_THRESHOLD_KEPT,
+        "keep a weight only when |w| > threshold: the docstring prunes a weight exactly at "
+        "quality * std(w)",
+        _threshold_keeps_ties,
+    ),
     Misconception(
         "magnitude_prune",
         SIGNED_PRUNE,
@@ -335,10 +364,22 @@ def checks(topic: str) -> list[Check]:
             tol=0.0,
         ),
         Reference(
-            topic, mp, "sparsity 0 and nothing pruned", weights((3, 4), 0.0), PRUNED, tol=0.0
+            topic,
+            mp,
+            "sparsity 0 and nothing pruned",
+            weights((3, 4), 0.0),
+            PRUNED,
+            tol=0.0,
+            degenerate=True,
         ),
         Reference(
-            topic, mp, "sparsity 1, everything pruned", weights((2, 5), 1.0), PRUNED, tol=0.0
+            topic,
+            mp,
+            "sparsity 1, everything pruned",
+            weights((2, 5), 1.0),
+            PRUNED,
+            tol=0.0,
+            degenerate=True,
         ),
         Reference(
             topic,
@@ -361,6 +402,9 @@ def checks(topic: str) -> list[Check]:
             near_threshold(12, 0.8),
             PRUNED,
             tol=0.0,
+        ),
+        Reference(
+            topic, tp, "a weight exactly at quality * std(w) (pruned)", at_threshold(15), PRUNED
         ),
         Reference(
             topic, tp, "(25, 20), quality 1.5", weights((25, 20), 1.5), PRUNED, tol=0.0, hidden=True

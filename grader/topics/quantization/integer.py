@@ -15,10 +15,16 @@ import numpy as np
 
 from grader.checks.base import PASS, Check, Context, Kind, Make, Misconception, Outcome, Verdict
 from grader.checks.diagnose import Observation, diagnose
+from grader.checks.gradient import forward_verdict, with_forward
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import CACHE, conform, describe_call
 from grader.checks.property import Property, expect_close, student_outputs
-from grader.checks.reference import BackwardReference, Reference, forward_cache, param_names
+from grader.checks.reference import (
+    BackwardReference,
+    Reference,
+    forward_out_and_cache,
+    param_names,
+)
 from grader.judge.compare import gradient_error
 from grader.judge.student import Call
 from grader.topics.quantization.affine import (
@@ -282,10 +288,33 @@ def _ste_secant(ctx: Context) -> Verdict:
     args = (x, scale, zp, qmin, qmax)
     (out_ref, cache_ref) = ctx.ref.fake_quantize_forward(x.copy(), *args[1:])
     dout = rng.standard_normal(shape)
-    handle = forward_cache(ctx, "fake_quantize_forward", args, out_ref)
+    out, handle = forward_out_and_cache(ctx, "fake_quantize_forward", args, out_ref)
+    text = describe_call("fake_quantize_forward", param_names(ctx, "fake_quantize_forward"), args)
+    # a slope of the student's own forward proves something only for a right forward (the
+    # identity forward and dx = dout agree)
+    forward = forward_verdict(
+        ctx,
+        Observation(
+            "fake_quantize_forward", text, args, (out, None), ("out", CACHE), (out_ref, None)
+        ),
+    )
     reply = ctx.student.call(Call("fake_quantize_backward", (dout, handle)))
     expected = ctx.ref.fake_quantize_backward(dout.copy(), cache_ref)
     conform(reply.value, expected, "fake_quantize_backward -> dx")
+    return with_forward(
+        forward,
+        _secant_verdict(ctx, args, dout, reply.value, expected),
+        "your fake_quantize_forward",
+        ctx,
+        "fake_quantize_backward",
+    )
+
+
+def _secant_verdict(
+    ctx: Context, args: tuple, dout: np.ndarray, dx: np.ndarray, expected: np.ndarray
+) -> Verdict:
+    x, scale = args[0], args[1]
+    shape = x.shape
     points = []
     for i in range(x.size):
         for sign in (1.0, -1.0):
@@ -301,14 +330,12 @@ def _ste_secant(ctx: Context) -> Verdict:
             return Verdict(Outcome.BAD_OUTPUT, "fake_quantize_forward returned a wrong out")
         values.append(float(r.value.flat[j // 2]))
     slope = ((np.array(values[0::2]) - np.array(values[1::2])) / (2 * scale)).reshape(shape)
-    cmp = gradient_error("dx", reply.value, dout * slope, 1e-6)
+    cmp = gradient_error("dx", dx, dout * slope, 1e-6)
     if cmp.ok:
         return PASS
     text = describe_call("fake_quantize_forward", param_names(ctx, "fake_quantize_forward"), args)
     call = f"fake_quantize_backward(dout {shape}, cache) after {text}"
-    seen = Observation(
-        "fake_quantize_backward", call, (dout, *args), (reply.value,), DX, (expected,)
-    )
+    seen = Observation("fake_quantize_backward", call, (dout, *args), (dx,), DX, (expected,))
     mistake = diagnose(ctx, seen, 1e-6)
     lines = [
         f"{call}: dx differs from dout times "

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
+from grader.checks.anchor import degenerate
 from grader.checks.base import Case, Check, Kind, Make
 from grader.checks.gradient import LossGradient
 from grader.checks.hygiene import Deterministic, NoMutation
@@ -140,7 +143,7 @@ def _embedding_and_affine_checks() -> list[Check]:
         ("dx", "dw", "db"),
         (0, 1, 2),
     )
-    return found
+    return degenerate(found, "V=1 D=1 (every word the same)")
 
 
 def _loss_checks() -> list[Check]:
@@ -179,7 +182,18 @@ def _loss_checks() -> list[Check]:
         NoMutation(TOPIC, fn, "inputs unchanged", temporal_loss(2, 3, 4), LOSS_X),
         Deterministic(TOPIC, fn, "deterministic", temporal_loss(2, 3, 4), LOSS_X),
     ]
-    return found
+    return degenerate(found, "every position masked (loss 0)")
+
+
+def _saturated(make: Make, scale: float = 1500.0) -> Make:
+    """LSTM step inputs with Wx and b scaled up: pre-activations in the thousands either way,
+    where every gate saturates (a naive exp overflows past 709)."""
+
+    def scaled(rng: np.random.Generator) -> tuple:
+        x, prev_h, prev_c, Wx, Wh, b = make(rng)
+        return x, prev_h, prev_c, Wx * scale, Wh, b * scale
+
+    return scaled
 
 
 def _lstm_checks() -> list[Check]:
@@ -194,6 +208,14 @@ def _lstm_checks() -> list[Check]:
         found.append(Reference(TOPIC, fwd, case.name, case.make, STEP_OUT, hidden=case.hidden))
         found.append(StepBackwardReference(TOPIC, case.name, case.make, hidden=case.hidden))
     found += [
+        Reference(
+            TOPIC,
+            fwd,
+            "pre-activations in the thousands (saturated gates)",
+            _saturated(lstm_step(3, 5, 4)),
+            STEP_OUT,
+            kind=Kind.HYGIENE,
+        ),
         Property(TOPIC, fwd, "gate order i, f, o, g", law.lstm_gate_order),
         NoMutation(TOPIC, fwd, "inputs unchanged", lstm_step(2, 3, 2), STEP_OUT),
         Deterministic(TOPIC, fwd, "deterministic", lstm_step(2, 3, 2), STEP_OUT),

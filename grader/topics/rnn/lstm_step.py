@@ -18,9 +18,16 @@ from typing import Any
 
 import numpy as np
 
+from grader.checks.anchor import Gated
 from grader.checks.base import PASS, Context, Declared, Kind, Make, Outcome, Verdict, fail
 from grader.checks.diagnose import Observation, judge_outputs
-from grader.checks.gradient import GradientPair, gradient_verdict, numeric_gradient
+from grader.checks.gradient import (
+    GradientPair,
+    forward_verdict,
+    gradient_verdict,
+    numeric_gradient,
+    with_forward,
+)
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.checks.reference import param_names
 from grader.judge.student import Call
@@ -42,6 +49,7 @@ class StepRun:
     dnext_h: np.ndarray
     dnext_c: np.ndarray
     seen: Observation
+    forward: Observation | None = None  # the student's (next_h, next_c) and the reference's
 
 
 def step_pass(ctx: Context, args: tuple) -> StepRun:
@@ -60,11 +68,19 @@ def step_pass(ctx: Context, args: tuple) -> StepRun:
         f"{describe_call(FORWARD, param_names(ctx, FORWARD), args)}"
     )
     seen = Observation(BACKWARD, text, (dnext_h, dnext_c, *args), got, STEP_GRADS, expected)
-    return StepRun(args, dnext_h, dnext_c, seen)
+    forward = Observation(
+        FORWARD,
+        describe_call(FORWARD, param_names(ctx, FORWARD), args),
+        args,
+        (*got_fwd[:2], None),
+        STEP_OUT,
+        (next_h, next_c, None),
+    )
+    return StepRun(args, dnext_h, dnext_c, seen, forward)
 
 
 @dataclass(frozen=True)
-class StepBackwardReference(Declared):
+class StepBackwardReference(Gated, Declared):
     """The student's LSTM step gradients against the reference backward."""
 
     topic: str
@@ -76,7 +92,7 @@ class StepBackwardReference(Declared):
     function: str = BACKWARD
     kind: Kind = Kind.REFERENCE
 
-    def run(self, ctx: Context) -> Verdict:
+    def evaluate(self, ctx: Context) -> Verdict:
         run = step_pass(ctx, self.make(ctx.rng))
         return judge_outputs(ctx, run.seen, self.tol, "the reference backward")
 
@@ -100,6 +116,11 @@ class StepGradient(Declared):
 
     def run(self, ctx: Context) -> Verdict:
         run = step_pass(ctx, self.make(ctx.rng))
+        assert run.forward is not None
+        forward = forward_verdict(ctx, run.forward)
+        return with_forward(forward, self._gradients(ctx, run), f"your {FORWARD}", ctx, BACKWARD)
+
+    def _gradients(self, ctx: Context, run: StepRun) -> Verdict:
         for index, name in enumerate(STEP_GRADS):
 
             def evaluate(points: list[np.ndarray], index: int = index) -> list[float]:

@@ -208,7 +208,34 @@ _TORCH_HINT = (
     "this course packs the gates i, f, o, g (columns [2H, 3H) are the output gate, "
     "[3H, 4H) the tanh candidate g); torch.nn.LSTM packs i, f, g, o"
 )
+UNSTABLE_SIGMOID = "sigmoid as exp(a) / (1 + exp(a)) (NaN for large pre-activations)"
+
+
+def _unstable_sigmoid_step_forward(
+    ref: ModuleType,
+    x: np.ndarray,
+    prev_h: np.ndarray,
+    prev_c: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+) -> tuple:
+    a = x @ Wx + prev_h @ Wh + b
+    a_i, a_f, a_o, a_g = np.split(a, 4, axis=1)
+    with np.errstate(all="ignore"):
+        i, f, o = (np.exp(v) / (1 + np.exp(v)) for v in (a_i, a_f, a_o))
+        next_c = f * prev_c + i * np.tanh(a_g)
+        return o * np.tanh(next_c), next_c, None
+
+
 MISCONCEPTIONS += (
+    Misconception(
+        "lstm_step_forward",
+        UNSTABLE_SIGMOID,
+        "exp(a) overflows to inf for a above about 709 and inf / inf is NaN: use "
+        "1 / (1 + np.exp(-a)), or np.exp(-np.logaddexp(0, -a)), which never overflows",
+        _unstable_sigmoid_step_forward,
+    ),
     Misconception("lstm_step_forward", TORCH_GATES, _TORCH_HINT, _torch_order_step_forward),
     Misconception("lstm_forward", TORCH_GATES, _TORCH_HINT, _torch_order_forward),
     Misconception("lstm_step_backward", TORCH_GATES, _TORCH_HINT, _torch_order_step_backward),

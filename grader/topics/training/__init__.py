@@ -306,12 +306,15 @@ ADAM = ("adam", {"learning_rate": 0.05})
 
 
 def _loop_checks() -> list[Check]:
-    def prop(case: str, scenario: Scenario, hidden: bool = False) -> Check:
-        return Property(TOPIC, TRAIN, case, _train_run(scenario), hidden=hidden)
+    def prop(case: str, scenario: Scenario, hidden: bool = False, anchor: bool = False) -> Check:
+        return Property(TOPIC, TRAIN, case, _train_run(scenario), hidden=hidden, is_anchor=anchor)
 
     hygiene = full(*SGD, sizes=(12, 6, 3, 2), num_epochs=4)
     return [
-        prop("sgd, no early stop (patience 50, N=30, batch 8)", full(*SGD, patience=50)),
+        # the anchor of train (a run compared with the reference's, step for step)
+        prop(
+            "sgd, no early stop (patience 50, N=30, batch 8)", full(*SGD, patience=50), anchor=True
+        ),
         prop(
             "sgd, batch of 1 (N=7, 3 epochs)",
             full(*SGD, sizes=(7, 5, 3, 2), batch_size=1, num_epochs=3, patience=10),
@@ -349,7 +352,14 @@ def checks() -> list[Check]:
         Reference(
             TOPIC, P, "5 checkpoints (4, 3), decay 0.9", checkpoints(5, (4, 3), 0.9), ("avg",)
         ),
-        Reference(TOPIC, P, "one checkpoint is itself", checkpoints(1, (6,), 0.7), ("avg",)),
+        Reference(
+            TOPIC,
+            P,
+            "one checkpoint is itself",
+            checkpoints(1, (6,), 0.7),
+            ("avg",),
+            degenerate=True,
+        ),
         Reference(TOPIC, P, "decay 0 is the last checkpoint", checkpoints(4, (3,), 0.0), ("avg",)),
         Reference(
             TOPIC, P, "3 checkpoints (2, 5), decay 0.6", checkpoints(3, (2, 5), 0.6), ("avg",)
