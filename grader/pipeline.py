@@ -127,6 +127,7 @@ def cache_dir(course: Course) -> Path | None:
 
 
 _stores: dict[tuple[Path, str, str], expected.Store] = {}
+KEEP_FROM_S = 0.001  # a numpy reference's answers are kept when they took this long or more
 _stores_lock = threading.Lock()
 
 
@@ -141,7 +142,11 @@ def reference_of(course: Course, topic: str) -> expected.CachedReference:
         if store is None:
             version = expected.version(path, registry.topic_sources(topic)) + "-" + key[2]
             seal = hashlib.sha256(b"expected answers\0" + course.secret.encode()).digest()
-            store = _stores[key] = expected.Store(folder, topic, version, seal)
+            # a reference that imports torch: everything kept (the judge need not import it);
+            # else only what takes a millisecond or more to compute
+            cheap = 0.0 if _preload(path) else KEEP_FROM_S
+            family = f"{topic}-*-{key[2]}.pickle"
+            store = _stores[key] = expected.Store(folder, topic, version, seal, cheap, 48, family)
     return expected.CachedReference(path, store, reference_module)
 
 

@@ -32,6 +32,7 @@ import os
 import pickle
 import struct
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 
 MISS = object()
+CHEAP_CALLS = 8  # calls of one function under ``Store.min_seconds``: then it runs live only
 LARGEST = 1 << 20  # bytes: a larger answer (dropout's big masks) is cheaper to recompute
 
 
@@ -158,13 +160,30 @@ class Store:
     """Answers for one topic and version: in memory, and in ``folder`` when given. Files are
     sealed with an HMAC keyed by the course secret (``key``) and read only when it matches."""
 
-    def __init__(self, folder: Path | None, topic: str, version: str, key: bytes = b"") -> None:
+    def __init__(
+        self,
+        folder: Path | None,
+        topic: str,
+        version: str,
+        key: bytes = b"",
+        min_seconds: float = 0.0,
+        budget_mb: int = 48,
+        family: str = "",
+    ) -> None:
+        """``min_seconds``: answers that took less to compute are not kept (recomputing an
+        optimizer step costs less than hashing and copying it), and a function whose calls
+        are all that cheap is no longer looked up; ``budget_mb``: no more than that is kept;
+        ``family``: a glob of this store's older versions, removed when it is saved."""
         self.path = folder / f"{topic}-{version}.pickle" if folder else None
         self.key = key
+        self.min_seconds, self.budget = min_seconds, budget_mb * 1024 * 1024
+        self.family = family
+        self.cheap: dict[str, int] = {}  # label -> calls found cheap (at CHEAP_CALLS: skipped)
         self.entries: dict[str, tuple[bytes, Any, tuple]] = {}
         self.new = 0
         self._lock = threading.Lock()
         self.entries = self._read()
+        self.size = sum(len(e[0]) for e in self.entries.values())
 
     def _read(self) -> dict[str, tuple[bytes, Any, tuple]]:
         if self.path is None:
@@ -182,8 +201,18 @@ class Store:
 
     def put(self, key: str, value: tuple[bytes, Any, tuple]) -> None:
         with self._lock:
+            if self.size + len(value[0]) > self.budget:
+                return  # full: computed live from here on
             self.entries[key] = value
+            self.size += len(value[0])
             self.new += 1
+
+    def skipped(self, label: str) -> bool:
+        return self.cheap.get(label, 0) >= CHEAP_CALLS
+
+    def was_cheap(self, label: str) -> None:
+        with self._lock:
+            self.cheap[label] = self.cheap.get(label, 0) + 1
 
     def save(self) -> None:
         """Write what is new (merged with what another judge wrote meanwhile), atomically."""
@@ -196,11 +225,16 @@ class Store:
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             tmp.write_bytes(_sealed(self.key, payload))
             os.replace(tmp, self.path)
+            for old in self.path.parent.glob(self.family) if self.family else ():
+                if old != self.path:  # an older version: its answers are never asked for again
+                    old.unlink(missing_ok=True)
             self.new = 0
 
 
 def memoized(store: Store, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` through ``store`` (see the module docstring)."""
+    if store.skipped(label):
+        return fn(*args, **kwargs)
     try:
         key = key_of(label, args, kwargs)
     except Uncacheable:
@@ -211,7 +245,11 @@ def memoized(store: Store, label: str, fn: Callable[..., Any], *args: Any, **kwa
         _replay(args, kwargs, after)
         np.random.set_state(state)
         return pickle.loads(result)
+    started = time.perf_counter()
     value = fn(*args, **kwargs)
+    if time.perf_counter() - started < store.min_seconds:
+        store.was_cheap(label)
+        return value
     try:
         result = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         if len(result) > LARGEST:

@@ -92,6 +92,7 @@ def test_grading_with_kept_answers_equals_grading_with_live_ones(
     def graded(cache: str) -> list:
         monkeypatch.setenv("GRADER_EXPECTED_CACHE", cache)
         monkeypatch.setattr(pipeline, "_stores", {})
+        monkeypatch.setattr(pipeline, "KEEP_FROM_S", 0.0)  # every answer kept, cheap or not
         results, _ = pipeline.grade_topic(course, topic, path, None, sandbox)
         return [(r.check_id, r.outcome, r.points, r.message, r.misconception) for r in results]
 
@@ -101,3 +102,25 @@ def test_grading_with_kept_answers_equals_grading_with_live_ones(
     assert list(tmp_path.glob(f"{topic}-*.pickle"))
     assert kept == live
     assert any(points == 0 for _, _, points, _, _ in live)  # the student is buggy here
+
+
+def test_cheap_answers_are_not_kept_and_their_function_stops_being_looked_up():
+    store = expected.Store(None, "t", "v", min_seconds=10.0)  # everything counts as cheap
+    for i in range(expected.CHEAP_CALLS + 2):
+        assert expected.memoized(store, "add", lambda a: a + 1, float(i)) == i + 1
+    assert not store.entries and store.skipped("add")
+
+
+def test_a_full_store_keeps_nothing_more_and_an_older_version_is_removed(tmp_path):
+    old = expected.Store(tmp_path, "losses", "aaa-sec", key=b"k")
+    expected.memoized(old, "f", lambda x: x, np.ones(4))
+    old.save()
+    store = expected.Store(
+        tmp_path, "losses", "bbb-sec", key=b"k", budget_mb=0, family="losses-*-sec.pickle"
+    )
+    expected.memoized(store, "f", lambda x: x, np.ones(4))
+    assert not store.entries  # over the budget: computed, not kept
+    store.budget = 1 << 20
+    expected.memoized(store, "f", lambda x: x, np.ones(4))
+    store.save()
+    assert [p.name for p in tmp_path.glob("losses-*.pickle")] == ["losses-bbb-sec.pickle"]
