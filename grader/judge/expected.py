@@ -4,12 +4,13 @@ Every student of a course gets the same inputs for a check (they come from the c
 the check id), so the reference's outputs on them are the same for every submission. A
 ``CachedReference`` stands where the reference module stood (``Context.ref``): calling one of
 its functions with arguments that are plain data (arrays, numbers, strings, generators, and
-tuples, lists and dicts of them) looks the call up by the bytes of those arguments and of numpy's
-global random state; on a miss the reference runs (imported only then: a course graded from its
-cache never imports torch for a torch topic's reference) and the answer is kept. A hit replays
-everything the call did that a caller can see: its result (a fresh copy), what it wrote into its
-arguments (``bn_param``'s running statistics, an optimizer's ``config``, a generator's state)
-and numpy's global random state after it.
+tuples, lists and dicts of them) looks the call up by the bytes of those arguments (and, for a
+call that drew from numpy's global generator, of that generator's state before it); on a miss
+the reference runs (imported only then: a course graded from its cache never imports torch for
+a torch topic's reference) and the answer is kept. A hit replays everything the call did that a
+caller can see: its result (a fresh copy), what it wrote into its arguments (``bn_param``'s
+running statistics, an optimizer's ``config``, a generator's state) and the global generator's
+state after it. Answers that cost less to compute than to look up are not kept (``Store``).
 
 Anything that is not plain data (a torch module, a handle, a callable) is not looked up: the
 reference runs, as it always did. Classes and constants of the module are the module's own.
@@ -93,13 +94,24 @@ def _global_state() -> tuple:
 
 
 def key_of(label: str, args: tuple, kwargs: dict) -> str:
+    """The key of a call by its arguments' bytes (raises Uncacheable)."""
     h = hashlib.blake2b(digest_size=20)
     _feed(h, label)
     _feed(h, list(args))
     _feed(h, dict(kwargs))
-    state = _global_state()
+    return h.hexdigest()
+
+
+def _with_state(key: str, state: tuple) -> str:
+    """The key of a call that drew from numpy's global generator: its arguments' key and the
+    generator's state before the call."""
+    h = hashlib.blake2b(key.encode(), digest_size=20)
     _feed(h, (state[0], state[1], int(state[2]), int(state[3]), float(state[4])))
     return h.hexdigest()
+
+
+def _same_state(a: tuple, b: tuple) -> bool:
+    return a[0] == b[0] and a[2:] == b[2:] and np.array_equal(a[1], b[1])
 
 
 def _after(args: tuple, kwargs: dict) -> Any:
@@ -239,26 +251,34 @@ def memoized(store: Store, label: str, fn: Callable[..., Any], *args: Any, **kwa
         key = key_of(label, args, kwargs)
     except Uncacheable:
         return fn(*args, **kwargs)
+    before = _global_state()
+    # a call that did not draw from the global generator is kept by its arguments alone (the
+    # generator's state is then the same after it: None); one that did, with that state too
     found = store.get(key)
+    if found is MISS:
+        found = store.get(_with_state(key, before))
     if found is not MISS:
         result, after, state = found
         _replay(args, kwargs, after)
-        np.random.set_state(state)
+        if state is not None:
+            np.random.set_state(state)
         return pickle.loads(result)
     started = time.perf_counter()
     value = fn(*args, **kwargs)
     if time.perf_counter() - started < store.min_seconds:
         store.was_cheap(label)
         return value
+    state = _global_state()
+    drew = not _same_state(before, state)
     try:
         result = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         if len(result) > LARGEST:
             return value
-        kept = (result, _after(args, kwargs), _global_state())
+        kept = (result, _after(args, kwargs), state if drew else None)
         pickle.dumps(kept[1])  # what cannot be kept is simply not kept
     except Exception:
         return value
-    store.put(key, kept)
+    store.put(_with_state(key, before) if drew else key, kept)
     return pickle.loads(result)  # the caller gets a copy, exactly as on a hit
 
 
