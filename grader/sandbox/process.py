@@ -30,6 +30,7 @@ GRADER_DIR = str(Path(grader.__file__).resolve().parent)  # the package, not the
 PACKAGE_PARENT = str(Path(GRADER_DIR).parent)
 BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker.main import main; main()"
 PR_SET_CHILD_SUBREAPER = 36
+PYTHON_FLAGS = template.PYTHON_FLAGS  # -s -P: see there
 _uids = itertools.count()
 
 
@@ -267,7 +268,13 @@ class WorkerProcess:
         cfg: dict[str, Any], req_r: int, rep_w: int, out_w: int, extra: tuple[int, ...] = ()
     ) -> subprocess.Popen:
         return subprocess.Popen(
-            [sys.executable, "-I", "-c", BOOTSTRAP.format(root=PACKAGE_PARENT), json.dumps(cfg)],
+            [
+                sys.executable,
+                *PYTHON_FLAGS,
+                "-c",
+                BOOTSTRAP.format(root=PACKAGE_PARENT),
+                json.dumps(cfg),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=out_w,
             stderr=out_w,

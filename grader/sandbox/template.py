@@ -2,7 +2,8 @@
 
 A fresh worker costs an interpreter start and the imports (numpy about 0.2 s of CPU, torch about
 2.5 s). A ``Template`` is a process started once per judge (and per set of pre-imports) in the
-same way as a worker (``python -I``, scrubbed environment, its own session), which imports numpy,
+same way as a worker (``python -s -P``, scrubbed environment with a fixed hash seed, its own
+session), which imports numpy,
 the worker's own modules and, for the topics that need it, torch, and then does one thing: fork a
 worker when the judge asks for one. It never loads a student module and never answers a call.
 
@@ -39,6 +40,10 @@ from pathlib import Path
 from typing import Any
 
 _STATUS = struct.Struct("<i")  # the exit code as subprocess reports it (negative: a signal)
+# No user site-packages (-s), no script folder on sys.path (-P), and the environment the judge
+# builds itself (scrubbed_env), not -I: -I also ignores PYTHONHASHSEED, and the order of a set
+# of strings would then change from run to run. Fresh workers start the same way.
+PYTHON_FLAGS = ("-s", "-P")
 
 
 class TemplateError(OSError):
@@ -102,7 +107,7 @@ class Template:
                 self.proc = subprocess.Popen(
                     [
                         sys.executable,
-                        "-I",
+                        *PYTHON_FLAGS,
                         "-c",
                         BOOTSTRAP,
                         json.dumps(list(preload)) + " " * TITLE_ROOM,  # room for titles

@@ -1,7 +1,7 @@
 """The worker: a fresh, sandboxed Python process that evaluates the calls the judge asks for.
 
 It is started by ``grader.sandbox.process``, forked from a pre-imported template process
-(``grader.sandbox.template``) or as ``python -I -c <bootstrap> CONFIG_JSON``. It reads
+(``grader.sandbox.template``) or as ``python -s -P -c <bootstrap> CONFIG_JSON``. It reads
 the student module's source, isolates itself (``grader.sandbox.layers``), says hello, and then
 answers requests until its request channel closes. It never decides whether anything is right:
 it returns plain data (``grader.protocol``) and keeps everything else behind handles.
@@ -35,7 +35,7 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
     student code). As root without them (a container without CAP_SYS_ADMIN): the uid switch
     alone, when the Python installation is readable by other users. Otherwise rlimits only.
     """
-    applied = ["process", "python -I", "scrubbed env"]
+    applied = ["process", "python -s -P", "scrubbed env", "fixed hash seed"]
     if cfg.get("isolate") and layers.can_isolate():
         try:
             applied += layers.enter_namespaces()
@@ -126,7 +126,7 @@ class CappedOutput(io.TextIOBase):
 
 
 def main() -> None:
-    """A fresh worker: ``python -I -c <bootstrap> CONFIG_JSON``."""
+    """A fresh worker: ``python -s -P -c <bootstrap> CONFIG_JSON``."""
     run(json.loads(sys.argv[1]))
 
 

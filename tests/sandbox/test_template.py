@@ -130,3 +130,38 @@ def test_forked_and_fresh_workers_grade_alike():
         graded[start] = [(r.check_id, r.outcome, r.points, r.message) for r in results]
     assert graded["fork"] == graded["spawn"]
     assert all(outcome.value == "passed" for _, outcome, _, _ in graded["fork"])
+
+
+HASHED = """
+def order():
+    return list({"alpha", "beta", "gamma", "delta", "epsilon", "zeta"})
+"""
+
+
+def test_string_hashing_is_the_same_in_every_run(tmp_path):
+    """The worker's hash seed is fixed (PYTHONHASHSEED=0 honoured): the order of a set of strings
+    is the same in two judges' workers, forked or fresh."""
+    import subprocess
+    import sys
+
+    module = tmp_path / "hashed.py"
+    module.write_text(HASHED)
+    script = (
+        "import sys, json; from pathlib import Path; "
+        "from grader.judge.student import Call, StudentModule; "
+        "from grader.sandbox.process import Sandbox; "
+        "s = StudentModule(Path(sys.argv[1]), 'hashed', Sandbox(start=sys.argv[2]), 5.0, 5.0); "
+        "print(json.dumps(s.call(Call('order')).value)); s.close()"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    orders = [
+        subprocess.run(
+            [sys.executable, "-c", script, str(module), start],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": root},
+        ).stdout
+        for start in ("fork", "fork", "spawn", "spawn")
+    ]
+    assert len(set(orders)) == 1 and orders[0].startswith("[")

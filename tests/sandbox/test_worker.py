@@ -103,7 +103,7 @@ def test_start_up_is_fast_and_reports_its_layers(module):
     elapsed = time.perf_counter() - started
     worker.close()
     assert elapsed < 2.0  # generous for a loaded CI machine; the benchmark reports the median
-    assert "python -I" in worker.isolation and any(
+    assert "python -s -P" in worker.isolation and any(
         x.startswith("rlimits") for x in worker.isolation
     )
     if ROOT:
