@@ -274,7 +274,10 @@ def test_check_text_is_what_grader_check_prints(capsys):
     printed = capsys.readouterr().out
     report = notebook.check("losses", folder)
     # the same table rows and summary (the widths may differ)
-    for row in ("svm_loss_naive (10 checks)", "softmax_loss_vectorized: large scores"):
+    # a passing function's row (its count of checks comes from the course, not from here)
+    passing = re.search(r"svm_loss_naive \(\d+ checks\)", str(report))
+    assert passing is not None
+    for row in (passing.group(0), "softmax_loss_vectorized: large scores"):
         assert row in printed and row in str(report)
 
     def summary(text):  # its words, without the rule above it

@@ -88,14 +88,22 @@ def test_a_worker_that_lies_about_everything_still_shows_its_mutation(tmp_path, 
 
 def test_the_no_mutation_check_reports_a_patched_worker(course, tmp_path):
     source = (course.solutions_dir / "losses.py").read_text()
-    planted = source.replace(
-        '''    """Multiclass SVM loss and gradient, vectorised (no Python loops).''',
-        '''    X *= 1.0 + 1e-3  # modifies the caller's X
-    """Multiclass SVM loss and gradient, vectorised (no Python loops).''',
-        1,
+    # right answers (hygiene counts only for a right function), then the caller's X changed
+    planted = (
+        source
+        + PATCHES
+        + """
+
+_right = svm_loss_vectorized
+
+
+def svm_loss_vectorized(W, X, y, reg):
+    answer = _right(W, X, y, reg)
+    X *= 2.0  # modifies the caller's X after computing the right answer
+    return answer
+"""
     )
-    assert planted != source
-    (tmp_path / "losses.py").write_text(planted + "\n" + PATCHES)  # after its own imports
+    (tmp_path / "losses.py").write_text(planted)
     results, _ = grade_topic(course, "losses", tmp_path / "losses.py", None, sandbox_for(course))
     (check,) = [
         r
