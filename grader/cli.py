@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from grader import __version__, config, registry
+from grader import __version__, config, executors, registry
 from grader.batch import Interrupted
 from grader.executors import ExecutorError
 from grader.layouts.kit import LayoutError
@@ -68,8 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--executor",
         choices=("threads", "processes", "local", "dask", "dask-local"),
-        help="where the gradings run: threads of this process (default, also 'local'), "
-        "--jobs judge processes, a Dask cluster (with --scheduler) or --jobs local Dask workers",
+        help="where the gradings run: --jobs judge processes (the default with --jobs > 1), "
+        "threads of this process (the default with --jobs 1, also 'local'), a Dask cluster "
+        "(with --scheduler) or --jobs local Dask workers",
     )
     grade.add_argument(
         "--scheduler", metavar="ADDRESS", help="Dask scheduler for --executor dask (tcp://...)"
@@ -180,7 +181,7 @@ def _grade(course, args, terminal) -> int:
             on_done,
             force=args.force,
             layout=args.layout,
-            executor=args.executor,
+            executor=args.executor or executors.cli_default_kind(args.jobs),
             scheduler=args.scheduler,
         )
     terminal.batch_table(reports, topics)

@@ -69,14 +69,18 @@ class Executor(Protocol):
 
 
 def default_kind(jobs: int) -> str:
-    """``threads``, whatever ``jobs``. Judge processes are not the default: on the 2-core
-    development machine (shared, load 4-10; ``scripts/bench_executors.py``, ``--jobs 2``,
-    medians) they were no faster: 20 copies of alice, losses, 7 runs: 10.4 s against 8.1 s
-    for threads (3 runs at lower load: 5.3 s against 5.8 s); 8 copies, conv, backprop,
-    autograd and optimizers, 3 runs: 20.9 s against 19.2 s. Their interpreter start and
-    warm-up cost more than the interpreter lock does here; choose ``processes`` where the
-    judges' own work dominates and cores are free (or for a judge that may crash)."""
+    """``threads`` for library callers (``grade_batch``), whatever ``jobs``; the command line
+    (``grader grade --jobs N``, N > 1) uses ``cli_default_kind``."""
     return "threads"
+
+
+def cli_default_kind(jobs: int) -> str | None:
+    """``processes`` for ``grader grade --jobs N`` with N > 1: once workers were forked from
+    templates and the reference's answers kept, the judge's own Python work dominates, and two
+    judge processes beat two threads of one (the interpreter lock): 20 copies of alice, the
+    whole course, ``--jobs 2`` on 2 cores, two interleaved pairs of runs at load about 2:
+    30.5 and 30.2 s against 46.6 and 45.9 s. (Before those changes threads were as fast.)"""
+    return "processes" if jobs > 1 else None
 
 
 def make(kind: str | None, jobs: int = 1, scheduler: str | None = None) -> Executor:
