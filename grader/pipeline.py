@@ -126,28 +126,29 @@ def cache_dir(course: Course) -> Path | None:
     return Path(chosen) if chosen else course.root / ".grader-cache"
 
 
-_stores: dict[tuple[Path, str, str], expected.Store] = {}
+_references: dict[tuple[Path, str, str], expected.CachedReference] = {}
 KEEP_FROM_S = 0.001  # a numpy reference's answers are kept when they took this long or more
-_stores_lock = threading.Lock()
+_references_lock = threading.Lock()
 
 
 def reference_of(course: Course, topic: str) -> expected.CachedReference:
-    """The topic's reference with its answers kept (``grader.judge.expected``), one store per
-    course, topic and secret for the life of this process (a batch shares it)."""
+    """The topic's reference with its answers kept (``grader.judge.expected``), one per course,
+    topic and secret for the life of this process (a batch shares it, its store and the parse
+    of its source)."""
     path = course.solutions_dir / f"{topic}.py"
-    folder = cache_dir(course)
     key = (path, topic, secret_id(course.secret))
-    with _stores_lock:
-        store = _stores.get(key)
-        if store is None:
+    with _references_lock:
+        ref = _references.get(key)
+        if ref is None:
             version = expected.version(path, registry.topic_sources(topic)) + "-" + key[2]
             seal = hashlib.sha256(b"expected answers\0" + course.secret.encode()).digest()
             # a reference that imports torch: everything kept (the judge need not import it);
             # else only what takes a millisecond or more to compute
             cheap = 0.0 if _preload(path) else KEEP_FROM_S
             family = f"{topic}-*-{key[2]}.pickle"
-            store = _stores[key] = expected.Store(folder, topic, version, seal, cheap, 48, family)
-    return expected.CachedReference(path, store, reference_module)
+            store = expected.Store(cache_dir(course), topic, version, seal, cheap, 48, family)
+            ref = _references[key] = expected.CachedReference(path, store, reference_module)
+    return ref
 
 
 def sandbox_for(course: Course, extra_hidden: tuple[Path, ...] = ()) -> Sandbox:

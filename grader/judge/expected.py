@@ -191,10 +191,9 @@ class Store:
         self.min_seconds, self.budget = min_seconds, budget_mb * 1024 * 1024
         self.family = family
         self.cheap: dict[str, int] = {}  # label -> calls found cheap (at CHEAP_CALLS: skipped)
-        self.entries: dict[str, tuple[bytes, Any, tuple]] = {}
         self.new = 0
         self._lock = threading.Lock()
-        self.entries = self._read()
+        self.entries: dict[str, tuple[bytes, Any, tuple]] = self._read()
         self.size = sum(len(e[0]) for e in self.entries.values())
 
     def _read(self) -> dict[str, tuple[bytes, Any, tuple]]:
@@ -412,11 +411,6 @@ def kept(ref: Any, label: str, fn: Callable[..., Any], *args: Any) -> Any:
 def source_path(ref: Any) -> Path:
     """The file of the reference module (kept answers or not)."""
     return ref._path if isinstance(ref, CachedReference) else Path(ref.__file__)
-
-
-def live_module(ref: Any) -> ModuleType:
-    """The reference module itself (its functions run, never replayed): for what is timed."""
-    return ref.module if isinstance(ref, CachedReference) else ref
 
 
 def _versions() -> str:

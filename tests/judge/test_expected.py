@@ -91,7 +91,7 @@ def test_grading_with_kept_answers_equals_grading_with_live_ones(
 
     def graded(cache: str) -> list:
         monkeypatch.setenv("GRADER_EXPECTED_CACHE", cache)
-        monkeypatch.setattr(pipeline, "_stores", {})
+        monkeypatch.setattr(pipeline, "_references", {})
         monkeypatch.setattr(pipeline, "KEEP_FROM_S", 0.0)  # every answer kept, cheap or not
         results, _ = pipeline.grade_topic(course, topic, path, None, sandbox)
         return [(r.check_id, r.outcome, r.points, r.message, r.misconception) for r in results]
