@@ -74,16 +74,18 @@ def _fork_into_pid_namespace(rep_fd: int) -> int:
     child = os.fork()
     if child:
         os.close(lifeline_r)  # lifeline_w stays open as long as this process lives
+        os.close(sync_r)
         write_frame(rep_fd, {"inner_pid": child}, [])
         os.write(sync_w, b"x")
         _, status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(status)
         os._exit(128 - code if code < 0 else code)  # a signal -> 128 + signal, as shells do
     os.close(lifeline_w)
+    os.close(sync_w)  # only the parent holds it: if the parent dies first, the read sees EOF
     layers.die_with_parent()  # at once (cleared by the uid switch, armed again after it)
-    os.read(sync_r, 1)
+    if os.read(sync_r, 1) != b"x":
+        os._exit(1)  # the parent died before telling the judge about this process
     os.close(sync_r)
-    os.close(sync_w)
     return lifeline_r
 
 
