@@ -58,7 +58,8 @@ def template() -> Catalog:
     for message, where in found:
         existing = catalog.get(message)
         if existing is None:
-            catalog.add(message, auto_comments=[where])
+            added = catalog.add(message, auto_comments=[where])
+            added.flags.discard("python-format")  # "90% of" is text: the kit formats with {}
         elif where not in existing.auto_comments:
             existing.auto_comments.append(where)
     return catalog
@@ -88,6 +89,8 @@ def update(lang: str) -> Path:
     catalog = read(lang)
     catalog.update(template(), no_fuzzy_matching=True)
     catalog.obsolete.clear()
+    for message in catalog:
+        message.flags.discard("python-format")
     path = po_path(lang)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
