@@ -9,7 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
-from grader import __version__, config, executors, registry
+from grader import __version__, config, executors, i18n, registry
 from grader.batch import Interrupted
 from grader.executors import ExecutorError
 from grader.layouts.kit import LayoutError
@@ -27,9 +27,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"grader {__version__}")
     p.add_argument("--config", type=Path, help="path to autograder.yml (default: search upward)")
+    lang = argparse.ArgumentParser(add_help=False)  # --lang before or after the command
+    for parser, default in ((p, None), (lang, argparse.SUPPRESS)):
+        parser.add_argument(
+            "--lang",
+            choices=i18n.LANGUAGES,
+            default=default,
+            help=f"language of student-facing text (default: ${i18n.ENV}, else en)",
+        )
     sub = p.add_subparsers(dest="command", required=True)
 
-    check = sub.add_parser("check", help="run the public checks on your own work")
+    check = sub.add_parser("check", parents=[lang], help="run the public checks on your own work")
     check.add_argument(
         "topics",
         nargs="*",
@@ -50,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("-q", "--quiet", action="store_true", help="only the closing summary")
 
-    grade = sub.add_parser("grade", help="grade submissions (folders, zips, or folders of them)")
+    grade = sub.add_parser(
+        "grade", parents=[lang], help="grade submissions (folders, zips, or folders of them)"
+    )
     grade.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     grade.add_argument("--out", type=Path, required=True, help="output folder")
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel")
@@ -76,12 +86,18 @@ def _parser() -> argparse.ArgumentParser:
         "--scheduler", metavar="ADDRESS", help="Dask scheduler for --executor dask (tcp://...)"
     )
 
-    sub.add_parser("validate", help="solutions earn every point, stubs earn zero, APIs match")
+    sub.add_parser(
+        "validate", parents=[lang], help="solutions earn every point, stubs earn zero, APIs match"
+    )
 
-    checks = sub.add_parser("checks", help="list every check id with kind, points, visibility")
+    checks = sub.add_parser(
+        "checks", parents=[lang], help="list every check id with kind, points, visibility"
+    )
     checks.add_argument("topics", nargs="*", metavar="TOPIC", help="topics (default: all)")
     checks.add_argument("--json", action="store_true", help="one JSON list, for programs")
-    stats = sub.add_parser("stats", help="the class view of a graded batch (an output of grade)")
+    stats = sub.add_parser(
+        "stats", parents=[lang], help="the class view of a graded batch (an output of grade)"
+    )
     stats.add_argument("out", type=Path, metavar="OUT", help="output folder of grader grade")
     stats.add_argument("--top", type=int, default=10, help="checks shown, failed most first")
     return p
@@ -106,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
         args.topics += extra
+    if args.lang:
+        i18n.set_language(args.lang)
     from grader.reports import terminal  # rich is imported only when output is needed
 
     # SIGTERM stops like Ctrl-C; orphans of the workers come back here to be killed
@@ -160,7 +178,7 @@ def _check(course, args, terminal) -> int:
         topics = tuple(t for t in topics if t in cs231n.MAPPING)
     with tempfile.TemporaryDirectory() as scratch:
         sub = select.submission(folder, topics, Path(scratch), layout)
-        with terminal.working("checking") as step:
+        with terminal.working(i18n.tr("checking")) as step:
             report = grade_submission(course, sub, topics, only_public=True, on_topic=step)
     hidden = student_view.hidden_checks(course, topics)
     terminal.check_report(report, hidden, quiet=args.quiet)

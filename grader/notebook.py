@@ -37,8 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import config, registry
+from grader import config, i18n, registry
 from grader.checks.base import Outcome
+from grader.i18n import tr
 from grader.pipeline import CheckResult, SubmissionReport
 
 ENV_ASSIGNMENTS = "GRADER_ASSIGNMENTS"
@@ -96,7 +97,11 @@ def needs(what: str) -> Iterator[None]:
         if "matplotlib.pyplot" in sys.modules:  # no half-drawn figure under the note
             sys.modules["matplotlib.pyplot"].close("all")
         why = f" ({exc})" if str(exc) else ""
-        print(f"not implemented yet: {what}{why}. Write it, then rerun this cell.")
+        print(
+            tr("not implemented yet: {what}. Write it, then rerun this cell.").format(
+                what=what + why
+            )
+        )
 
 
 def ready(*values: object) -> None:
@@ -234,18 +239,6 @@ def check(topic: str, path: str | os.PathLike | None = None) -> CheckReport:
     return CheckReport(report, student_view.hidden_checks(course, (topic,)), folder)
 
 
-def _status(results: Sequence[CheckResult]) -> tuple[str, str]:
-    """(label, colour key) of a table row, in the words of ``grader check``."""
-    r = results[0]
-    if not r.counts:
-        return "NOT RUN", "skip"
-    if r.passed:
-        return ("PASS (warning)", "warn") if r.warnings else ("PASS", "pass")
-    if r.outcome in (Outcome.NOT_IMPLEMENTED, Outcome.NOT_SUBMITTED):
-        return r.outcome.value.replace("_", " ").upper(), "fail"
-    return f"FAIL ({r.outcome.value})", "fail"
-
-
 def _hints(topic: str) -> dict[str, str]:
     """Known mistakes of ``topic``: name -> hint (what the notebook shows beside the name)."""
     try:
@@ -262,23 +255,24 @@ def _feedback(results: Sequence[CheckResult], hints: dict[str, str], shown: set[
     if not first.passed and first.counts and first.outcome is not Outcome.NOT_IMPLEMENTED:
         for message in dict.fromkeys(r.message for r in results):
             if message in shown:
-                parts.append("<i>same as above</i>")
+                parts.append(f"<i>{html.escape(tr('same as above'))}</i>")
                 continue
             shown.add(message)
-            parts.append(f"<pre style='white-space:pre-wrap;margin:0'>{html.escape(message)}</pre>")
+            text = html.escape(i18n.message(message))
+            parts.append(f"<pre style='white-space:pre-wrap;margin:0'>{text}</pre>")
     elif first.outcome is Outcome.NOT_IMPLEMENTED:
         parts.append(html.escape(first.message.splitlines()[0] if first.message else ""))
     elif not first.counts:
-        parts.append(html.escape(first.message))
+        parts.append(html.escape(i18n.message(first.message)))
     for name in dict.fromkeys(r.misconception for r in results if r.misconception):
         hint = hints.get(name, "")
         parts.append(
-            f"<div><b>known mistake:</b> {html.escape(name)}"
-            + (f"<br><b>hint:</b> {html.escape(hint)}" if hint else "")
+            f"<div><b>{html.escape(tr('known mistake:'))}</b> {html.escape(tr(name))}"
+            + (f"<br><b>{html.escape(tr('hint:'))}</b> {html.escape(tr(hint))}" if hint else "")
             + "</div>"
         )
     for warning in dict.fromkeys(w for r in results for w in r.warnings):
-        parts.append(f"<div><b>warning:</b> {html.escape(warning)}</div>")
+        parts.append(f"<div><b>{html.escape(tr('warning:'))}</b> {html.escape(warning)}</div>")
     return "".join(parts)
 
 
@@ -292,16 +286,17 @@ def render_html(report: SubmissionReport, hidden: dict) -> str:
     for topic, (score, max_score) in report.topic_scores().items():
         results = [r for r in report.results if r.topic == topic]
         hints = _hints(topic)
+        out.append(f"<h4>{html.escape(student_view.heading(topic, score, max_score))}</h4>")
         out.append(
-            f"<h4>{html.escape(topic)}: {score:g} / {max_score:g} points (public checks)</h4>"
-        )
-        out.append(
-            "<table><thead><tr><th style='text-align:left'>check</th><th>kind</th>"
-            "<th>status</th><th>points</th><th style='text-align:left'>feedback</th></tr>"
+            "<table><thead><tr>"
+            f"<th style='text-align:left'>{html.escape(tr('check'))}</th>"
+            f"<th>{html.escape(tr('kind'))}</th><th>{html.escape(tr('status'))}</th>"
+            f"<th>{html.escape(tr('points'))}</th>"
+            f"<th style='text-align:left'>{html.escape(tr('feedback'))}</th></tr>"
             "</thead><tbody>"
         )
         for row in student_view.topic_rows(results):
-            label, colour = _status(row.results)
+            label, colour = student_view.status(row.results)
             kinds = sorted({r.kind for r in row.results})
             points = sum(r.points for r in row.results)
             max_points = sum(r.max_points for r in row.results if r.counts)
@@ -317,10 +312,10 @@ def render_html(report: SubmissionReport, hidden: dict) -> str:
             )
         out.append("</tbody></table>")
     if report.student_output:
-        out.append("<h4>your program printed (capped)</h4>")
+        out.append(f"<h4>{html.escape(tr('your program printed (capped)'))}</h4>")
         out.append(f"<pre>{html.escape(report.student_output[-3000:])}</pre>")
     summary = "\n".join(student_view.summary_lines(report, hidden, WIDTH))
-    out.append(f"<h4>summary</h4><pre>{html.escape(summary)}</pre></div>")
+    out.append(f"<h4>{html.escape(tr('summary'))}</h4><pre>{html.escape(summary)}</pre></div>")
     return "".join(out)
 
 

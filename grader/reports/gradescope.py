@@ -14,6 +14,7 @@ from typing import Any
 import fastjsonschema
 
 from grader import __version__
+from grader.i18n import message, outcome, tr
 from grader.pipeline import CheckResult, SubmissionReport
 
 
@@ -51,11 +52,11 @@ def _test(result: CheckResult) -> dict[str, Any]:
     hidden = result.visibility != "visible"
     status = "passed" if result.passed else "failed"
     if hidden:
-        output = f"hidden check: {status}"
+        output = tr("hidden check: {status}").format(status=outcome(status))
     elif result.passed:
-        output = result.message or "passed"
+        output = message(result.message) or outcome("passed")
     else:
-        output = result.message or result.outcome.value
+        output = message(result.message) or outcome(result.outcome.value)
     extra: dict[str, Any] = {"kind": result.kind, "outcome": result.outcome.value}
     if result.misconception and not hidden:
         extra["misconception"] = result.misconception

@@ -21,12 +21,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from grader.checks.base import Outcome
 from grader.config import Course
+from grader.i18n import N_, message, outcome, tr
 from grader.pipeline import CheckResult, SubmissionReport
 
 # outcomes that read the same on every check of a function: one row says it for all of them
@@ -97,19 +99,34 @@ class Row:
         if count == 1:
             return first.check_id
         if {r.function for r in self.results} == {first.function}:
-            return f"{first.topic}/{first.function}: {count} checks"
-        return f"{first.topic}: all {count} checks"
+            return f"{first.topic}/{first.function}: " + tr("{count} checks").format(count=count)
+        return f"{first.topic}: " + tr("all {count} checks").format(count=count)
+
+
+ABSENT = {
+    Outcome.NOT_IMPLEMENTED: N_("NOT IMPLEMENTED"),
+    Outcome.NOT_SUBMITTED: N_("NOT SUBMITTED"),
+}
+STYLES = {"skip": "yellow", "warn": "yellow", "pass": "green", "fail": "red"}
+
+
+def status(results: tuple[CheckResult, ...] | list[CheckResult]) -> tuple[str, str]:
+    """(label, kind) of a row's status: ``PASS``, ``PASS (warning)``, ``NOT RUN``, ``NOT
+    IMPLEMENTED``, ``FAIL (wrong)``... in the chosen language; kind is ``pass``, ``warn``,
+    ``skip`` or ``fail`` (the colour)."""
+    r = results[0]
+    if not r.counts:
+        return tr("NOT RUN"), "skip"
+    if r.passed:
+        return (tr("PASS (warning)"), "warn") if r.warnings else (tr("PASS"), "pass")
+    if r.outcome in (Outcome.NOT_IMPLEMENTED, Outcome.NOT_SUBMITTED):
+        return tr(ABSENT[r.outcome]), "fail"
+    return tr("FAIL") + f" ({outcome(r.outcome.value)})", "fail"
 
 
 def _status(results: tuple[CheckResult, ...]) -> Text:
-    r = results[0]
-    if not r.counts:
-        return Text("NOT RUN", "yellow")
-    if r.passed:
-        return Text("PASS (warning)" if r.warnings else "PASS", "yellow" if r.warnings else "green")
-    if r.outcome in (Outcome.NOT_IMPLEMENTED, Outcome.NOT_SUBMITTED):
-        return Text(r.outcome.value.replace("_", " ").upper(), "red")
-    return Text(f"FAIL ({r.outcome.value})", "red")
+    label, kind = status(results)
+    return Text(label, STYLES[kind])
 
 
 def topic_rows(results: list[CheckResult]) -> list[Row]:
@@ -118,12 +135,12 @@ def topic_rows(results: list[CheckResult]) -> list[Row]:
     if len(messages) == 1 and len({r.function for r in results}) > 1:
         ((outcome, _),) = messages
         if outcome in GROUPED and outcome is not Outcome.NOT_RUN:
-            return [Row(f"all {len(results)} checks", tuple(results))]
+            return [Row(tr("all {count} checks").format(count=len(results)), tuple(results))]
     rows: list[Row] = []
     for fn in dict.fromkeys(r.function for r in results):
         mine = [r for r in results if r.function == fn]
         if len(mine) > 1 and all(r.passed and not r.warnings for r in mine):
-            rows.append(Row(f"{fn} ({len(mine)} checks)", tuple(mine)))
+            rows.append(Row(f"{fn} ({_checks(len(mine))})", tuple(mine)))
             continue
         grouped: dict[Outcome, list[CheckResult]] = {}
         for r in mine:
@@ -133,20 +150,24 @@ def topic_rows(results: list[CheckResult]) -> list[Row]:
             group = grouped.get(r.outcome, [])
             if len(group) > 1:
                 if r is group[0]:
-                    rows.append(Row(f"{fn} ({len(group)} checks)", tuple(group)))
+                    rows.append(Row(f"{fn} ({_checks(len(group))})", tuple(group)))
             else:
                 rows.append(Row(r.check_id.split("/", 1)[1], (r,)))
     return rows
 
 
+def _checks(count: int) -> str:
+    return tr("{count} checks").format(count=count)
+
+
 def _table(rows: list[Row], width: int) -> Table:
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("check", ratio=1, min_width=28)
+    table.add_column(tr("check"), ratio=1, min_width=28)
     wide = width >= WIDE
     if wide:
-        table.add_column("kind", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("points", justify="right", no_wrap=True)
+        table.add_column(tr("kind"), no_wrap=True)
+    table.add_column(tr("status"), no_wrap=True)
+    table.add_column(tr("points"), justify="right", no_wrap=True)
     for row in rows:
         kinds = sorted({r.kind for r in row.results})
         kind = (kinds[0] if len(kinds) == 1 else "",) if wide else ()
@@ -174,20 +195,21 @@ def _details(console: Console, rows: list[Row], shown: set[str]) -> None:
             continue
         shown.update(fresh)
         console.print()
-        _print(console, wrap(f"FAIL {row.heading} ({first.outcome.value})", width), "bold red")
-        for message in fresh:
-            _print(console, wrap(message or first.outcome.value, width, indent=2))
+        heading = tr("FAIL") + f" {row.heading} ({outcome(first.outcome.value)})"
+        _print(console, wrap(heading, width), "bold red")
+        for text in fresh:
+            _print(console, wrap(message(text) or outcome(first.outcome.value), width, indent=2))
     for row in rows:
         for r in row.results:
             for warning in r.warnings:
                 console.print()
-                _print(console, wrap(f"WARNING {r.check_id}", width), "bold yellow")
+                _print(console, wrap(tr("WARNING") + f" {r.check_id}", width), "bold yellow")
                 _print(console, wrap(warning, width, indent=2))
 
 
 def _names(functions: list[str], every: list[str]) -> str:
     if functions == every and len(every) > 2:
-        return f"all {len(every)} functions"
+        return tr("all {count} functions").format(count=len(every))
     return ", ".join(functions)
 
 
@@ -208,47 +230,73 @@ def _failing(results: list[CheckResult]) -> list[str]:
     broken = [fn for fn in functions if fn not in absent and fn not in missing]
     said = []
     if broken:
-        said.append("failing: " + _names(broken, every))
+        said.append(tr("failing: {names}").format(names=_names(broken, every)))
     if missing:
-        said.append("not submitted: " + _names(missing, every))
+        said.append(tr("not submitted: {names}").format(names=_names(missing, every)))
     if absent:
-        said.append("not implemented yet: " + _names(absent, every))
+        said.append(tr("not implemented yet: {names}").format(names=_names(absent, every)))
     return said
+
+
+def _width(text: str) -> int:
+    return cell_len(text)  # a Chinese character takes two columns
+
+
+def _ljust(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
 
 
 def summary_lines(report: SubmissionReport, hidden: Mapping[str, Hidden], width: int) -> list[str]:
     """The closing summary: one block per topic, then the total."""
-    pad = max(len(t) for t in (*report.topics, "total")) + 2
+    label = tr("total")
+    pad = max(_width(t) for t in (*report.topics, label)) + 2
     lines = []
     for topic, (score, max_score) in report.topic_scores().items():
         results = [r for r in report.results if r.topic == topic]
         counted = [r for r in results if r.counts]
         passed = sum(r.passed for r in counted)
         said = [
-            f"{score:g} / {max_score:g} points: {passed} passed, {len(counted) - passed} failed"
+            tr("{score} / {max_score} points: {passed} passed, {failed} failed").format(
+                score=f"{score:g}",
+                max_score=f"{max_score:g}",
+                passed=passed,
+                failed=len(counted) - passed,
+            )
         ]
         if not_run := len(results) - len(counted):
-            said[0] += f", {not_run} not run here"
+            said[0] += tr(", {count} not run here").format(count=not_run)
         said += _failing(results)
         if warned := list(dict.fromkeys(r.function for r in results if r.warnings)):
-            said.append("warnings (see above): " + ", ".join(warned))
+            said.append(tr("warnings (see above): {names}").format(names=", ".join(warned)))
         h = hidden.get(topic)
         if h and h.count:
             said.append(
-                f"hidden: {h.count} checks ({h.points:g} points), run only by your instructor"
+                tr("hidden: {count} checks ({points} points), run only by your instructor").format(
+                    count=h.count, points=f"{h.points:g}"
+                )
             )
         text = "\n".join(s for s in said if s)
         block = wrap(textwrap.indent(text, " " * pad), width)
-        block[0] = topic.ljust(pad) + block[0][pad:]
+        block[0] = _ljust(topic, pad) + block[0][pad:]
         lines += block
-    total = f"{report.score:g} / {report.max_score:g} points over the public checks"
+    total = tr("{score} / {max_score} points over the public checks").format(
+        score=f"{report.score:g}", max_score=f"{report.max_score:g}"
+    )
     h_count = sum(h.count for t, h in hidden.items() if t in report.topics)
     h_points = sum(h.points for t, h in hidden.items() if t in report.topics)
     if h_count:
-        total += f"; {h_count} hidden checks ({h_points:g} points) are graded by your instructor"
+        total += tr(
+            "; {count} hidden checks ({points} points) are graded by your instructor"
+        ).format(count=h_count, points=f"{h_points:g}")
     block = wrap(" " * pad + total, width)
-    block[0] = "total".ljust(pad) + block[0][pad:]
+    block[0] = _ljust(label, pad) + block[0][pad:]
     return lines + block
+
+
+def heading(topic: str, score: float, max_score: float) -> str:
+    return f"{topic}: " + tr("{score} / {max_score} points (public checks)").format(
+        score=f"{score:g}", max_score=f"{max_score:g}"
+    )
 
 
 def render(
@@ -265,14 +313,14 @@ def render(
         for topic, (score, max_score) in report.topic_scores().items():
             results = [r for r in report.results if r.topic == topic]
             console.print()
-            console.rule(Text(f"{topic}: {score:g} / {max_score:g} points (public checks)"))
+            console.rule(Text(heading(topic, score, max_score)))
             rows = topic_rows(results)
             console.print(_table(rows, console.width))
             _details(console, rows, shown)
         if report.student_output:
             console.print()
-            console.rule(Text("your program printed (capped)"))
+            console.rule(Text(tr("your program printed (capped)")))
             _print(console, wrap(report.student_output[-3000:], console.width))
     console.print()
-    console.rule(Text("summary", "bold"))
+    console.rule(Text(tr("summary"), "bold"))
     _print(console, summary_lines(report, hidden, console.width))
