@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from mutation import Mutant, assert_caught
 
-from grader.topics.losses import GLOBAL_SHIFT, ZERO_MARGIN
+from grader.topics.losses import GLOBAL_SHIFT, L1_AT_ZERO, ZERO_MARGIN
 
 MEAN_OVER_N = "    loss /= num_train\n    dW /= num_train\n"
 MEAN_OVER_C = "    loss /= num_classes\n    dW /= num_classes\n"
@@ -52,6 +52,18 @@ MUTANTS = [
         GLOBAL_SHIFT,
     ),
     Mutant("losses", "softmax_loss", "np.max(x, axis=1, keepdims=True)", "np.max(x)", GLOBAL_SHIFT),
+    # edges: a row spanning +-500 (a shift by the row's minimum overflows), zeros in W for l1
+    Mutant("losses", "softmax_loss", "np.max(x, axis=1", "np.min(x, axis=1"),
+    Mutant("losses", "softmax_loss_naive", "scores - np.max(scores)", "scores - np.min(scores)"),
+    Mutant("losses", "softmax_loss_vectorized", "np.max(scores, axis=1", "np.min(scores, axis=1"),
+    Mutant("losses", "l1_regularization", "reg * np.sign(W)", "reg * W / np.abs(W)", L1_AT_ZERO),
+    Mutant(
+        "losses",
+        "l1_regularization",
+        "reg * np.sign(W)",
+        "reg * np.where(W >= 0, 1.0, -1.0)",
+        L1_AT_ZERO,
+    ),
     Mutant(
         "losses",
         "svm_loss_vectorized",
