@@ -132,13 +132,16 @@ def far_row_scores(N: int, C: int) -> Make:
 def spread_row(N: int, D: int, C: int, reg: float) -> Make:
     """Row 0's scores spread from about -500 to +500 (X[0, 0] = 1 picks W[0], which holds
     +-500; X[:, 0] is 0 elsewhere): shifting by the row's minimum instead of its maximum
-    overflows (exp(1000)), while the row max-shift, and even no shift, stay finite."""
+    overflows (exp(1000)), while the row max-shift, and even no shift, stay finite. Row 0's
+    label is its top class: a correct loss that takes log of the probabilities (not a
+    log-softmax) would get log(exp(-1000)) = log(0) for a label at the bottom."""
 
     def make(rng: np.random.Generator) -> tuple:
         W, X, y, reg_ = linear(N, D, C, reg)(rng)
         W[0, :] = np.linspace(-500.0, 500.0, C)
         X[:, 0] = 0.0
         X[0, 0] = 1.0
+        y[0] = C - 1
         return W, X, y, reg_
 
     return make
@@ -148,6 +151,7 @@ def spread_row_scores(N: int, C: int) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         x, y = scores(N, C)(rng)
         x[0] += np.linspace(-500.0, 500.0, C)
+        y[0] = C - 1  # the top class (see spread_row)
         return x, y
 
     return make

@@ -4,7 +4,7 @@ function it breaks, and where the bug is a known misconception the feedback name
 from __future__ import annotations
 
 import pytest
-from mutation import Mutant, assert_caught
+from mutation import Mutant, assert_caught, grade_mutant
 
 from grader.topics.losses import GLOBAL_SHIFT, L1_AT_ZERO, ZERO_MARGIN
 
@@ -146,3 +146,18 @@ def test_softmax_over_the_batch_is_named_on_a_whole_batch(course, tmp_path, old,
     results = assert_caught(course, tmp_path, Mutant("losses", "softmax_loss", old, new))
     by_id = {r.check_id: r for r in results}
     assert by_id["losses/softmax_loss: random N=10 C=5"].misconception == WRONG_AXIS
+
+
+def test_softmax_through_probabilities_earns_the_large_score_cases(course, tmp_path):
+    # a correct loss may take log of the probabilities instead of a log-softmax: the cases with
+    # large or spread scores keep every label's probability representable, so it loses nothing
+    rewrite = Mutant(
+        "losses",
+        "softmax_loss_vectorized",
+        "log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))",
+        "log_probs = np.log(np.exp(shifted) / np.sum(np.exp(shifted), axis=1, keepdims=True))",
+    )
+    results = grade_mutant(course, tmp_path, rewrite)
+    mine = [r for r in results if r.function == "softmax_loss_vectorized"]
+    assert any("spread from -500 to +500" in r.check_id for r in mine)
+    assert all(r.passed for r in mine), [r.check_id for r in mine if not r.passed]
