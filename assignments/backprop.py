@@ -358,6 +358,9 @@ class TwoLayerNet:
           0.5 * reg * (sum(W1 * W1) + sum(W2 * W2)).
         - grads: dict with the keys of self.params, grads[k] the gradient of loss with respect
           to self.params[k], of the same shape.
+
+        Subtract each row's maximum score before exponentiating (numerical stability: the
+        scores can be in the hundreds).
         """
         # ***** START OF YOUR CODE *****
         raise NotImplementedError("TwoLayerNet.loss: your code here (see the docstring)")

@@ -267,7 +267,9 @@ def sgd_train(
     """Train ``net`` in place with ``torch.optim.SGD(net.parameters(), lr=learning_rate)``
     (no momentum, no weight decay) on the batches of ``make_loader(X, y, batch_size, seed)``.
 
-    Each step: zero_grad, forward, ``F.cross_entropy`` (mean), backward, step.
+    Put ``net`` in train mode first (``net.train()``): it may come in eval mode (``predict``
+    leaves it there), and batch norm or dropout layers train only in train mode. Each step:
+    zero_grad, forward, ``F.cross_entropy`` (mean), backward, step.
 
     Returns losses: float64 array (number of steps,), the loss of each step before its update.
     """

@@ -129,11 +129,51 @@ def far_row_scores(N: int, C: int) -> Make:
     return make
 
 
+def spread_row(N: int, D: int, C: int, reg: float) -> Make:
+    """Row 0's scores spread from about -500 to +500 (X[0, 0] = 1 picks W[0], which holds
+    +-500; X[:, 0] is 0 elsewhere): shifting by the row's minimum instead of its maximum
+    overflows (exp(1000)), while the row max-shift, and even no shift, stay finite. Row 0's
+    label is its top class: a correct loss that takes log of the probabilities (not a
+    log-softmax) would get log(exp(-1000)) = log(0) for a label at the bottom."""
+
+    def make(rng: np.random.Generator) -> tuple:
+        W, X, y, reg_ = linear(N, D, C, reg)(rng)
+        W[0, :] = np.linspace(-500.0, 500.0, C)
+        X[:, 0] = 0.0
+        X[0, 0] = 1.0
+        y[0] = C - 1
+        return W, X, y, reg_
+
+    return make
+
+
+def spread_row_scores(N: int, C: int) -> Make:
+    def make(rng: np.random.Generator) -> tuple:
+        x, y = scores(N, C)(rng)
+        x[0] += np.linspace(-500.0, 500.0, C)
+        y[0] = C - 1  # the top class (see spread_row)
+        return x, y
+
+    return make
+
+
 def weights(shape: tuple[int, ...], reg: float) -> Make:
     def make(rng: np.random.Generator) -> tuple:
         W = rng.standard_normal(shape)
         W = np.where(np.abs(W) < 1e-2, 0.5, W)  # away from l1's kink at 0
         return W, reg
+
+    return make
+
+
+def weights_with_zeros(shape: tuple[int, ...], reg: float) -> Make:
+    """Weights of which about a third are exactly 0, where l1's subgradient is pinned to 0."""
+
+    def make(rng: np.random.Generator) -> tuple:
+        W, reg_ = weights(shape, reg)(rng)
+        zeros = rng.random(shape) < 1 / 3
+        zeros.flat[0] = True  # at least one
+        return np.where(zeros, 0.0, W), reg_
 
     return make
 
@@ -293,8 +333,19 @@ def _global_shift_scores(r: ModuleType, x: np.ndarray, y: np.ndarray) -> tuple:
     return _softmax_global_shift(x, y)
 
 
+def _l1_with_sign(sign: Callable[[np.ndarray], np.ndarray]) -> Callable[..., tuple]:
+    """l1 with the subgradient ``reg * sign(W)`` for another ``sign`` (wrong at W == 0)."""
+
+    def variant(r: ModuleType, W: np.ndarray, reg: float) -> tuple:
+        with np.errstate(all="ignore"):
+            return reg * float(np.sum(np.abs(W))), reg * sign(W)
+
+    return variant
+
+
 ZERO_MARGIN = "a margin of exactly 0 counted as active (margin >= 0)"
 GLOBAL_SHIFT = "max-shift by the batch's maximum instead of each row's"
+L1_AT_ZERO = "L1 subgradient not 0 at W == 0"
 
 
 def _edge_misconceptions() -> list[Misconception]:
@@ -317,6 +368,20 @@ def _edge_misconceptions() -> list[Misconception]:
                 "subtract each row's own max (np.max(scores, axis=1, keepdims=True)): with one "
                 "max for the batch, a row far below it underflows to exp(...) = 0 and log(0)",
                 _global_shift_scores if fn == "softmax_loss" else _global_shift_linear,
+            )
+        )
+    for sign in (  # W / |W| is NaN at 0; the two-valued signs give +1 or -1 there
+        lambda W: W / np.abs(W),
+        lambda W: np.where(W >= 0, 1.0, -1.0),
+        lambda W: np.where(W > 0, 1.0, -1.0),
+    ):
+        found.append(
+            Misconception(
+                "l1_regularization",
+                L1_AT_ZERO,
+                "use reg * np.sign(W): np.sign(0) is 0, the subgradient the docstring asks for "
+                "where W == 0 (W / np.abs(W) is NaN there, np.where(W >= 0, 1, -1) is 1)",
+                _l1_with_sign(sign),
             )
         )
     return found
@@ -593,6 +658,16 @@ def checks() -> list[Check]:
                     kind=Kind.HYGIENE,
                 )
             )
+            found.append(
+                Reference(
+                    TOPIC,
+                    fn,
+                    "one row spread from -500 to +500 (shift by the max, not the min)",
+                    spread_row(6, 4, 5, 0.01),
+                    LOSS_W,
+                    kind=Kind.HYGIENE,
+                )
+            )
     for fn in SCORES:
         found += [
             Reference(TOPIC, fn, "random N=10 C=5", scores(10, 5), LOSS_X),
@@ -635,6 +710,16 @@ def checks() -> list[Check]:
             kind=Kind.HYGIENE,
         )
     )
+    found.append(
+        Reference(
+            TOPIC,
+            "softmax_loss",
+            "one row spread from -500 to +500 (shift by the max, not the min)",
+            spread_row_scores(6, 5),
+            LOSS_X,
+            kind=Kind.HYGIENE,
+        )
+    )
     for fn in REGULARISERS:
         found += [
             Reference(TOPIC, fn, "random (4, 3) reg=0.1", weights((4, 3), 0.1), LOSS_W),
@@ -651,6 +736,15 @@ def checks() -> list[Check]:
             ),
             NoMutation(TOPIC, fn, "inputs unchanged", weights((3, 3), 0.1), LOSS_W),
         ]
+    found.append(
+        Reference(
+            TOPIC,
+            "l1_regularization",
+            "exact zeros in W (subgradient 0 there)",
+            weights_with_zeros((5, 4), 0.3),
+            LOSS_W,
+        )
+    )
     found.append(Property(TOPIC, "l2_regularization", "linear in reg", _l2_linear_in_reg))
     found.append(Property(TOPIC, "l1_regularization", "symmetric in W", _l1_symmetric))
     return found

@@ -4,9 +4,10 @@ the function it breaks, and where the bug is a known misconception the feedback 
 from __future__ import annotations
 
 import pytest
-from mutation import Mutant, assert_caught
+from mutation import Mutant, assert_caught, grade_mutant
 
 from grader.topics.backprop import AT_ZERO, EVERY_TIE
+from grader.topics.backprop.net import NO_ROW_SHIFT
 
 FULL_REG_NAME = "L2 term reg*sum(W*W) instead of 0.5*reg*sum(W*W)"
 NET_REG = """reg_loss = 0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
@@ -28,6 +29,8 @@ FULL_REG = Mutant(
     .replace("self.reg * W2\n", "2 * self.reg * W2\n"),
     FULL_REG_NAME,
 )
+ROW_MAX = "np.max(scores, axis=1, keepdims=True)"
+NET_SHIFT = f"shifted = scores - {ROW_MAX}\n"
 # every parameter regularised, the biases too (a loop over self.params)
 BIASES_REGULARISED = NET_REG.replace(
     "0.5 * self.reg * (np.sum(W1 * W1) + np.sum(W2 * W2))",
@@ -124,6 +127,17 @@ MUTANTS = EDGES + [
     ),  # loss changes but grads not: caught, no single named mistake
     FULL_REG,
     Mutant("backprop", "TwoLayerNet", NET_REG, BIASES_REGULARISED, "biases regularised"),
+    # edges: large scores (a row spread over +-500, a row near +800)
+    Mutant("backprop", "TwoLayerNet", NET_SHIFT, "shifted = scores\n", NO_ROW_SHIFT),
+    Mutant(
+        "backprop",
+        "TwoLayerNet",
+        NET_SHIFT,
+        NET_SHIFT.replace(ROW_MAX, "np.max(scores)"),
+        NO_ROW_SHIFT,
+    ),
+    Mutant("backprop", "TwoLayerNet", NET_SHIFT, NET_SHIFT.replace("np.max", "np.min")),
+    Mutant("backprop", "TwoLayerNet", NET_SHIFT, NET_SHIFT.replace("scores -", "scores +")),
     Mutant("backprop", "kaiming_init", "np.sqrt(fan_in)", "np.sqrt(fan_out)"),
 ]
 
@@ -143,3 +157,17 @@ def test_two_layer_net_with_full_reg_convention_is_named(course, tmp_path):
     results = assert_caught(course, tmp_path, FULL_REG)
     named = {r.misconception for r in results if not r.passed}
     assert FULL_REG_NAME in named
+
+
+def test_two_layer_net_softmax_through_probabilities_earns_the_large_scores(course, tmp_path):
+    # a correct loss may take log of the probabilities instead of a log-softmax
+    rewrite = Mutant(
+        "backprop",
+        "TwoLayerNet",
+        "log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))",
+        "log_probs = np.log(np.exp(shifted) / np.sum(np.exp(shifted), axis=1, keepdims=True))",
+    )
+    results = grade_mutant(course, tmp_path, rewrite)
+    mine = [r for r in results if r.function == "TwoLayerNet"]
+    assert any("large scores" in r.check_id for r in mine)
+    assert all(r.passed for r in mine), [r.check_id for r in mine if not r.passed]

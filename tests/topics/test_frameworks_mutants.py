@@ -52,6 +52,9 @@ MUTANTS = [
     ),
     mutant("train_head", "            optimizer.zero_grad()\n", "", m.NO_ZERO_GRAD),
     mutant("train_head", "    model.features.eval()\n", "", m.BN_TRAIN),
+    # edges: a net or model that comes in eval mode
+    mutant("sgd_train", "    net.train()\n", "", m.NO_TRAIN),
+    mutant("train_head", "    model.train()\n", "", m.HEAD_NOT_TRAIN),
     # other realistic bugs
     mutant("load_weights", "torch.tensor(W1.T)", "torch.tensor(W1).reshape(W1.shape[::-1])"),
     mutant(

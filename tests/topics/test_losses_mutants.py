@@ -4,9 +4,9 @@ function it breaks, and where the bug is a known misconception the feedback name
 from __future__ import annotations
 
 import pytest
-from mutation import Mutant, assert_caught
+from mutation import Mutant, assert_caught, grade_mutant
 
-from grader.topics.losses import GLOBAL_SHIFT, ZERO_MARGIN
+from grader.topics.losses import GLOBAL_SHIFT, L1_AT_ZERO, ZERO_MARGIN
 
 MEAN_OVER_N = "    loss /= num_train\n    dW /= num_train\n"
 MEAN_OVER_C = "    loss /= num_classes\n    dW /= num_classes\n"
@@ -52,6 +52,18 @@ MUTANTS = [
         GLOBAL_SHIFT,
     ),
     Mutant("losses", "softmax_loss", "np.max(x, axis=1, keepdims=True)", "np.max(x)", GLOBAL_SHIFT),
+    # edges: a row spanning +-500 (a shift by the row's minimum overflows), zeros in W for l1
+    Mutant("losses", "softmax_loss", "np.max(x, axis=1", "np.min(x, axis=1"),
+    Mutant("losses", "softmax_loss_naive", "scores - np.max(scores)", "scores - np.min(scores)"),
+    Mutant("losses", "softmax_loss_vectorized", "np.max(scores, axis=1", "np.min(scores, axis=1"),
+    Mutant("losses", "l1_regularization", "reg * np.sign(W)", "reg * W / np.abs(W)", L1_AT_ZERO),
+    Mutant(
+        "losses",
+        "l1_regularization",
+        "reg * np.sign(W)",
+        "reg * np.where(W >= 0, 1.0, -1.0)",
+        L1_AT_ZERO,
+    ),
     Mutant(
         "losses",
         "svm_loss_vectorized",
@@ -134,3 +146,18 @@ def test_softmax_over_the_batch_is_named_on_a_whole_batch(course, tmp_path, old,
     results = assert_caught(course, tmp_path, Mutant("losses", "softmax_loss", old, new))
     by_id = {r.check_id: r for r in results}
     assert by_id["losses/softmax_loss: random N=10 C=5"].misconception == WRONG_AXIS
+
+
+def test_softmax_through_probabilities_earns_the_large_score_cases(course, tmp_path):
+    # a correct loss may take log of the probabilities instead of a log-softmax: the cases with
+    # large or spread scores keep every label's probability representable, so it loses nothing
+    rewrite = Mutant(
+        "losses",
+        "softmax_loss_vectorized",
+        "log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))",
+        "log_probs = np.log(np.exp(shifted) / np.sum(np.exp(shifted), axis=1, keepdims=True))",
+    )
+    results = grade_mutant(course, tmp_path, rewrite)
+    mine = [r for r in results if r.function == "softmax_loss_vectorized"]
+    assert any("spread from -500 to +500" in r.check_id for r in mine)
+    assert all(r.passed for r in mine), [r.check_id for r in mine if not r.passed]

@@ -13,6 +13,7 @@ def mutant(function: str, old: str, new: str, misconception: str | None = None) 
     return Mutant("training", function, old, new, misconception)
 
 
+SHIFT = "shifted = scores - scores.max(axis=2, keepdims=True)"
 MUTANTS = [
     # named mistakes
     mutant(t.TRAIN, "best_W = W.copy()\n        else", "best_W = W\n        else", t.BY_REFERENCE),
@@ -48,6 +49,19 @@ MUTANTS = [
         t.WRONG_SIDE,
     ),
     mutant(t.BFGS, "rho = 1.0 / (y @ s)", "rho = 1.0 / (y @ s)\n    s, y = y, s", t.SY_SWAPPED),
+    # edges: a first epoch at validation accuracy 0, the caller's arguments, large scores
+    mutant(t.TRAIN, "W.copy(), -1.0, 0, 0", "W.copy(), 0.0, 0, 0", t.BEST_AT_ZERO),
+    mutant(t.TRAIN, "    W = W.copy()\n", "", t.W_MODIFIED),
+    mutant(
+        t.TRAIN,
+        'optim_config = dict(config.get("optim_config", {}))',
+        'optim_config = config.get("optim_config", {})',
+        t.CONFIG_MODIFIED,
+    ),
+    mutant(t.ENSEMBLE, SHIFT, "shifted = scores", t.NO_ROW_SHIFT),
+    mutant(t.ENSEMBLE, SHIFT, "shifted = scores - scores.max()", t.GLOBAL_SHIFT),
+    mutant(t.ENSEMBLE, SHIFT, SHIFT.replace(".max(", ".min(")),
+    mutant(t.ENSEMBLE, SHIFT, SHIFT.replace("scores -", "scores +")),
     # other realistic bugs
     mutant(t.TRAIN, "perm = rng.permutation(n)", "perm = np.arange(n)"),
     mutant(

@@ -45,6 +45,34 @@ def net_case(N: int, D: int, H: int, C: int, reg: float, extra_dims: bool = Fals
     return make
 
 
+def large_scores_case(N: int, D: int, H: int, C: int, reg: float) -> Make:
+    """Scores far from 0: row 0 spread from about -500 to +500, row 1 near +800, the others
+    near 0. Hidden unit 0 fires for row 0 only and unit 1 for row 1 only (features 0 and 1 are
+    their indicators), and W2's rows 0 and 1 hold the offsets. exp without a shift, after a
+    shift by the row minimum, or by scores + max overflows; a shift by the batch's one maximum
+    underflows the rows near 0 (log 0). Row 0's label is its top class, so a correct loss that
+    takes log of the probabilities stays finite."""
+
+    def make(rng: np.random.Generator) -> tuple:
+        for _ in range(1000):
+            params, X, y, reg_ = net_case(N, D, H, C, reg)(rng)
+            W1, b1, W2 = params["W1"], params["b1"], params["W2"]
+            for unit in (0, 1):
+                X[:, unit] = -1.0
+                X[unit, unit] = 1.5
+                W1[:, unit] = 0.0
+                W1[unit, unit] = 1.0
+                b1[unit] = -0.5  # pre-activation 1 on its row, -1.5 elsewhere
+            W2[0] = np.linspace(-500.0, 500.0, C)
+            W2[1] += 800.0
+            y[0] = C - 1
+            if np.min(np.abs(X @ W1 + b1)) > 1e-3:
+                return params, X, y, reg_
+        raise RuntimeError("could not draw network inputs away from the ReLU kink")
+
+    return make
+
+
 # -- known mistakes ----------------------------------------------------------------------------
 def _net_loss(
     ref: ModuleType,
@@ -67,6 +95,23 @@ def _net_loss(
     return loss, grads
 
 
+def _net_loss_unshifted(
+    ref: ModuleType, params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray, reg: float
+) -> tuple[float, None]:
+    """The loss of a softmax without the row max-shift (grads are not modelled: compared on the
+    loss only)."""
+    net = ref.TwoLayerNet(X[0].size, params["W1"].shape[1], params["W2"].shape[1], reg=reg)
+    net.params = copy.deepcopy(params)
+    scores = net.loss(X)
+    with np.errstate(all="ignore"):
+        probs = np.exp(scores) / np.sum(np.exp(scores), axis=1, keepdims=True)
+        data = -np.mean(np.log(probs[np.arange(len(y)), y]))
+    W1, W2 = params["W1"], params["W2"]
+    return float(data + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))), None
+
+
+NO_ROW_SHIFT = "softmax without the row max-shift (overflow at large scores)"
+
 MISCONCEPTIONS = (
     Misconception(
         "TwoLayerNet",
@@ -79,6 +124,15 @@ MISCONCEPTIONS = (
         "biases regularised",
         "apply the L2 term to W1 and W2 only",
         lambda ref, *a: _net_loss(ref, *a, reg_bias=True),
+    ),
+    Misconception(
+        "TwoLayerNet",
+        NO_ROW_SHIFT,
+        "subtract each row's own max, scores - np.max(scores, axis=1, keepdims=True), before "
+        "np.exp: exp(800) overflows, and with one max for the whole batch a row far below it "
+        "underflows to exp(...) = 0 and log(0)",
+        _net_loss_unshifted,
+        compare=("loss",),
     ),
 )
 
@@ -272,6 +326,13 @@ def checks(topic: str) -> list[Check]:
             "image-shaped X (N, 1, D)",
             _net_loss_check(net_case(4, 6, 5, 3, 0.1, extra_dims=True), True),
             kind=reference,
+        ),
+        Property(
+            topic,
+            net,
+            "large scores (one row spread over +-500, one near +800)",
+            _net_loss_check(large_scores_case(5, 4, 5, 4, 0.1), True),
+            kind=Kind.HYGIENE,
         ),
         Property(
             topic,

@@ -152,6 +152,13 @@ def _training(t: str) -> list[Check]:
             kind=REF,
             hidden=True,
         ),
+        Property(
+            t,
+            sgd,
+            "a batch-norm net in eval mode (net.train() first)",
+            b.sgd_eval_mode_body(8, 0.1, 4, 1),
+            kind=REF,
+        ),
         Property(t, "predict", "N=6 (batch norm, eval mode)", b.predict_body(6), kind=REF),
         Property(t, "predict", "N=1", b.predict_body(1), kind=REF, hidden=True),
     ]
@@ -167,6 +174,13 @@ def _transfer(t: str) -> list[Check]:
             "train_head",
             "losses, extractor unchanged, accuracy >= 0.9",
             b.train_body(30, 16, 3, 0.9),
+            kind=REF,
+        ),
+        Property(
+            t,
+            "train_head",
+            "a model in eval mode: head trained in train mode, extractor in eval",
+            b.train_modes_body(6, 8, 1),
             kind=REF,
         ),
     ]

@@ -22,7 +22,13 @@ from grader.judge.compare import gradient_error
 from grader.judge.expected import kept
 from grader.judge.student import Call, StudentFault
 from grader.protocol.values import Handle
-from grader.topics.frameworks.mistakes import torch_net, transfer_run
+from grader.topics.frameworks.mistakes import (
+    HEAD_NOT_TRAIN,
+    MISCONCEPTIONS,
+    eval_mode_training,
+    torch_net,
+    transfer_run,
+)
 
 Body = Callable[[Context], Verdict]
 NAMES = ("W1", "b1", "W2", "b2")
@@ -258,6 +264,39 @@ def sgd_body(make: Make, lr: float, batch_size: int, epochs: int) -> Body:
     return body
 
 
+def _in_eval_mode(ctx: Context, model: Handle) -> None:
+    """``model.eval()`` in the worker (torch's own method, no student code)."""
+    ctx.student.call(Call("eval", (), target=model, keep="all"))
+
+
+def sgd_eval_mode_body(N: int, lr: float, batch_size: int, epochs: int) -> Body:
+    """sgd_train on make_pretrained_cnn put in eval mode first (a batch-norm net, as predict
+    leaves it): losses and the whole state after training (running statistics included)."""
+
+    def body(ctx: Context) -> Verdict:
+        seed, data_seed = (int(s) for s in ctx.rng.integers(2**31, size=2))
+        X, y = ctx.rng.standard_normal((N, 1, 8, 8)), ctx.rng.integers(0, 10, N)
+        net = _handle(ctx, Call("make_pretrained_cnn", (seed,), keep="all"), "make_pretrained_cnn")
+        _in_eval_mode(ctx, net)
+        rest = (lr, batch_size, epochs, data_seed)
+        losses = ctx.student.call(Call("sgd_train", (net, X, y, *rest))).value
+        inputs = (seed, X, y, *rest)
+        expected = kept(
+            ctx.ref, "sgd_eval_mode", lambda *a: eval_mode_training(ctx.ref, *a), *inputs
+        )
+        state = _inspect(ctx, net, None, {"state": expected[1]})["state"]
+        names = ("losses", "state after training")
+        got = conform_outputs((losses, state), expected, names, "sgd_train")
+        text = (
+            f"sgd_train(make_pretrained_cnn({seed}) after net.eval(), X {X.shape}, y, "
+            f"learning_rate={lr}, batch_size={batch_size}, num_epochs={epochs}, seed={data_seed})"
+        )
+        seen = Observation("sgd_train", text, inputs, got, names, expected)
+        return judge_outputs(ctx, seen, 1e-7, "the reference training (net.train() first)")
+
+    return body
+
+
 def predict_body(N: int) -> Body:
     def body(ctx: Context) -> Verdict:
         seed = int(ctx.rng.integers(2**31))
@@ -341,6 +380,60 @@ def optimizer_body(C: int, lr: float) -> Body:
             (expected["in_optimizer"], expected["optimizer"]),
         )
         return judge_outputs(ctx, seen, 0.0, "the head's parameters only")
+
+    return body
+
+
+def train_modes_body(per_class: int, batch_size: int, epochs: int) -> Body:
+    """train_head on a model that comes in eval mode: after it, the model and its head are in
+    train mode and the extractor in eval mode (the docstring), and the losses are the
+    reference's."""
+
+    def body(ctx: Context) -> Verdict:
+        ref, C, lr = ctx.ref, 4, 0.05
+        seed, data_seed, split = (int(s) for s in ctx.rng.integers(2**31, size=3))
+        X, y = ref.make_blobs(per_class, split)
+        model, _ = _transfer_model(ctx, seed, C)
+        opt = _handle(ctx, Call("head_optimizer", (model, lr), keep="all"), "head_optimizer")
+        _in_eval_mode(ctx, model)
+        losses = ctx.student.call(
+            Call("train_head", (model, opt, X, y, batch_size, epochs, data_seed))
+        ).value
+        inputs = (seed, C, lr, X, y, batch_size, epochs, data_seed)
+        expected = kept(ref, "transfer_run", lambda *a: transfer_run(ref, *a), *inputs)
+        got = conform_outputs(losses, expected[:1], ("losses",), "train_head")
+        text = (
+            f"train_head(model after model.eval(), optimizer, X {X.shape}, y, "
+            f"batch_size={batch_size}, num_epochs={epochs}, seed={data_seed})"
+        )
+        seen = Observation("train_head", text, inputs, got, ("losses",), expected[:1])
+        verdict = judge_outputs(ctx, seen, 1e-7, "the reference training")
+        if not verdict.passed:
+            return verdict
+        modes = {"model": bool(ctx.student.getattr(model, "training"))}
+        for part in ("features", "head"):
+            module = _handle(
+                ctx, Call("get_submodule", (part,), target=model, keep="all"), f"model.{part}"
+            )
+            modes[f"model.{part}"] = bool(ctx.student.getattr(module, "training"))
+        want = {"model": True, "model.features": False, "model.head": True}
+        if modes == want:
+            return PASS
+        wrong = ", ".join(f"{k}.training is {v}" for k, v in modes.items() if v != want[k])
+        if not modes["model.features"] and not (modes["model"] and modes["model.head"]):
+            hint = next(m.hint for m in MISCONCEPTIONS if m.name == HEAD_NOT_TRAIN)
+            return Verdict(
+                Outcome.WRONG,
+                f"{text}: after training {wrong}; the docstring: the head in train mode, the "
+                f"extractor in eval mode.\n  looks like a known mistake: {HEAD_NOT_TRAIN}. "
+                f"Hint: {hint}",
+                misconception=HEAD_NOT_TRAIN,
+            )
+        return Verdict(
+            Outcome.WRONG,
+            f"{text}: after training {wrong}; the docstring: model.train() then "
+            "model.features.eval() (the head in train mode, the extractor in eval mode)",
+        )
 
     return body
 

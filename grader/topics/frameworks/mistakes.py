@@ -25,6 +25,8 @@ NO_ALPHA = "custom backward ignores alpha (plain ReLU gradient)"
 NO_SHUFFLE = "loader not shuffled"
 SAME_ORDER = "a new loader every epoch (every epoch in the same order)"
 BN_TRAIN = "frozen extractor left in train mode (batch-norm statistics change)"
+NO_TRAIN = "net.train() forgotten (a net in eval mode trains on batch norm's running statistics)"
+HEAD_NOT_TRAIN = "model.train() forgotten (the head left in eval mode)"
 
 
 def torch_net(
@@ -103,6 +105,34 @@ def sgd_no_zero_grad(
     optimizer = ref.torch.optim.SGD(net.parameters(), lr=lr)
     losses = _train(ref, net, optimizer, ref.make_loader(X, y, bs, seed), epochs, zero=False)
     return losses, ref.get_weights(net)
+
+
+def eval_mode_training(
+    ref: ModuleType,
+    seed: int,
+    X: Arr,
+    y: Arr,
+    lr: float,
+    bs: int,
+    epochs: int,
+    data_seed: int,
+    *,
+    train_mode: bool = True,
+    zero: bool = True,
+) -> tuple:
+    """(losses, state) of sgd_train on make_pretrained_cnn(seed) put in eval mode first, as the
+    reference trains it (``net.train()`` first) or, ``train_mode=False``, without that call
+    (``zero=False``: without zero_grad)."""
+    net = ref.make_pretrained_cnn(seed)
+    net.eval()
+    if train_mode and zero:
+        losses = ref.sgd_train(net, X, y, lr, bs, epochs, data_seed)
+    else:
+        if train_mode:
+            net.train()
+        optimizer = ref.torch.optim.SGD(net.parameters(), lr=lr)
+        losses = _train(ref, net, optimizer, ref.make_loader(X, y, bs, data_seed), epochs, zero)
+    return losses, ref.inspect_model(net)["state"]
 
 
 def eval_forgotten(ref: ModuleType, seed: int, X: Arr) -> tuple:
@@ -187,6 +217,19 @@ MISCONCEPTIONS = (
         "call optimizer.zero_grad() at the start of every step: .grad accumulates",
         sgd_no_zero_grad,
     ),
+    Misconception(  # the same mistake on the inputs of the eval-mode case
+        "sgd_train",
+        NO_ZERO_GRAD,
+        "call optimizer.zero_grad() at the start of every step: .grad accumulates",
+        lambda ref, *a: eval_mode_training(ref, *a, zero=False),
+    ),
+    Misconception(
+        "sgd_train",
+        NO_TRAIN,
+        "call net.train() before the first step: a net left in eval mode (by predict, say) "
+        "normalises with batch norm's running statistics and never updates them",
+        lambda ref, *a: eval_mode_training(ref, *a, train_mode=False),
+    ),
     Misconception(
         "predict",
         NO_EVAL,
@@ -217,5 +260,15 @@ MISCONCEPTIONS = (
         BN_TRAIN,
         "after model.train(), put model.features back in eval mode",
         lambda ref, *a: transfer_run(ref, *a, bn_eval=False),
+    ),
+    # seen by the check that reads the modules' modes after training, not in any output (the
+    # head is one Linear layer, the same in both modes): its model is the reference run
+    Misconception(
+        "train_head",
+        HEAD_NOT_TRAIN,
+        "call model.train() first, then model.features.eval(): a model that comes in eval "
+        "mode (after predict) keeps its head in eval mode otherwise, and a head with dropout "
+        "or batch norm would train wrongly",
+        transfer_run,
     ),
 )

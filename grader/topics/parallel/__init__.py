@@ -190,10 +190,15 @@ def _loader_checks() -> list[Check]:
             ("prefetch 2, random times", make.loader(None, None, 12, 2), True),
             ("prefetch 0, random times", make.loader(None, None, 9, 0), True),
             ("prefetch 4, random loads", make.loader(None, 8.0, 20, 4), True),
+            # the clock starts at 0: a first load under 1 ms, or none at all, shows it
+            ("prefetch 2, sub-millisecond loads (0.25, 6 ms)", make.loader(0.25, 6.0, 6, 2), False),
+            ("prefetch 1, loads take 0 ms", make.loader(0.0, 4.0, 5, 1), False),
+            ("no prefetch, compute takes 0 ms", make.loader(3.0, 0.0, 4, 0), False),
         ],
     )
     found += _hygiene(LOADER, make.loader(None, None, 10, 2))
-    return found
+    # every step takes the one nonzero time: a constant that a trivial function may return
+    return degenerate(found, "prefetch 1, loads take 0 ms", "no prefetch, compute takes 0 ms")
 
 
 def checks() -> list[Check]:

@@ -18,9 +18,18 @@ from types import ModuleType
 
 import numpy as np
 
-from grader.checks.base import PASS, Check, Context, Make, Misconception, Outcome, Verdict
+from grader.checks.base import (
+    PASS,
+    Check,
+    Context,
+    Kind,
+    Make,
+    Misconception,
+    Outcome,
+    Verdict,
+)
 from grader.checks.diagnose import Observation
-from grader.checks.hygiene import Deterministic, NoMutation
+from grader.checks.hygiene import Deterministic, NoMutation, _same
 from grader.checks.outputs import conform, describe_call
 from grader.checks.property import Property, expect_close, student_outputs
 from grader.checks.reference import Reference, param_names
@@ -33,6 +42,7 @@ from grader.topics.training.model import (
     run_model,
     same_run,
     variant,
+    zero_first_epoch_case,
 )
 from grader.topics.training.model import config as train_config
 
@@ -56,6 +66,11 @@ AVERAGED_LOGITS = "ensemble averages logits, not probabilities"
 DECAY_SWAPPED = "Polyak decay weights swapped"
 WRONG_SIDE = "inverse Hessian applied on the wrong side"
 SY_SWAPPED = "BFGS with s and y swapped"
+BEST_AT_ZERO = "best validation accuracy starts at 0"
+W_MODIFIED = "the caller's W trained in place"
+CONFIG_MODIFIED = "the caller's optim_config used as the optimizer state"
+NO_ROW_SHIFT = "softmax without the row max-shift (overflow at large scores)"
+GLOBAL_SHIFT = "max-shift by one maximum for every model and row"
 
 
 # -- known mistakes ------------------------------------------------------------------------------
@@ -67,6 +82,12 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
 def _bfgs(H: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
     rho, eye = 1.0 / (y @ s), np.eye(s.shape[0])
     return (eye - rho * np.outer(s, y)) @ H @ (eye - rho * np.outer(y, s)) + rho * np.outer(s, s)
+
+
+def _ensemble_shifted(scores: np.ndarray, shift: np.ndarray | float) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        e = np.exp(scores - shift)
+        return (e / e.sum(axis=-1, keepdims=True)).mean(axis=0)
 
 
 def _polyak_swapped(ref: ModuleType, checkpoints: np.ndarray, decay: float) -> np.ndarray:
@@ -104,6 +125,45 @@ MISCONCEPTIONS = (
         "count the epochs without improvement and stop as soon as that count reaches patience "
         "(waited >= patience after waited += 1)",
         variant(patience_shift=-1),
+    ),
+    Misconception(
+        TRAIN,
+        BEST_AT_ZERO,
+        "start the best validation accuracy at -1 (the docstring), so that epoch 0 always "
+        "improves: from 0, a first epoch at accuracy 0 stores no best_W and counts as an epoch "
+        "without improvement",
+        variant(best_start=0.0),
+    ),
+    # the two below are seen by the check that watches train's arguments, not in its outputs:
+    # their models are the reference run, which the diagnosis of outputs never reports
+    Misconception(
+        TRAIN,
+        W_MODIFIED,
+        "W = W.copy() first: the update rules change their argument in place, and the docstring "
+        "says the caller's W is not modified",
+        variant(),
+    ),
+    Misconception(
+        TRAIN,
+        CONFIG_MODIFIED,
+        "optim_config = dict(config['optim_config']): the update rules store their state "
+        "(velocity, m, v, t) and defaults in the dict they get, and the caller's must stay "
+        "as it was",
+        variant(),
+    ),
+    Misconception(
+        ENSEMBLE,
+        NO_ROW_SHIFT,
+        "subtract each row's max, scores - scores.max(axis=2, keepdims=True), before np.exp: "
+        "exp(800) overflows",
+        lambda ref, scores: _ensemble_shifted(scores, 0.0),
+    ),
+    Misconception(
+        ENSEMBLE,
+        GLOBAL_SHIFT,
+        "subtract each row's own max (scores.max(axis=2, keepdims=True)): with one max for "
+        "every model and row, the rows far below it underflow to exp(...) = 0 and 0 / 0",
+        lambda ref, scores: _ensemble_shifted(scores, scores.max()),
     ),
     Misconception(
         ENSEMBLE,
@@ -193,6 +253,40 @@ def _named(ctx: Context, args: tuple, got: tuple, want: tuple) -> Misconception 
     return None
 
 
+def zero_first(rule: str, optim: dict, sizes: tuple = (30, 12, 4, 3), **kw: object) -> Scenario:
+    """A run whose validation accuracy after epoch 0 is exactly 0."""
+    return lambda rng, ref: zero_first_epoch_case(rng, ref, rule, optim, sizes, **kw)
+
+
+def _arguments_unchanged(scenario: Scenario) -> Callable[[Context], Verdict]:
+    """The docstring's promise: train works on a copy of W and of config['optim_config'] (the
+    update rules change both in place), so the caller's W and config are as they were."""
+
+    def body(ctx: Context) -> Verdict:
+        args = scenario(ctx.rng, ctx.ref)
+        W_after, config_after = ctx.student.call(Call(TRAIN, args, echo=(0, 5))).echo
+        text = describe_call(TRAIN, param_names(ctx, TRAIN), args)
+        if not _same(args[0], W_after):
+            name, what = W_MODIFIED, "the caller's W"
+        elif not _same(args[5], config_after):
+            name, what = CONFIG_MODIFIED, "the caller's config"
+            before = args[5]["optim_config"]
+            after = config_after.get("optim_config") if isinstance(config_after, dict) else None
+            if isinstance(after, dict) and set(after) != set(before):
+                what += f" (optim_config gained {sorted(set(after) - set(before))})"
+        else:
+            return PASS
+        hint = next(m.hint for m in MISCONCEPTIONS if m.name == name)
+        return Verdict(
+            Outcome.WRONG,
+            f"{text} modified {what}; the docstring says W and config['optim_config'] are not "
+            f"modified.\n  looks like a known mistake: {name}. Hint: {hint}",
+            misconception=name,
+        )
+
+    return body
+
+
 def plain(scenario: Scenario) -> Make:
     """A maker for the hygiene checks, from a scenario that needs no reference."""
     return lambda rng: scenario(rng, None)  # type: ignore[arg-type]
@@ -201,6 +295,21 @@ def plain(scenario: Scenario) -> Make:
 # -- inputs of the other functions ---------------------------------------------------------------
 def scores(m: int, n: int, c: int, scale: float = 2.0) -> Make:
     return lambda rng: (scale * rng.standard_normal((m, n, c)),)
+
+
+def large_scores(m: int, n: int, c: int) -> Make:
+    """Scores far from 0: model 0's row 0 spread from about -500 to +500, row 1 of every model
+    near +800, the other rows near 0. exp without a shift overflows on row 1, after a shift by
+    the row minimum (or by scores + max) on row 0; a shift by one maximum for everything
+    underflows the rows near 0 (0 / 0)."""
+
+    def make(rng: np.random.Generator) -> tuple:
+        x = 2.0 * rng.standard_normal((m, n, c))
+        x[0, 0] += np.linspace(-500.0, 500.0, c)
+        x[:, 1] += 800.0
+        return (x,)
+
+    return make
 
 
 def checkpoints(t: int, shape: tuple[int, ...], decay: float) -> Make:
@@ -324,6 +433,21 @@ def _loop_checks() -> list[Check]:
         prop("adam, stops early (patience 3, batch 16)", early(*ADAM, batch_size=16)),
         prop("sgd, patience 1", early(*SGD, patience=1)),
         prop(
+            "sgd, validation accuracy 0 after epoch 0 (the best starts at -1)",
+            zero_first(*SGD, patience=2),
+        ),
+        prop(
+            "adam, validation accuracy 0 after epoch 0, patience 1",
+            zero_first(*ADAM, patience=1, batch_size=6),
+            hidden=True,
+        ),
+        Property(
+            TOPIC,
+            TRAIN,
+            "W and config not modified (sgd_momentum, the docstring promises it)",
+            _arguments_unchanged(full(*MOMENTUM, sizes=(12, 6, 3, 2), num_epochs=3)),
+        ),
+        prop(
             "adam, stops early (patience 4, N=52, D=6, C=5)",
             early(*ADAM, sizes=(52, 40, 6, 5), patience=4, batch_size=10, num_epochs=30),
             hidden=True,
@@ -345,6 +469,14 @@ def checks() -> list[Check]:
         Reference(TOPIC, E, "3 models, N=6, C=4", scores(3, 6, 4), ("probs",)),
         Reference(TOPIC, E, "one model is its softmax (N=5, C=3)", scores(1, 5, 3), ("probs",)),
         Reference(TOPIC, E, "2 models, one row, large scores", scores(2, 1, 6, 40.0), ("probs",)),
+        Reference(
+            TOPIC,
+            E,
+            "scores near +800 and a row spread over +-500 (row max-shift)",
+            large_scores(3, 4, 5),
+            ("probs",),
+            kind=Kind.HYGIENE,
+        ),
         Property(TOPIC, E, "rows sum to 1", _rows_sum_to_one),
         Reference(TOPIC, E, "7 models, N=11, C=9", scores(7, 11, 9), ("probs",), hidden=True),
         NoMutation(TOPIC, E, "inputs unchanged", scores(2, 3, 4), ("probs",)),

@@ -32,10 +32,13 @@ def run_model(
     copy_best: bool = True,
     on_loss: bool = False,
     patience_shift: int = 0,
+    best_start: float = -1.0,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """The reference loop; ``copy_best=False`` keeps best_W by reference, ``on_loss`` stops on
-    the epoch's mean minibatch loss (lower is better) instead of the validation accuracy, and
-    ``patience_shift`` stops after ``patience + patience_shift`` epochs without improvement."""
+    the epoch's mean minibatch loss (lower is better) instead of the validation accuracy,
+    ``patience_shift`` stops after ``patience + patience_shift`` epochs without improvement,
+    and ``best_start`` is the best validation accuracy before epoch 0 (-1: epoch 0 always
+    improves; 0: a first epoch at accuracy 0 does not)."""
     W = W.copy()
     rule = ref.UPDATE_RULES[config["update_rule"]]
     optim_config = copy.deepcopy(dict(config.get("optim_config", {})))
@@ -44,7 +47,7 @@ def run_model(
     losses: list[float] = []
     train_acc: list[float] = []
     val_acc: list[float] = []
-    best_W, best, best_epoch, waited = W.copy(), np.inf if on_loss else -1.0, 0, 0
+    best_W, best, best_epoch, waited = W.copy(), np.inf if on_loss else best_start, 0, 0
     for epoch in range(config["num_epochs"]):
         perm = rng.permutation(n)
         epoch_losses = []
@@ -135,6 +138,34 @@ def early_stopping_case(
         if stops_early(ref, args):
             return args
     raise AssertionError("no data set on which training stops early")  # judge-side fault
+
+
+def zero_first_epoch_case(
+    rng: np.random.Generator,
+    ref: ModuleType,
+    rule: str,
+    optim: dict[str, Any],
+    sizes: tuple[int, int, int, int] = (30, 12, 4, 3),
+    **kw: Any,
+) -> tuple:
+    """Inputs whose validation accuracy after epoch 0 is exactly 0 (each validation label is
+    another class than the one the weights after epoch 0 predict), so that only a best that
+    starts below 0 stores epoch 0; redrawn until a best starting at 0 gives another run."""
+    for _ in range(200):
+        W, X_train, y_train, X_val, y_val = dataset(rng, *sizes)
+        cfg = config(rng, rule, optim, **kw)
+        one_epoch = (W, X_train, y_train, X_val, y_val, {**cfg, "num_epochs": 1})
+        after_first, _ = run_model(ref, *one_epoch)  # the labels of X_val do not move W
+        predicted = np.argmax(X_val @ after_first, axis=1)
+        C = W.shape[1]
+        y_val = ((predicted + rng.integers(1, C, predicted.size)) % C).astype(np.int64)
+        args = (W, X_train, y_train, X_val, y_val, cfg)
+        want = run_model(ref, *args)
+        if want[1]["val_acc_history"][0] == 0.0 and not same_run(
+            want, run_model(ref, *args, best_start=0.0)
+        ):
+            return args
+    raise AssertionError("no data set with a first epoch at validation accuracy 0")
 
 
 # -- comparing runs ------------------------------------------------------------------------------
