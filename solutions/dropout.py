@@ -3,8 +3,8 @@
 Conventions:
 
 - ``dropout_param`` is a dict: ``p`` is the probability of KEEPING a unit (CS231n 2018 onward;
-  the 2017 assignment used p as the drop probability), ``mode`` 'train' or 'test', and an
-  optional integer ``seed``.
+  the 2017 assignment used p as the drop probability), ``mode`` 'train' or 'test' (any other
+  value raises ValueError), and an optional integer ``seed``.
 - Inverted dropout: at train time each unit is kept with probability p and the kept units are
   scaled by 1 / p, so that the expected output equals x; at test time the layer is the
   identity (no scaling).
@@ -33,7 +33,8 @@ def dropout_forward(
     - x: float64 array of any shape.
     - dropout_param: dict with the keys
       - p: float in (0, 1], probability of keeping each unit.
-      - mode: 'train' (drop and scale by 1 / p) or 'test' (identity).
+      - mode: 'train' (drop and scale by 1 / p) or 'test' (identity); any other mode
+        raises ValueError.
       - seed: optional int; when present, np.random.seed(seed) is called before drawing the
         mask, so the same seed gives the same mask.
 

@@ -29,6 +29,7 @@ from grader.checks.gradient import LayerGradient
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import CACHE, conform_outputs, describe_call
 from grader.checks.property import Property, student_outputs
+from grader.checks.raises import expect_value_error
 from grader.checks.reference import param_names, reference_outputs
 from grader.judge.compare import relative_error
 from grader.judge.student import Call
@@ -117,11 +118,22 @@ _NOT_INVERTED_HINT = (
 _P_AS_DROP_HINT = "p is the probability of KEEPING a unit: keep where np.random.rand(...) < p"
 
 RESEEDED = "the generator reseeded with a constant when no seed is given"
+MODE_UNCHECKED = "an unknown mode run as test mode"
+_MODE_HINT = (
+    "compare mode with 'train' and with 'test' and raise ValueError for anything else (if ... "
+    "elif ... else: raise): with a bare else, a typo such as 'eval' or 'Train' silently turns "
+    "dropout off"
+)
 
 
 def _seen_twice(ref: ModuleType, *args: object) -> Any:
     """Named by the check that calls twice without a seed; one call cannot show it."""
     raise NotImplementedError("named by 'no seed: two calls draw different masks'")
+
+
+def _returned_for_a_bad_mode(ref: ModuleType, *args: object) -> Any:
+    """Named by the check that passes an unknown mode: no output to match."""
+    raise NotImplementedError("named by 'an unknown mode raises ValueError'")
 
 
 MISCONCEPTIONS = (
@@ -133,6 +145,7 @@ MISCONCEPTIONS = (
         "unseeded call the same mask",
         _seen_twice,
     ),
+    Misconception(FORWARD, MODE_UNCHECKED, _MODE_HINT, _returned_for_a_bad_mode),
     Misconception(FORWARD, NOT_INVERTED, _NOT_INVERTED_HINT, _no_scaling),
     Misconception(FORWARD, P_AS_DROP, _P_AS_DROP_HINT, _p_as_drop(lambda u, p: u < 1 - p)),
     Misconception(FORWARD, P_AS_DROP, _P_AS_DROP_HINT, _p_as_drop(lambda u, p: u >= p)),
@@ -295,6 +308,27 @@ def _keeps_float32(ctx: Context) -> Verdict:
     return PASS
 
 
+def _rejects_mode(modes: tuple[str, ...]) -> Callable[[Context], Verdict]:
+    """dropout_forward with each of ``modes`` (neither 'train' nor 'test') raises ValueError."""
+
+    def body(ctx: Context) -> Verdict:
+        for mode in modes:
+            x, param = case((4, 5), 0.5)(ctx.rng)
+            param = {**param, "mode": mode}
+            verdict = expect_value_error(
+                ctx,
+                Call(FORWARD, (x, param)),
+                _call_text(ctx, FORWARD, (x, param)),
+                f"mode {mode!r} is neither 'train' nor 'test': the docstring asks for a ValueError",
+                (MODE_UNCHECKED, _MODE_HINT),
+            )
+            if not verdict.passed:
+                return verdict
+        return PASS
+
+    return body
+
+
 def _reference_mask(ctx: Context) -> Verdict:
     x, param = case((8, 10), 0.6)(ctx.rng)
     got = student_outputs(ctx, FORWARD, (x, param), OUT)
@@ -414,6 +448,12 @@ def checks() -> list[Check]:
         ),
         # the docstring: outputs have x's dtype (a float64 mask would make out float64)
         Property(TOPIC, F, "float32 x gives float32 out (train and test)", _keeps_float32),
+        Property(
+            TOPIC,
+            F,
+            "an unknown mode ('eval', 'Train') raises ValueError",
+            _rejects_mode(("eval", "Train")),
+        ),
         NoMutation(TOPIC, F, "inputs unchanged (train)", case((4, 5), 0.5), OUT),
         NoMutation(TOPIC, F, "inputs unchanged (test)", case((4, 5), 0.5, "test"), OUT),
         Property(

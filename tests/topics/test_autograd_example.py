@@ -1,10 +1,12 @@
 """judy's autograd.py (examples/submissions/judy): a micrograd-style engine, built differently
 from the reference (each operation's closure adds into its parents' grads), graded through the
-same handles. Three known mistakes, all in Value:
+same handles. Four known mistakes, all in Value:
 
 - tanh's local rule uses the input (1 - x**2) instead of the output (1 - tanh(x)**2);
 - mul does not sum its broadcast gradients back to its inputs' shapes (add does);
-- zero_grad() resets only the node it is called on.
+- zero_grad() resets only the node it is called on;
+- backward(grad) seeds whatever grad it is given, of any shape (as micrograd-style engines
+  do; the docstring asks for a ValueError unless grad has the output's shape).
 
 Each mistake is named where it shows alone; where two of them meet in one program (a random
 graph with a tanh and a broadcasting mul) the check fails without a name, and no check names a
@@ -23,7 +25,7 @@ from grader.topics.autograd import engines as e
 
 STUDENT = "judy"
 JUDY = Path(__file__).resolve().parents[2] / "examples" / "submissions" / STUDENT / "autograd.py"
-MISTAKES = {"Value": (e.TANH_AT_INPUT, e.NO_UNBROADCAST, e.NO_ZERO_GRAD)}
+MISTAKES = {"Value": (e.TANH_AT_INPUT, e.NO_UNBROADCAST, e.NO_ZERO_GRAD, e.GRAD_SHAPE_UNCHECKED)}
 # checks no bug of judy's reaches: no tanh, no broadcasting mul, no zero_grad
 UNTOUCHED = (
     "add passes the upstream gradient unchanged to both inputs",

@@ -75,6 +75,18 @@ MUTANTS = [
     ),
     mutant("Value", "(g * (1.0 - out.data**2),)", "(g * (1.0 - self.data**2),)", e.TANH_AT_INPUT),
     mutant("Value", "(g * (self.data > 0),)", "(g,)", e.RELU_EVERYWHERE),
+    # edges: a grad of the wrong shape accepted; a raw ndarray operand of matmul not lifted
+    mutant(
+        "Value",
+        "        if seed.shape != self.data.shape:\n",
+        "        if seed.ndim != self.data.ndim:\n",
+        e.GRAD_SHAPE_UNCHECKED,
+    ),
+    mutant(
+        "Value",
+        "        other = Value._lift(other)\n        out = Value(self.data @",
+        "        out = Value(self.data @",
+    ),
     # other realistic bugs
     mutant("Value", "(g * (self.data > 0),)", "(g * (self.data >= 0),)"),
     mutant("Value", "(g * n * self.data ** (n - 1),)", "(g * n * self.data**n,)"),

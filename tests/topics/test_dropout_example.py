@@ -1,5 +1,6 @@
 """dave's dropout.py (examples/submissions/dave) reads p as the drop probability: every failing
-forward check names that mistake, and the checks that do not depend on p pass."""
+forward check names that mistake (or, for the one check that passes an unknown mode, his bare
+``else:`` that runs it as test mode), and the checks that do not depend on p pass."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from grader.topics import dropout as d
 
 STUDENT = "dave"
 DAVE = Path(__file__).resolve().parents[2] / "examples" / "submissions" / STUDENT / "dropout.py"
-MISTAKES = {d.FORWARD: d.P_AS_DROP}  # function -> the mistake its bug matches
+# function -> the mistakes its bugs match
+MISTAKES = {d.FORWARD: {d.P_AS_DROP, d.MODE_UNCHECKED}}
 # dave's backward pass is right, but fed his forward's mask it fails, named after that mistake
-INHERITED = {d.BACKWARD: d.P_AS_DROP}
+INHERITED = {d.BACKWARD: {d.P_AS_DROP}}
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +30,8 @@ def test_the_mistake_is_named_in_every_failing_check(results):
     failed = [r for r in results if not r.passed]
     assert {r.function for r in failed} == {*MISTAKES, *INHERITED}
     assert all(r.outcome is Outcome.WRONG for r in failed)
-    for function, mistake in {**MISTAKES, **INHERITED}.items():
-        assert {r.misconception for r in failed if r.function == function} == {mistake}
+    for function, mistakes in {**MISTAKES, **INHERITED}.items():
+        assert {r.misconception for r in failed if r.function == function} == mistakes
     fraction = next(r for r in failed if "kept fraction is p (p=0.3" in r.check_id)
     assert (
         "kept 0.7" in fraction.message

@@ -19,6 +19,17 @@ RESEED = '    if "seed" in dropout_param:\n        np.random.seed(dropout_param[
 MUTANTS = [
     # edges: unseeded calls
     mutant(d.FORWARD, RESEED, '    np.random.seed(dropout_param.get("seed", 0))\n', d.RESEEDED),
+    # edges: an unknown mode
+    mutant(
+        d.FORWARD,
+        """    elif mode == "test":
+        out = x.copy()
+    else:
+        raise ValueError(f'invalid dropout mode "{mode}"; expected "train" or "test"')
+""",
+        "    else:\n        out = x.copy()\n",
+        d.MODE_UNCHECKED,
+    ),
     # named mistakes
     mutant(d.FORWARD, MASK, "mask = np.random.rand(*x.shape) < p", d.NOT_INVERTED),
     mutant(d.FORWARD, "out = x.copy()", "out = x * p", d.NOT_INVERTED),

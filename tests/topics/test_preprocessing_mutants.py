@@ -151,6 +151,16 @@ MUTANTS = [
         "c = rng.uniform(1 - color, 1 + color, size=(1, C))\n",
         m.ONE_FACTOR,
     ),
+    # edges: augmented in place; N < D in whitening
+    mutant("random_flip", "out = X.copy()\n", "out = X\n", m.IN_PLACE),
+    mutant(
+        "color_jitter",
+        "return np.clip(X * factor[:, :, None, None], 0.0, 1.0)",
+        "X *= factor[:, :, None, None]\n    return np.clip(X, 0.0, 1.0, out=X)",
+        m.IN_PLACE,
+    ),
+    mutant("pca_whiten", "pca_fit(X, X.shape[1])", "pca_fit(X, X.shape[0])"),
+    mutant("pca_whiten", "pca_fit(X, X.shape[1])", "pca_fit(X, min(X.shape) - 1)"),
     # other realistic bugs
     mutant("fit_normalizer", "std = X_train.std(axis=0)", "std = X_train.var(axis=0)"),
     mutant("normalize", "return (X - mean) / (std + eps)", "return (X - mean) / (std + eps) ** 2"),

@@ -31,6 +31,13 @@ T = "quantization"
 SCALER = "DynamicLossScaler"
 
 NAMED = [
+    Mutant(  # edge: a float zero point of integer value
+        T,
+        "choose_qparams",
+        "return scale, (qmin + qmax + 1) // 2",
+        "return scale, (qmin + qmax + 1) / 2",
+        ZP_NOT_INT,
+    ),
     Mutant(  # edge: a weight exactly at the threshold
         T,
         "threshold_prune",
@@ -265,6 +272,18 @@ UNNAMED = [
         "distillation_loss",
         "shifted = z - np.max(z, axis=1, keepdims=True)",
         "shifted = z",
+    ),
+    Mutant(  # edges: one row at +-1000 beside ordinary rows
+        T,
+        "distillation_loss",
+        "shifted = z - np.max(z, axis=1, keepdims=True)",
+        "shifted = z - np.max(z)",
+    ),
+    Mutant(
+        T,
+        "distillation_loss",
+        "shifted = z - np.max(z, axis=1, keepdims=True)",
+        "shifted = z - np.min(z, axis=1, keepdims=True)",
     ),
     Mutant(
         T,

@@ -167,6 +167,7 @@ def _one(name: str, make: Make, hidden: bool = False) -> Check:
 def _operations() -> list[Check]:
     m34, two = [(3, 4)], [(3, 4), (3, 4)]
     const = np.round(np.linspace(-1.5, 1.5, 12).reshape(3, 4), 2)
+    weights = np.round(np.linspace(-0.9, 0.8, 8).reshape(4, 2), 2)
     return [
         _one("x - y, then -that", fixed(two, [op("__sub__", 0, 1), op("__neg__", 2)])),
         _one("x / y (y > 0)", fixed(two, [op("__truediv__", 0, 1)], positive=True)),
@@ -208,6 +209,11 @@ def _operations() -> list[Check]:
         _one("x.sum(axis=(0, 2)) of (2, 3, 4)", fixed([(2, 3, 4)], [op("sum", 0, axis=(0, 2))])),
         _one("(3, 4) @ (4, 2)", fixed([(3, 4), (4, 2)], [op("__matmul__", 0, 1)])),
         _one("(1, 5) @ (5, 1)", fixed([(1, 5), (5, 1)], [op("__matmul__", 0, 1)])),
+        # the docstring allows a raw ndarray as the other operand: it must be lifted to a Value
+        _one(
+            "(3, 4) @ a raw ndarray (4, 2), then tanh",
+            fixed([(3, 4)], [op("__matmul__", 0, consts=(weights,)), op("tanh", 1)]),
+        ),
         _one(
             "(6, 2) @ (2, 5) then tanh",
             fixed([(6, 2), (2, 5)], [op("__matmul__", 0, 1), op("tanh", 2)]),
@@ -264,6 +270,12 @@ def _graphs() -> list[Check]:
             V,
             "backward() without grad on a non-scalar output raises ValueError",
             laws.nonscalar_needs_grad(fixed([(3, 4)], [op("tanh", 0)])),
+        ),
+        Property(
+            TOPIC,
+            V,
+            "backward(grad) with a grad of the wrong shape (4,) or (1, 4) raises ValueError",
+            laws.wrong_grad_shape(fixed([(3, 4)], [op("tanh", 0)]), ((4,), (1, 4))),
         ),
         _one(
             "zero_grad() resets every node of the graph",

@@ -147,6 +147,7 @@ NO_ZERO_GRAD = "zero_grad missing between two backward passes"
 MUL_NOT_SWAPPED = "mul gradient not swapped"
 TANH_AT_INPUT = "tanh derivative taken at the input"
 RELU_EVERYWHERE = "relu gradient passed where x <= 0"
+GRAD_SHAPE_UNCHECKED = "upstream gradient of the wrong shape accepted"
 
 HINTS = {
     OVERWRITTEN: "add each contribution to the parent's grad (parent.grad = parent.grad + g); "
@@ -167,6 +168,9 @@ HINTS = {
     "1 - x**2 with the input",
     RELU_EVERYWHERE: "relu passes the gradient only where x > 0 (the larger of x and 0) and "
     "blocks it elsewhere: g * (x > 0)",
+    GRAD_SHAPE_UNCHECKED: "backward(grad) must raise ValueError unless grad has the output's "
+    "shape: a grad that merely broadcasts (shape (4,) for a (3, 4) output) seeds a wrong "
+    "gradient everywhere without any error",
 }
 
 
@@ -175,6 +179,11 @@ def _mistake(name: str, engine: Engine) -> Misconception:
         return grads(ref, program, engine)
 
     return Misconception("Value", name, HINTS[name], variant)
+
+
+def _named_by_its_check(ref: ModuleType, program: Program) -> tuple:
+    """A mistake no program's grads show: named by the check that passes a wrong-shaped grad."""
+    raise NotImplementedError("named by 'backward(grad) with a grad of the wrong shape'")
 
 
 MISCONCEPTIONS = (
@@ -190,4 +199,5 @@ MISCONCEPTIONS = (
     _mistake(MUL_NOT_SWAPPED, Engine(rules=("mul",))),
     _mistake(TANH_AT_INPUT, Engine(rules=("tanh",))),
     _mistake(RELU_EVERYWHERE, Engine(rules=("relu",))),
+    Misconception("Value", GRAD_SHAPE_UNCHECKED, HINTS[GRAD_SHAPE_UNCHECKED], _named_by_its_check),
 )

@@ -16,11 +16,13 @@ import numpy as np
 from grader.checks.base import PASS, Context, Outcome, Verdict, fail
 from grader.checks.diagnose import compare_outputs, mismatch_verdict
 from grader.checks.gradient import ADVICE
+from grader.checks.raises import expect_value_error
 from grader.judge import numgrad
 from grader.judge.compare import Comparison, gradient_error, relative_error
 from grader.judge.student import Call, StudentFault
 from grader.protocol.values import Handle
 from grader.topics.autograd import engines, replay
+from grader.topics.autograd.engines import GRAD_SHAPE_UNCHECKED
 from grader.topics.autograd.programs import Make, Program
 from grader.topics.autograd.verdicts import (
     grad_names,
@@ -207,20 +209,39 @@ def nonscalar_needs_grad(make: Make) -> Body:
     def body(ctx: Context) -> Verdict:
         (program,) = make(ctx.rng)
         handles = replay.build(ctx, [program])[0]
-        text = f"n{program.root}.backward() on an output of shape {program.shapes[-1]}"
-        try:
-            ctx.student.call(Call("backward", (), target=handles[-1]))
-        except StudentFault as fault:
-            if fault.outcome == "exception" and "raised ValueError" in fault.reason:
-                return PASS
-            if fault.outcome != "exception":
-                raise
-            return Verdict(Outcome.WRONG, f"{text}: {fault.reason}; expected ValueError")
-        return Verdict(
-            Outcome.WRONG,
-            f"{text} returned without an error: without grad, the seed is ones only for a "
-            "scalar output; raise ValueError for a non-scalar one (pass grad instead)",
+        return expect_value_error(
+            ctx,
+            Call("backward", (), target=handles[-1]),
+            f"n{program.root}.backward() on an output of shape {program.shapes[-1]}",
+            "without grad, the seed is ones only for a scalar output; raise ValueError for a "
+            "non-scalar one (pass grad instead)",
         )
+
+    return body
+
+
+def wrong_grad_shape(make: Make, shapes: tuple[tuple[int, ...], ...]) -> Body:
+    """``backward(grad)`` with a grad of each of ``shapes`` (none the output's shape, each one
+    that broadcasts against it, so that nothing downstream fails by itself) raises ValueError."""
+
+    def body(ctx: Context) -> Verdict:
+        (program,) = make(ctx.rng)
+        handles = replay.build(ctx, [program])[0]
+        for shape in shapes:
+            grad = ctx.rng.standard_normal(shape)
+            verdict = expect_value_error(
+                ctx,
+                Call("backward", (grad,), target=handles[-1]),
+                f"n{program.root}.backward(grad of shape {shape}) on an output of shape "
+                f"{program.shapes[-1]}",
+                "the upstream gradient must have the output's shape (the docstring); check "
+                "grad.shape == self.data.shape before seeding and raise ValueError otherwise "
+                "(a grad that broadcasts would silently give every node a wrong gradient)",
+                (GRAD_SHAPE_UNCHECKED, engines.HINTS[GRAD_SHAPE_UNCHECKED]),
+            )
+            if not verdict.passed:
+                return verdict
+        return PASS
 
     return body
 

@@ -97,6 +97,14 @@ def _size_checks() -> list[Check]:
         ],
     )
     found.append(Property(TOPIC, fn, "'same' padding keeps the size", laws.same_padding(10)))
+    found.append(
+        Property(
+            TOPIC,
+            fn,
+            "a kernel larger than the padded input raises ValueError (pad 0 and pad > 0)",
+            laws.kernel_too_large(4),
+        )
+    )
     return degenerate(found, "kernel as large as the padded input (output 1)")
 
 
@@ -128,9 +136,21 @@ def _shape_checks() -> list[Check]:
                 + _layer("basic_block, identity", "bottleneck_block, identity"),
                 8,
             ),
+            (
+                "blocks without a 'stride' key (stride 1 by default)",
+                _layer("basic_block, no stride key", "bottleneck_block, no stride key"),
+                4,
+            ),
             ("every layer type", _layer(*EVERY_LAYER), 16, True),
         ],
-    )
+    ) + [
+        Property(
+            TOPIC,
+            "layer_output_shape",
+            "an unknown layer type raises ValueError",
+            laws.unknown_layer_raises(("dropout", "Conv", "maxpool")),
+        )
+    ]
 
 
 def _param_checks() -> list[Check]:
@@ -158,6 +178,11 @@ def _param_checks() -> list[Check]:
                 "bottleneck block, identity and projection shortcuts",
                 _layer("bottleneck_block, identity", "bottleneck_block, projection"),
                 8,
+            ),
+            (
+                "blocks without a 'stride' key: a projection only when the channels change",
+                _layer("basic_block, no stride key", "bottleneck_block, no stride key"),
+                4,
             ),
             ("every layer type", _layer(*EVERY_LAYER), 16, True),
         ],
@@ -190,6 +215,11 @@ def _macs_checks() -> list[Check]:
                 _layer("bottleneck_block, identity", "bottleneck_block, projection"),
                 6,
             ),
+            (
+                "blocks without a 'stride' key: a projection only when the channels change",
+                _layer("basic_block, no stride key", "bottleneck_block, no stride key"),
+                4,
+            ),
             ("every layer type", _layer(*EVERY_LAYER), 16, True),
         ],
     )  # fmt: skip
@@ -213,6 +243,11 @@ def _rf_checks() -> list[Check]:
             ("conv and pool stacks with strides", i.network_args(head=False), 4),
             ("with basic and bottleneck blocks", i.network_args(True, head=False), 4),
             ("ending in gap and fc", i.network_args(True), 3),
+            (
+                "keys at their defaults left out (conv and block strides 1, pool stride k)",
+                i.network_args(True, terse=True),
+                4,
+            ),
             ("VGG-16 (conv5_3 sees 196 x 196 pixels)", i.famous("VGG-16"), 1),
             ("AlexNet and ResNet-18", (i.famous("AlexNet"), i.famous("ResNet-18")), 2),
             ("deeper random networks", i.network_args(True, depth=14), 4, True),
@@ -243,6 +278,8 @@ def _summary_checks() -> list[Check]:
             ("ResNet-50: 25,557,032 parameters, 4.1 GMACs", i.famous("ResNet-50"), 1),
             ("a random conv net with a head", i.network_args(), 3),
             ("a random residual net", i.network_args(True), 3),
+            ("a random residual net, keys at their defaults left out",
+             i.network_args(True, terse=True), 2),
             ("deeper random residual nets", i.network_args(True, depth=14), 3, True),
         ],
     )  # fmt: skip
@@ -293,6 +330,17 @@ BLOCK_CASES = [
     ("one input channel, C=1 -> F=3, stride 1", i.block_args(2, 1, 3, 4, 5), False),
     ("batch of 1, identity, non-square 4x6", i.block_args(1, 2, 2, 4, 6), False),
     ("projection, stride 2, odd non-square 7x5, N=3", i.block_args(3, 2, 3, 7, 5, 2), False),
+    # keys left out of block_param take their defaults (stride 1, eps 1e-5)
+    (
+        "block_param {}: stride 1, eps 1e-5 (identity, C=F=3)",
+        i.block_args(2, 3, 3, 5, given=()),
+        False,
+    ),
+    (
+        "block_param without 'eps': 1e-5 (projection, C=2 -> F=4)",
+        i.block_args(2, 2, 4, 5, given=("stride",)),
+        False,
+    ),
     ("identity, N=4 C=F=6 8x8", i.block_args(4, 6, 6, 8), True),
     ("projection, stride 2, C=4 -> F=8, 9x9", i.block_args(2, 4, 8, 9, stride=2), True),
 ]
@@ -309,6 +357,9 @@ def _block_checks() -> list[Check]:
                  laws.relu_comes_last(i.block_args(2, 3, 3, 5))),
         Property(TOPIC, F, "gamma2 = beta2 = 0: an identity block returns relu(x)",
                  laws.zero_last_bn_forward(i.block_args(2, 3, 3, 5, zero_last_bn=True))),
+        Property(TOPIC, F, "an identity shortcut with stride 2, or with C != F, raises ValueError",
+                 laws.identity_needs_projection((i.block_args(2, 1, 3, 4),
+                                                 i.block_args(2, 2, 2, 1, stride=2)))),
         Unchanged(TOPIC, F, "arguments unchanged", BLOCK_CASES[4][1], keep=(1,)),
         Deterministic(TOPIC, F, "deterministic", BLOCK_CASES[4][1], OUT),
         BlockGradient(

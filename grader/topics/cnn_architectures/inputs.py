@@ -164,9 +164,25 @@ def _block_case(kind: str, project: bool | None) -> Callable[[np.random.Generato
     return make
 
 
+def _block_default_stride(kind: str) -> Callable[[np.random.Generator], Args]:
+    """A block without a "stride" key (stride 1 by default): the identity when its channels
+    stay, a projection when they change (drawn half and half)."""
+
+    def make(rng: np.random.Generator) -> Args:
+        shape = _image(rng, 3, 30)
+        layer = block_layer(rng, kind, bool(rng.integers(2)))(shape[0])
+        if layer["stride"] != 1:
+            layer["out_channels"] = shape[0] + _int(rng, 1, 32)  # still a projection
+        del layer["stride"]
+        return layer, shape
+
+    return make
+
+
 for _kind in ("basic_block", "bottleneck_block"):
     LAYERS[f"{_kind}, identity"] = _block_case(_kind, False)
     LAYERS[f"{_kind}, projection"] = _block_case(_kind, True)
+    LAYERS[f"{_kind}, no stride key"] = _block_default_stride(_kind)
 
 
 def layer_args(*kinds: str, differs: Arith | None = None) -> Make:
@@ -221,9 +237,47 @@ def random_net(rng: np.random.Generator, blocks: bool, head: bool, depth: int) -
     return layers, in_shape
 
 
-def network_args(blocks: bool = False, head: bool = True, depth: int = 6) -> Make:
+DEFAULTS = {"stride": 1, "pad": 0, "bias": True, "ceil_mode": False}
+
+
+def without_defaults(layer: dict) -> dict:
+    """``layer`` with every key that holds its default value left out (a pool's stride defaults
+    to its kernel, every other stride to 1): the layer as a terse declaration writes it."""
+    kept = {}
+    for key, value in layer.items():
+        default = layer.get("kernel") if key == "stride" and layer["type"] == "pool" else None
+        if value == (DEFAULTS.get(key) if default is None else default):
+            continue
+        kept[key] = value
+    return kept
+
+
+def network_args(
+    blocks: bool = False, head: bool = True, depth: int = 6, terse: bool = False
+) -> Make:
+    """A random network (``random_net``); ``terse``: every key at its default left out, with
+    (``blocks``) a basic and a bottleneck block of stride 1 after the stem and a pool of
+    stride 2 = kernel before the head (where the map is 2 x 2 or more), so that most draws
+    hold a conv, a pool and both blocks without their "stride" key."""
+
     def make(rng: np.random.Generator) -> Args:
-        return random_net(rng, blocks, head, depth)
+        layers, in_shape = random_net(rng, blocks, head, depth)
+        if terse:
+            if blocks:  # stride 1 keeps the size: every later layer still fits
+                C = _int(rng, 1, 64)
+                layers[1:1] = [
+                    {"type": "basic_block", "out_channels": C, "stride": 1},
+                    {"type": "bottleneck_block", "mid_channels": _int(rng, 1, 32),
+                     "out_channels": C, "stride": 1},
+                ]  # fmt: skip
+            body = len(layers) - (2 if head else 0)
+            shape = tuple(in_shape)
+            for layer in layers[:body]:
+                shape = REFERENCE.shape(layer, shape)
+            if min(shape[1:]) >= 2:  # a pool with the default stride (its kernel) last
+                layers.insert(body, {"type": "pool", "kernel": 2, "stride": 2})
+            layers = [without_defaults(layer) for layer in layers]
+        return layers, in_shape
 
     return make
 
@@ -296,7 +350,7 @@ def _bn(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.nd
 
 def relu_margin(x: np.ndarray, params: dict, block_param: dict) -> float:
     """The smallest |input| of the block's two ReLUs (numpy forward of the judge's own)."""
-    s, eps = block_param["stride"], block_param["eps"]
+    s, eps = block_param.get("stride", 1), block_param.get("eps", 1e-5)
     a1 = _bn(_conv(x, params["w1"], s, 1), params["gamma1"], params["beta1"], eps)
     main = _bn(_conv(np.maximum(a1, 0), params["w2"], 1, 1), params["gamma2"], params["beta2"], eps)
     shortcut = x
@@ -314,12 +368,16 @@ def block_args(
     stride: int = 1,
     away_from_kinks: bool = False,
     zero_last_bn: bool = False,
+    given: tuple[str, ...] = ("stride", "eps"),
 ) -> Make:
     """(x, params, block_param): x standard normal, conv weights scaled by 1 / sqrt(fan in),
     gammas in [0.5, 1.5], betas small; a projection when stride != 1 or C != F. With
-    ``zero_last_bn``, gamma2 = beta2 = 0 (the main path is 0: out = relu(shortcut))."""
+    ``zero_last_bn``, gamma2 = beta2 = 0 (the main path is 0: out = relu(shortcut)).
+    block_param holds the keys ``given`` (a key left out takes its default: stride 1, eps
+    1e-5)."""
     W = W or H
     project = stride != 1 or C != F
+    assert "stride" in given or stride == 1, "an omitted stride is 1"
 
     def draw(rng: np.random.Generator) -> Args:
         x = rng.standard_normal((N, C, H, W))
@@ -337,7 +395,8 @@ def block_args(
             params["ws"] = rng.standard_normal((F, C, 1, 1)) / np.sqrt(C)
             params["gammas"] = rng.uniform(0.5, 1.5, F)
             params["betas"] = 0.2 * rng.standard_normal(F)
-        return x, params, {"stride": stride, "eps": 1e-5}
+        block_param = {"stride": stride, "eps": 1e-5}
+        return x, params, {k: v for k, v in block_param.items() if k in given}
 
     def make(rng: np.random.Generator) -> Args:
         if not away_from_kinks:

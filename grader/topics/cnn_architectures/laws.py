@@ -11,7 +11,9 @@ from grader.checks.base import PASS, Context, Make, Outcome, Verdict
 from grader.checks.diagnose import Observation, compare_outputs, diagnose
 from grader.checks.outputs import CACHE
 from grader.checks.property import expect_close, student_outputs
+from grader.checks.raises import expect_value_error
 from grader.checks.reference import backward_pass, param_names
+from grader.judge.student import Call
 from grader.topics.cnn_architectures import inputs
 from grader.topics.cnn_architectures.kinds import BLOCK_GRADS, describe, student_answers
 
@@ -52,6 +54,81 @@ def same_padding(count: int) -> Callable[[Context], Verdict]:
                     TOL,
                     _evidence(ctx, "conv_output_size", args, (value,), ("out",)),
                 )
+        return PASS
+
+    return body
+
+
+def kernel_too_large(count: int) -> Callable[[Context], Verdict]:
+    """``count`` draws of a kernel larger than size + 2 * pad, half of them with pad 0 (where a
+    message built with ``/ pad`` fails with ZeroDivisionError instead): each raises
+    ValueError."""
+
+    def body(ctx: Context) -> Verdict:
+        for n in range(count):
+            size = int(ctx.rng.integers(1, 12))
+            pad = 0 if n % 2 == 0 else int(ctx.rng.integers(1, 3))
+            kernel = size + 2 * pad + int(ctx.rng.integers(1, 4))
+            stride = int(ctx.rng.integers(1, 3))
+            args = (size, kernel, stride, pad, bool(n % 4 == 3))
+            verdict = expect_value_error(
+                ctx,
+                Call("conv_output_size", args),
+                describe("conv_output_size", param_names(ctx, "conv_output_size"), args),
+                f"a kernel of {kernel} does not fit in {size} + 2 * {pad} = {size + 2 * pad} "
+                "padded pixels: the docstring asks for a ValueError, not a size of 0 or less",
+            )
+            if not verdict.passed:
+                return verdict
+        return PASS
+
+    return body
+
+
+def unknown_layer_raises(kinds: tuple[str, ...]) -> Callable[[Context], Verdict]:
+    """layer_output_shape({"type": kind, ...}) raises ValueError for each unknown ``kind`` (a
+    typo must not pass silently as some other layer)."""
+
+    def body(ctx: Context) -> Verdict:
+        shape = (int(ctx.rng.integers(1, 64)), int(ctx.rng.integers(4, 30)), 12)
+        for kind in kinds:
+            args = ({"type": kind, "kernel": 3, "out_channels": 8}, shape)
+            verdict = expect_value_error(
+                ctx,
+                Call("layer_output_shape", args),
+                describe("layer_output_shape", param_names(ctx, "layer_output_shape"), args),
+                f"{kind!r} is none of the layer types of the module docstring: raise "
+                "ValueError for an unknown type (a fallback that returns some shape hides "
+                "typos in a layer list)",
+            )
+            if not verdict.passed:
+                return verdict
+        return PASS
+
+    return body
+
+
+def identity_needs_projection(makes: tuple[Make, ...]) -> Callable[[Context], Verdict]:
+    """An identity shortcut (no "ws") where the stride is not 1, or where the channels change,
+    raises ValueError: one draw of each maker (each breaks one of the two conditions only)."""
+
+    def body(ctx: Context) -> Verdict:
+        for make in makes:
+            x, params, block_param = make(ctx.rng)
+            params = {k: v for k, v in params.items() if k not in ("ws", "gammas", "betas")}
+            args = (x, params, block_param)
+            F, C = params["w1"].shape[:2]
+            verdict = expect_value_error(
+                ctx,
+                Call(FORWARD, args),
+                describe(FORWARD, param_names(ctx, FORWARD), args),
+                f"an identity shortcut (params without 'ws') cannot add x (C={C}) to the "
+                f"block's output (F={F}, stride {block_param.get('stride', 1)}): raise "
+                "ValueError when the stride is not 1 OR C != F (numpy would broadcast a "
+                "one-channel x, or a 1x1 map, without any error)",
+            )
+            if not verdict.passed:
+                return verdict
         return PASS
 
     return body

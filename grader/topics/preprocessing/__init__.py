@@ -280,6 +280,12 @@ def _laws() -> dict[str, list[Check]]:
                 laws.whitened_identity("pca_whiten", make.whiten_case(200, 12, eps=1e-8)),
                 hidden=True,
             ),
+            P(
+                TOPIC,
+                "pca_whiten",
+                "N < D: all D components kept, 0 where there is no variance (X (6, 9))",
+                laws.whiten_fewer_samples(make.rank_deficient(6, 9)),
+            ),
         ],
         "zca_whiten": [
             P(
@@ -321,6 +327,12 @@ def _laws() -> dict[str, list[Check]]:
                 augment.flip_fraction(0.3, 20_000),
                 # the anchor: a law of any draw order that no trivial function obeys
                 is_anchor=True,
+            ),
+            P(
+                TOPIC,
+                "random_flip",
+                "X unchanged: out is a new array (32 images, p=0.5)",
+                augment.new_array("random_flip", make.flip_case((32, 1, 2, 3), 0.5)),
             ),
         ],
         "random_crop": [
@@ -389,6 +401,12 @@ def _laws() -> dict[str, list[Check]]:
                 augment.jitter_varies(
                     make.jitter_case((32, 3, 2, 2), 0.0, 0.2, high=0.6), "colour"
                 ),
+            ),
+            P(
+                TOPIC,
+                "color_jitter",
+                "X unchanged: out is a new array",
+                augment.new_array("color_jitter", make.jitter_case((8, 3, 4, 4), 0.3, 0.1)),
             ),
         ],
     }

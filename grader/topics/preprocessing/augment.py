@@ -26,7 +26,12 @@ from grader.topics.preprocessing.laws import (
     law_verdict,
     named,
 )
-from grader.topics.preprocessing.mistakes import CROP_OFF_BY_ONE, ONE_FACTOR, WRONG_FLIP_AXIS
+from grader.topics.preprocessing.mistakes import (
+    CROP_OFF_BY_ONE,
+    IN_PLACE,
+    ONE_FACTOR,
+    WRONG_FLIP_AXIS,
+)
 
 OUT = ("out",)
 SIGMAS = 10.0
@@ -114,6 +119,30 @@ def flip_fraction(p: float, count: int) -> Body:
             Outcome.WRONG,
             f"{call_text(ctx, 'random_flip', args)}: flipped {fraction:.4f} of the images; "
             f"expected p = {p} +- {bound:.4f} ({SIGMAS:g} standard deviations){swapped}",
+        )
+
+    return body
+
+
+def new_array(function: str, make: Make) -> Body:
+    """The augmentation returns a new array: the caller's X holds its images afterwards (read
+    back from the worker after the call). Whatever the course's mutation policy, this one
+    costs the check: the docstrings promise "a new array", and a batch augmented in place
+    compounds its flips and jitters epoch after epoch."""
+
+    def body(ctx: Context) -> Verdict:
+        args = make(ctx.rng)
+        reply = ctx.student.call(Call(function, args, echo=[0]))
+        conform_outputs(reply.value, reference_outputs(ctx, function, args), OUT, function)
+        after = reply.echo[0]
+        if isinstance(after, np.ndarray) and after.shape == args[0].shape:
+            if np.array_equal(after, args[0]):
+                return PASS
+        return named(
+            function,
+            IN_PLACE,
+            f"{call_text(ctx, function, args)} changed X: the images you were given must "
+            "stay as they are (the docstring: the result is a new array of X's dtype)",
         )
 
     return body

@@ -400,3 +400,30 @@ def zca_rotation(make: Make) -> Body:
         )
 
     return body
+
+
+def whiten_fewer_samples(make: Make) -> Body:
+    """N < D: all D components are kept, so out is (N, D). Xc has rank N - 1 at most: the first
+    N - 1 columns (distinct nonzero eigenvalues, unique under pca_fit's sign convention) match
+    the reference; the others hold the data along directions of zero variance, 0 up to
+    roundoff / sqrt(eps), whatever basis an eigensolver picks for them."""
+
+    def body(ctx: Context) -> Verdict:
+        args = make(ctx.rng)
+        X, _eps = args
+        N = X.shape[0]
+        got = student_outputs(ctx, "pca_whiten", args, ("out",))  # shape (N, D) checked there
+        want = reference_outputs(ctx, "pca_whiten", args)[0]
+        return law_verdict(
+            ctx,
+            "pca_whiten",
+            f"with N = {N} < D = {X.shape[1]}, every one of the D components is kept: the "
+            f"first N - 1 = {N - 1} columns are the whitened data, the rest are 0 (no variance)",
+            [
+                relative_error(f"out[:, :{N - 1}]", got[0][:, : N - 1], want[:, : N - 1], 1e-6),
+                absolute_error(f"out[:, {N - 1}:]", got[0][:, N - 1 :], 0.0, 1e-6),
+            ],
+            evidence(ctx, "pca_whiten", args, got, ("out",)),
+        )
+
+    return body

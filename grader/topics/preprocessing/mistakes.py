@@ -27,6 +27,7 @@ PROJECTION_UNCENTRED = "projection without centring"
 WRONG_FLIP_AXIS = "flipping the wrong axis"
 CROP_OFF_BY_ONE = "last crop offset never drawn (off by one)"
 ONE_FACTOR = "one jitter factor for the whole batch"
+IN_PLACE = "augmented in place (the caller's batch changed)"
 
 
 # -- normalisation -------------------------------------------------------------------------------
@@ -244,6 +245,8 @@ _HINTS = {
     "rng.integers(0, H + 2 * pad - h + 1) so that the last position can be drawn",
     ONE_FACTOR: "draw one brightness factor per image (size=N) and one colour factor per image "
     "and channel (size=(N, C)), in that order",
+    IN_PLACE: "start from a copy (out = X.copy()) or build the result out of place (X * factor, "
+    "not X *= factor); X[flip] = X[flip][..., ::-1] writes into the caller's batch",
 }
 
 
@@ -286,6 +289,17 @@ MISCONCEPTIONS = (
     _m("random_crop", CROP_OFF_BY_ONE, _crop_off_by_one),
     _m("color_jitter", ONE_FACTOR, _one_factor("brightness")),
     _m("color_jitter", ONE_FACTOR, _one_factor("color")),
+)
+
+
+def _named_by_its_check(ref: ModuleType, *args: object) -> tuple:
+    """Named by the check that reads X back after the call: the output alone cannot show it."""
+    raise NotImplementedError("named by 'X unchanged: a new array'")
+
+
+MISCONCEPTIONS += (
+    _m("random_flip", IN_PLACE, _named_by_its_check),
+    _m("color_jitter", IN_PLACE, _named_by_its_check),
 )
 
 

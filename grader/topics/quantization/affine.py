@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from grader.checks.base import Check, Context, Make, Misconception, Outcome, Verdict
+from grader.checks.base import PASS, Check, Context, Make, Misconception, Outcome, Verdict
 from grader.checks.diagnose import Observation
 from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import describe_call
 from grader.checks.property import Property, expect_close, student_outputs
-from grader.checks.reference import Reference, param_names
+from grader.checks.reference import Reference, param_names, reference_outputs
 
 Q = ("q",)
 X = ("x",)
@@ -35,6 +35,11 @@ QRange = tuple[int, int]  # (qmin, qmax)
 HALF_UP = "round half up instead of round half to even"
 FLOOR = "floor or truncation instead of rounding"
 ZP_NOT_INT = "zero point not rounded to an integer or not clamped"
+HINT_ZP = (
+    "zero_point = qmin - np.rint(lo / scale), then clip it to [qmin, qmax] and make it an "
+    "int: only an integer zero point lets the real 0 be represented exactly (and a symmetric "
+    "zero point is (qmin + qmax + 1) // 2, floor division: / gives the float 128.0)"
+)
 NOT_WIDENED = "range not widened to include zero"
 PER_TENSOR = "one scale for the whole tensor instead of per channel"
 DEQ_WRAP = "zero point subtracted in 8-bit arithmetic (wraps around)"
@@ -256,10 +261,7 @@ def _misconceptions() -> list[Misconception]:
     found: list[Misconception] = []
     found += rounding_mistakes("quantize", _quantize_with, "np.rint(x / scale)")
     found += rounding_mistakes("quantize_per_channel", _per_channel_with, "np.rint(x / scales)")
-    hint_zp = (
-        "zero_point = qmin - np.rint(lo / scale), then clip it to [qmin, qmax] and make it an "
-        "int: only an integer zero point lets the real 0 be represented exactly"
-    )
+    hint_zp = HINT_ZP
     hint_widen = (
         "widen the range to include zero first: lo = min(x.min(), 0), hi = max(x.max(), 0) "
         "(zero padding and ReLU outputs need an exact 0)"
@@ -430,6 +432,40 @@ def _qparams_valid(make: Make, what: str) -> Callable[[Context], Verdict]:
         )
 
     return body
+
+
+def _zero_point_is_int(ctx: Context) -> Verdict:
+    """The zero point is a Python int (a numpy integer too), never a float with an integer
+    value: affine and symmetric, quint8 and qint8 (a float zero point makes quantize's output
+    float and hides a / where // is due)."""
+    for qrange in (QUINT8, QINT8):
+        for symmetric in (False, True):
+            args = observed((4, 5), qrange, symmetric)(ctx.rng)
+            got = student_outputs(ctx, "choose_qparams", args, QPARAMS)
+            zp = got[1]
+            if isinstance(zp, (int, np.integer)) and not isinstance(zp, (bool, np.bool_)):
+                continue
+            want = reference_outputs(ctx, "choose_qparams", args)[1]
+            if float(zp) != want:  # a wrong value: judged (and named) as a value
+                return expect_close(
+                    ctx,
+                    "choose_qparams",
+                    "zero_point is an int: the reference's value",
+                    ("zero_point",),
+                    (float(zp),),
+                    (float(want),),
+                    0.0,
+                    evidence=observation(ctx, "choose_qparams", args, got, QPARAMS),
+                )
+            text = describe_call("choose_qparams", param_names(ctx, "choose_qparams"), args)
+            return Verdict(
+                Outcome.WRONG,
+                f"{text}: zero_point is {zp!r} ({type(zp).__name__}); the docstring asks for "
+                f"a Python int (int(...))\n  looks like a known mistake: {ZP_NOT_INT}. "
+                f"Hint: {HINT_ZP}",
+                misconception=ZP_NOT_INT,
+            )
+    return PASS
 
 
 def _per_channel_independent(ctx: Context) -> Verdict:
@@ -611,6 +647,12 @@ def checks(topic: str) -> list[Check]:
             cq,
             "zero point integer in range, x round-trips (all positive)",
             _qparams_valid(observed((10,), QUINT8, False, 0.4, 3.0), "all positive x"),
+        ),
+        Property(
+            topic,
+            cq,
+            "zero point is an int (affine and symmetric, quint8 and qint8)",
+            _zero_point_is_int,
         ),
         NoMutation(topic, cq, "inputs unchanged", observed((4, 3), QUINT8, False), QPARAMS),
         Reference(

@@ -35,10 +35,21 @@ NO_SKIP = "loss scaler does not skip the step on overflow"
 
 
 # -- inputs ------------------------------------------------------------------------------------
-def distill_case(N: int, C: int, T: float, alpha: float, shift: float = 0.0) -> Make:
+def distill_case(
+    N: int, C: int, T: float, alpha: float, shift: float = 0.0, wide_row: bool = False
+) -> Make:
+    """(student, teacher, y, T, alpha); ``wide_row``: one row of each holds +1000 and -1000
+    beside ordinary logits (a softmax shifted by the row minimum, or by the maximum of the
+    whole batch, overflows or underflows there; the row maximum keeps every row finite)."""
+
     def make(rng: np.random.Generator) -> tuple:
         s = rng.standard_normal((N, C)) * 2.0 + shift
         t = rng.standard_normal((N, C)) * 3.0 + shift
+        if wide_row:
+            for logits in (s, t):
+                row = int(rng.integers(N))
+                high, low = rng.choice(C, 2, replace=False)
+                logits[row, high], logits[row, low] = 1000.0, -1000.0
         return s, t, rng.integers(0, C, N), float(T), float(alpha)
 
     return make
@@ -249,6 +260,14 @@ def checks(topic: str) -> list[Check]:
         Reference(topic, dl, "alpha=1 (soft term only), T=2", distill_case(4, 6, 2.0, 1.0), LOSS),
         Reference(topic, dl, "alpha=0 (cross-entropy only)", distill_case(4, 6, 3.0, 0.0), LOSS),
         Reference(topic, dl, "batch of 1, T=10", distill_case(1, 4, 10.0, 0.9), LOSS),
+        Reference(
+            topic,
+            dl,
+            "one row with logits at +1000 and -1000, the others ordinary (T=2)",
+            distill_case(5, 4, 2.0, 0.5, wide_row=True),
+            LOSS,
+            kind=Kind.HYGIENE,
+        ),
         Reference(
             topic,
             dl,
