@@ -23,7 +23,14 @@ import numpy as np
 
 import grader
 from grader.protocol.arena import Arena
-from grader.protocol.wire import Deadline, PeerClosed, ProtocolError, read_frame, write_frame
+from grader.protocol.wire import (
+    Deadline,
+    MalformedHeader,
+    PeerClosed,
+    ProtocolError,
+    read_frame,
+    write_frame,
+)
 from grader.sandbox import template
 
 GRADER_DIR = str(Path(grader.__file__).resolve().parent)  # the package, not the course around it
@@ -32,6 +39,7 @@ BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker.main impo
 PR_SET_CHILD_SUBREAPER = 36
 PYTHON_FLAGS = template.PYTHON_FLAGS  # -s -P: see there
 _uids = itertools.count()
+MAX_STALE_REPLIES = 4  # earlier replies skipped before a request's own (see WorkerProcess.request)
 
 
 def worker_uid() -> int:
@@ -51,6 +59,12 @@ class WorkerDied(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class WorkerBadReply(WorkerDied):
+    """The worker's reply could not be read as a frame (too long, too deeply nested, not
+    JSON): the channel is out of step, so the worker has been killed; the call that got this
+    reply is ``bad_output``, and the next call gets a new worker."""
 
 
 class WorkerTimeout(Exception):
@@ -229,6 +243,7 @@ class WorkerProcess:
         self._drain.start()
         self.isolation: list[str] = []
         self.setup_s = 0.0
+        self._sequence = 0  # of the last request (see ``request``)
         self._hello()
 
     @staticmethod
@@ -373,6 +388,9 @@ class WorkerProcess:
             self.inner_pid = None
             self._close()
             raise WorkerDied(_exit_reason(code)) from None
+        except MalformedHeader as exc:
+            self.kill()
+            raise WorkerBadReply(f"the reply could not be read: {exc}") from None
         except ProtocolError as exc:
             self.kill()
             raise WorkerDied(f"the worker broke the protocol: {exc}") from None
@@ -380,17 +398,31 @@ class WorkerProcess:
     def request(
         self, header: dict[str, Any], blobs: list[np.ndarray], timeout: float
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
-        """Send one request and wait for its reply; raises WorkerTimeout or WorkerDied."""
+        """Send one request and wait for its reply; raises WorkerTimeout or WorkerDied.
+
+        Each request carries a sequence number that its reply repeats: student code can write
+        frames of its own to the reply channel, so a reply with an earlier number (the
+        worker's own reply after a forged one) is skipped, and anything else out of step is a
+        ``WorkerBadReply``."""
         if self._req_w < 0:
             raise WorkerDied("worker is not running")
         deadline = time.monotonic() + timeout
+        self._sequence += 1
         try:
-            write_frame(self._req_w, header, blobs)
+            write_frame(self._req_w, {**header, "id": self._sequence}, blobs)
         except (BrokenPipeError, OSError):
             code = self.proc.wait()
             self._close()
             raise WorkerDied(_exit_reason(code)) from None
-        return self._read(deadline, what=str(header.get("op")))
+        for _ in range(MAX_STALE_REPLIES + 1):
+            reply = self._read(deadline, what=str(header.get("op")))
+            number = reply[0].get("id")
+            if number == self._sequence and type(number) is int:
+                return reply
+            if not (type(number) is int and 0 < number < self._sequence):
+                break
+        self.kill()
+        raise WorkerBadReply("a reply out of step with the requests (frames of its own?)")
 
 
 def _signal_of(code: int) -> int | None:
