@@ -31,7 +31,7 @@ from grader.protocol.wire import (
     read_frame,
     write_frame,
 )
-from grader.sandbox import template
+from grader.sandbox import quiesce, template
 
 GRADER_DIR = str(Path(grader.__file__).resolve().parent)  # the package, not the course around it
 PACKAGE_PARENT = str(Path(GRADER_DIR).parent)
@@ -90,6 +90,7 @@ class Sandbox:
     start: str = "fork"  # "fork": from a pre-imported template (grader.sandbox.template); "spawn"
     preload: tuple[str, ...] = ()  # what the template imports beyond numpy, e.g. ("torch",)
     arena_mb: int = 64  # shared memory for watched inputs (grader.protocol.arena); 0: none
+    quiescent: bool = True  # between requests: leftovers killed, the worker stopped (quiesce)
 
 
 def scrubbed_env() -> dict[str, str]:
@@ -244,7 +245,10 @@ class WorkerProcess:
         self.isolation: list[str] = []
         self.setup_s = 0.0
         self._sequence = 0  # of the last request (see ``request``)
+        self._stopped = False  # by ``_quiesce``, until the next request
+        self.leftovers_killed = 0  # processes the student left running, killed after a reply
         self._hello()
+        self._quiesce()
 
     @staticmethod
     def warm(sandbox: Sandbox) -> None:
@@ -347,12 +351,33 @@ class WorkerProcess:
         kill_orphans()  # what the student detached: before _close, as it may hold the output pipe
         self._close()
 
+    def serving_pid(self) -> int:
+        """The process that runs the student's code: the PID namespace's first process, or
+        the worker process itself without namespaces."""
+        return self.inner_pid or self.proc.pid
+
+    def _quiesce(self) -> None:
+        """Kill what the student left running and stop the worker until the next request
+        (``grader.sandbox.quiesce``), waiting until it is seen stopped: whatever the judge
+        does next (read the inputs back, time the reference) happens with nothing of it
+        running."""
+        if not self.sandbox.quiescent or not self.alive():
+            return
+        self.leftovers_killed += quiesce.quiesce(self.serving_pid(), wait=True)
+        self._stopped = True
+
+    def _resume(self) -> None:
+        if self._stopped:
+            quiesce.resume(self.serving_pid())
+            self._stopped = False
+
     def _forget(self) -> None:
         with _live_lock:
             _live.discard(self)
 
     def close(self) -> None:
         """Ask the worker to finish (close its request channel); kill it if it lingers."""
+        self._resume()  # a stopped worker would not see its request channel close
         try:
             os.close(self._req_w)
             self._req_w = -1
@@ -408,6 +433,7 @@ class WorkerProcess:
             raise WorkerDied("worker is not running")
         deadline = time.monotonic() + timeout
         self._sequence += 1
+        self._resume()
         try:
             write_frame(self._req_w, {**header, "id": self._sequence}, blobs)
         except (BrokenPipeError, OSError):
@@ -418,6 +444,7 @@ class WorkerProcess:
             reply = self._read(deadline, what=str(header.get("op")))
             number = reply[0].get("id")
             if number == self._sequence and type(number) is int:
+                self._quiesce()
                 return reply
             if not (type(number) is int and 0 < number < self._sequence):
                 break
