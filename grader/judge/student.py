@@ -29,6 +29,10 @@ from grader.sandbox.process import (
 
 MAX_STARTS = 100  # workers per module: a bound on time, far above what crashing functions use
 MAX_CRASHES = 3  # a function that killed its worker this often is not called again
+# A call that may modify its inputs and leaves threads behind: they run this long (at most)
+# before the judge reads the inputs back, so a modification made shortly after returning is
+# reported like one made during the call (the worker is stopped otherwise: grader.sandbox.quiesce).
+LATE_GRACE_S = 0.25
 
 
 class StudentFault(Exception):
@@ -159,6 +163,7 @@ class StudentModule:
         self.output_log: list[str] = []
         self.start_times: list[float] = []
         self.pending_seed: int | None = None
+        self.threads_after_load = 0  # of the serving process, once the module is loaded
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _ensure(self) -> WorkerProcess:
@@ -203,6 +208,7 @@ class StudentModule:
             raise self.load_fault
         functions = header.get("functions")
         self.functions = functions if isinstance(functions, dict) else {}
+        self.threads_after_load = worker.thread_count()
         return worker
 
     def _retire(self) -> None:
@@ -298,7 +304,11 @@ class StudentModule:
             return result
         # the judge reads the watched inputs back from the shared memory itself: what the
         # worker would echo is code that runs after the student's (grader.protocol.arena)
-        arena = self.worker.arena if self.worker is not None else None
+        worker = self.worker
+        if worker is not None and worker.thread_count() > self.threads_after_load:
+            # threads the student started may still modify the inputs: let them
+            worker.let_run(LATE_GRACE_S, self.threads_after_load)
+        arena = worker.arena if worker is not None and worker.alive() else None
         if arena is None:
             raise StudentFault("crashed", "the worker ended before its inputs could be read")
         echoed = iter(result.echo)

@@ -366,6 +366,22 @@ class WorkerProcess:
         self.leftovers_killed += quiesce.quiesce(self.serving_pid(), wait=True)
         self._stopped = True
 
+    def thread_count(self) -> int:
+        """Threads of the serving process now (0 when it is gone)."""
+        return len(quiesce.threads(self.serving_pid()))
+
+    def let_run(self, seconds: float, threads: int) -> None:
+        """Let a stopped worker run for up to ``seconds`` (ending early once it is down to
+        ``threads`` threads), then quiesce it again: what a thread the student left running
+        does meanwhile happens before the judge reads anything back."""
+        if not self._stopped:
+            return
+        self._resume()
+        until = time.monotonic() + seconds
+        while time.monotonic() < until and self.thread_count() > threads:
+            time.sleep(0.005)
+        self._quiesce()
+
     def _resume(self) -> None:
         if self._stopped:
             quiesce.resume(self.serving_pid())
