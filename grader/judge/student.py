@@ -308,6 +308,8 @@ class StudentModule:
         if worker is not None and worker.thread_count() > self.threads_after_load:
             # threads the student started may still modify the inputs: let them
             worker.let_run(LATE_GRACE_S, self.threads_after_load)
+        elif worker is not None:
+            worker.settle()
         arena = worker.arena if worker is not None and worker.alive() else None
         if arena is None:
             raise StudentFault("crashed", "the worker ended before its inputs could be read")

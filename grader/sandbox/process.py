@@ -356,14 +356,14 @@ class WorkerProcess:
         the worker process itself without namespaces."""
         return self.inner_pid or self.proc.pid
 
-    def _quiesce(self) -> None:
+    def _quiesce(self, wait: bool = False) -> None:
         """Kill what the student left running and stop the worker until the next request
-        (``grader.sandbox.quiesce``), waiting until it is seen stopped: whatever the judge
-        does next (read the inputs back, time the reference) happens with nothing of it
-        running."""
+        (``grader.sandbox.quiesce``); ``wait``: until it is seen stopped (the signal takes
+        effect within microseconds on a running process; waiting costs a scheduler round on
+        a loaded machine, so only where the judge reads shared memory next)."""
         if not self.sandbox.quiescent or not self.alive():
             return
-        self.leftovers_killed += quiesce.quiesce(self.serving_pid(), wait=True)
+        self.leftovers_killed += quiesce.quiesce(self.serving_pid(), wait)
         self._stopped = True
 
     def thread_count(self) -> int:
@@ -380,7 +380,12 @@ class WorkerProcess:
         until = time.monotonic() + seconds
         while time.monotonic() < until and self.thread_count() > threads:
             time.sleep(0.005)
-        self._quiesce()
+        self._quiesce(wait=True)
+
+    def settle(self) -> None:
+        """Wait until a quiesced worker is seen stopped (before reading shared memory)."""
+        if self._stopped:
+            quiesce.stop(self.serving_pid(), wait=True)
 
     def _resume(self) -> None:
         if self._stopped:
