@@ -19,10 +19,20 @@ import numpy as np
 from grader.judge.environment import environment_hint
 from grader.protocol.values import Handle, from_wire, to_wire
 from grader.protocol.wire import ProtocolError
-from grader.sandbox.process import Sandbox, WorkerDied, WorkerProcess, WorkerTimeout
+from grader.sandbox.process import (
+    Sandbox,
+    WorkerBadReply,
+    WorkerDied,
+    WorkerProcess,
+    WorkerTimeout,
+)
 
 MAX_STARTS = 100  # workers per module: a bound on time, far above what crashing functions use
 MAX_CRASHES = 3  # a function that killed its worker this often is not called again
+# A call that may modify its inputs and leaves threads behind: they run this long (at most)
+# before the judge reads the inputs back, so a modification made shortly after returning is
+# reported like one made during the call (the worker is stopped otherwise: grader.sandbox.quiesce).
+LATE_GRACE_S = 0.25
 
 
 class StudentFault(Exception):
@@ -147,11 +157,13 @@ class StudentModule:
         self.load_fault: StudentFault | None = None
         self.timed_out: set[str] = set()
         self.crashes: dict[str, int] = {}
+        self.bad_replies: dict[str, int] = {}  # malformed reply frames (each replaced a worker)
         self.starts = 0
         self.isolation: list[str] = []
         self.output_log: list[str] = []
         self.start_times: list[float] = []
         self.pending_seed: int | None = None
+        self.threads_after_load = 0  # of the serving process, once the module is loaded
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _ensure(self) -> WorkerProcess:
@@ -196,6 +208,7 @@ class StudentModule:
             raise self.load_fault
         functions = header.get("functions")
         self.functions = functions if isinstance(functions, dict) else {}
+        self.threads_after_load = worker.thread_count()
         return worker
 
     def _retire(self) -> None:
@@ -239,16 +252,27 @@ class StudentModule:
             ) from None
         except WorkerDied as exc:
             self._retire()
+            tally = self.bad_replies if isinstance(exc, WorkerBadReply) else self.crashes
             for name in names:
-                self.crashes[name] = self.crashes.get(name, 0) + 1
+                tally[name] = tally.get(name, 0) + 1
+            if isinstance(exc, WorkerBadReply):  # the worker wrote its own frame: no value
+                raise StudentFault(
+                    "bad_output",
+                    f"{' / '.join(sorted(names))}: {exc.reason}; the worker was replaced",
+                ) from None
             raise StudentFault("crashed", exc.reason) from None
 
     def _reply(self, header: dict[str, Any], arrays: list[np.ndarray], what: str) -> Reply:
+        if not isinstance(header, dict):
+            raise StudentFault("bad_output", f"{what}: the reply is not a JSON object")
         if not header.get("ok"):
             raise _fault_from_error(header.get("error"), what, str(self.path))
         try:
             value = from_wire(header.get("value", {"t": "none"}), arrays)
-            echo = tuple(from_wire(e, arrays) for e in header.get("echo", []))
+            echoed = header.get("echo", [])
+            if not isinstance(echoed, list):
+                raise ProtocolError("the echo is not a list")
+            echo = tuple(from_wire(e, arrays) for e in echoed)
         except ProtocolError as exc:
             raise StudentFault("bad_output", f"{what} returned a malformed value: {exc}") from None
         elapsed = header.get("elapsed")
@@ -258,6 +282,11 @@ class StudentModule:
         if self.crashes.get(fn, 0) >= MAX_CRASHES:
             raise StudentFault(
                 "crashed", f"{fn} crashed the worker {MAX_CRASHES} times; not called again"
+            )
+        if self.bad_replies.get(fn, 0) >= MAX_CRASHES:
+            raise StudentFault(
+                "bad_output",
+                f"{fn} sent {MAX_CRASHES} malformed replies (each cost a worker); not called again",
             )
         if fn in self.timed_out:
             raise StudentFault(
@@ -275,7 +304,13 @@ class StudentModule:
             return result
         # the judge reads the watched inputs back from the shared memory itself: what the
         # worker would echo is code that runs after the student's (grader.protocol.arena)
-        arena = self.worker.arena if self.worker is not None else None
+        worker = self.worker
+        if worker is not None and worker.thread_count() > self.threads_after_load:
+            # threads the student started may still modify the inputs: let them
+            worker.let_run(LATE_GRACE_S, self.threads_after_load)
+        elif worker is not None:
+            worker.settle()
+        arena = worker.arena if worker is not None and worker.alive() else None
         if arena is None:
             raise StudentFault("crashed", "the worker ended before its inputs could be read")
         echoed = iter(result.echo)
@@ -312,7 +347,11 @@ class StudentModule:
         reply, arrays = self._request(header, blobs, timeout, names)
         results = reply.get("results")
         if not isinstance(results, list) or len(results) != len(calls):
-            raise StudentFault("crashed", "the worker answered a batch with the wrong length")
+            raise StudentFault(
+                "bad_output",
+                f"{' / '.join(sorted(names))}: the reply to a batch of {len(calls)} calls does "
+                "not hold one result per call",
+            )
         return [self._reply(r, arrays, c.fn) for r, c in zip(results, calls)]
 
     def seed(self, seed: int) -> None:

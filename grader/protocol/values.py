@@ -29,6 +29,10 @@ from grader.protocol.wire import ALLOWED_DTYPES, ProtocolError
 
 MAX_NODES = 100_000
 MAX_STR = 10_000
+# Nesting of a value tree (a tuple in a list in a dict ... counts one per level): far beyond any
+# signature of the course, and well inside ``wire.MAX_HEADER_DEPTH``, so that a reply that
+# passes the frame's check is decoded without deep recursion.
+MAX_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -99,15 +103,18 @@ def _array_problem(arr: np.ndarray) -> str | None:
 
 
 def to_wire(
-    value: Any, blobs: list[np.ndarray], _budget: list[int] | None = None
+    value: Any, blobs: list[np.ndarray], _budget: list[int] | None = None, _depth: int = 0
 ) -> dict[str, Any]:
     """Encode ``value`` as a node, appending arrays to ``blobs``; a value that is not plain
     data becomes an ``other`` node (its type name only). The worker keeps objects behind
-    handles itself, for the result positions the judge asked it to keep."""
+    handles itself, for the result positions the judge asked it to keep. More than
+    ``MAX_NODES`` parts or ``MAX_DEPTH`` levels: ``ProtocolError``."""
     budget = _budget if _budget is not None else [MAX_NODES]
     budget[0] -= 1
     if budget[0] < 0:
         raise ProtocolError("value has too many parts")
+    if _depth > MAX_DEPTH:
+        raise ProtocolError(f"value nested more than {MAX_DEPTH} levels deep")
     if value is None:
         return {"t": "none"}
     if type(value) is bool:
@@ -137,11 +144,13 @@ def to_wire(
         return {"t": "other", "type": _type_name(value), "note": problem}
     if type(value) in (tuple, list):
         tag = "tuple" if type(value) is tuple else "list"
-        return {"t": tag, "items": [to_wire(v, blobs, budget) for v in value]}
+        return {"t": tag, "items": [to_wire(v, blobs, budget, _depth + 1) for v in value]}
     if type(value) is dict and all(type(k) is str for k in value):
         return {
             "t": "dict",
-            "items": [[k, to_wire(v, blobs, budget)] for k, v in value.items()],
+            "items": [
+                [k[:MAX_STR], to_wire(v, blobs, budget, _depth + 1)] for k, v in value.items()
+            ],
         }
     return {"t": "other", "type": _type_name(value), "note": "not plain data"}
 
@@ -197,12 +206,17 @@ def from_wire(
     arrays: list[np.ndarray],
     decoder: Decoder = REPLY,
     _budget: list[int] | None = None,
+    _depth: int = 0,
 ) -> Any:
-    """Decode a node; ``decoder`` says what its handles, seeds and workloads become."""
+    """Decode a node; ``decoder`` says what its handles, seeds and workloads become. More than
+    ``MAX_NODES`` nodes, ``MAX_DEPTH`` levels or ``MAX_STR`` characters in a string:
+    ``ProtocolError`` (the depth is checked before descending, so no recursion goes deeper)."""
     budget = _budget if _budget is not None else [MAX_NODES]
     budget[0] -= 1
     if budget[0] < 0:
         raise ProtocolError("value has too many parts")
+    if _depth > MAX_DEPTH:
+        raise ProtocolError(f"value nested more than {MAX_DEPTH} levels deep")
     if not isinstance(node, dict) or not isinstance(node.get("t"), str):
         raise ProtocolError(f"bad value node {node!r:.200}")
     tag = node["t"]
@@ -213,6 +227,8 @@ def from_wire(
         expected = {"bool": bool, "int": int, "float": (float, int), "str": str}[tag]
         if not isinstance(v, expected) or (tag == "int" and type(v) is bool):
             raise ProtocolError(f"bad {tag} value")
+        if tag == "str" and len(v) > MAX_STR:
+            raise ProtocolError(f"string of {len(v)} characters, more than {MAX_STR}")
         return float(v) if tag == "float" else v
     if tag in ("array", "scalar"):
         idx = node.get("blob")
@@ -228,7 +244,7 @@ def from_wire(
         items = node.get("items")
         if not isinstance(items, list):
             raise ProtocolError("bad sequence")
-        out = [from_wire(v, arrays, decoder, budget) for v in items]
+        out = [from_wire(v, arrays, decoder, budget, _depth + 1) for v in items]
         return tuple(out) if tag == "tuple" else out
     if tag == "dict":
         items = node.get("items")
@@ -238,7 +254,9 @@ def from_wire(
         for pair in items:
             if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
                 raise ProtocolError("bad dict item")
-            result[pair[0]] = from_wire(pair[1], arrays, decoder, budget)
+            if len(pair[0]) > MAX_STR:
+                raise ProtocolError(f"dict key of {len(pair[0])} characters, more than {MAX_STR}")
+            result[pair[0]] = from_wire(pair[1], arrays, decoder, budget, _depth + 1)
         return result
     if tag == "handle":
         hid = node.get("id")

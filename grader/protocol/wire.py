@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import struct
 import time
@@ -22,6 +23,11 @@ import numpy as np
 HEADER_LIMIT = 4 * 1024 * 1024
 MAX_NDIM = 8
 MAX_BLOBS = 4096
+# Nesting of a header's JSON: a value tree of ``grader.protocol.values`` is at most
+# ``values.MAX_DEPTH`` deep, two levels per node, inside a batch reply's few levels. Checked on
+# the bytes before ``json.loads`` (whose recursion would otherwise raise RecursionError) and so
+# before any recursive decoding of the values.
+MAX_HEADER_DEPTH = 160
 
 # Numeric dtypes only (little-endian or byte-order free); no object, void, string or datetime.
 ALLOWED_DTYPES = frozenset(
@@ -40,6 +46,26 @@ class PeerClosed(ProtocolError):
 
 class Deadline(ProtocolError):
     """No complete frame arrived before the deadline."""
+
+
+class MalformedHeader(ProtocolError):
+    """A header that is too long, too deeply nested or not a JSON object. The bytes after it
+    (its arrays) cannot be told apart from the next frame, so the channel is out of step: the
+    reader must stop using it (the judge replaces the worker)."""
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def nesting_depth(data: bytes) -> int:
+    """The deepest nesting of ``[`` and ``{`` in JSON text ``data`` (brackets inside strings
+    do not count), found without parsing: a linear scan, no recursion."""
+    opening = data.count(b"[") + data.count(b"{")
+    if opening <= MAX_HEADER_DEPTH:  # the common case: too few brackets to be too deep
+        return opening
+    bare = np.frombuffer(_JSON_STRING.sub(b'""', data), dtype=np.uint8)
+    step = np.isin(bare, (0x5B, 0x7B)).astype(np.int64) - np.isin(bare, (0x5D, 0x7D))
+    return int(np.cumsum(step).max(initial=0))
 
 
 def encode_frame(header: dict[str, Any], blobs: list[np.ndarray]) -> bytes:
@@ -100,6 +126,21 @@ def _blob_nbytes(desc: Any) -> tuple[np.dtype, tuple[int, ...], int]:
     return dtype, tuple(shape), count * dtype.itemsize
 
 
+def parse_header(data: bytes) -> dict[str, Any]:
+    """The JSON object of a frame's header, refused (``MalformedHeader``) when nested deeper
+    than ``MAX_HEADER_DEPTH`` (before any parsing), not JSON, or not an object."""
+    depth = nesting_depth(data)
+    if depth > MAX_HEADER_DEPTH:
+        raise MalformedHeader(f"header nested {depth} deep, more than {MAX_HEADER_DEPTH}")
+    try:
+        header = json.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON, digits
+        raise MalformedHeader(f"header is not JSON: {str(exc)[:200]}") from None
+    if not isinstance(header, dict):
+        raise MalformedHeader("header is not a JSON object")
+    return header
+
+
 def read_frame(
     fd: int, deadline: float | None, max_bytes: int
 ) -> tuple[dict[str, Any], list[np.ndarray]]:
@@ -110,20 +151,18 @@ def read_frame(
     """
     (length,) = struct.unpack(">I", _read_exact(fd, 4, deadline))
     if length > HEADER_LIMIT:
-        raise ProtocolError(f"header of {length} bytes exceeds {HEADER_LIMIT}")
-    try:
-        header = json.loads(_read_exact(fd, length, deadline))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError(f"header is not JSON: {exc}") from None
-    if not isinstance(header, dict):
-        raise ProtocolError("header is not a JSON object")
+        raise MalformedHeader(f"header of {length} bytes exceeds {HEADER_LIMIT}")
+    header = parse_header(_read_exact(fd, length, deadline))
     descs = header.get("blobs", [])
     if not isinstance(descs, list) or len(descs) > MAX_BLOBS:
-        raise ProtocolError("bad blob list")
-    layout = [_blob_nbytes(d) for d in descs]
+        raise MalformedHeader("bad blob list")
+    try:
+        layout = [_blob_nbytes(d) for d in descs]
+    except ProtocolError as exc:
+        raise MalformedHeader(str(exc)) from None
     total = sum(n for _, _, n in layout)
     if total > max_bytes:
-        raise ProtocolError(f"reply of {total} bytes exceeds the limit of {max_bytes} bytes")
+        raise MalformedHeader(f"reply of {total} bytes exceeds the limit of {max_bytes} bytes")
     payload = _read_exact(fd, total, deadline) if total else b""
     arrays = []
     offset = 0

@@ -23,8 +23,15 @@ import numpy as np
 
 import grader
 from grader.protocol.arena import Arena
-from grader.protocol.wire import Deadline, PeerClosed, ProtocolError, read_frame, write_frame
-from grader.sandbox import template
+from grader.protocol.wire import (
+    Deadline,
+    MalformedHeader,
+    PeerClosed,
+    ProtocolError,
+    read_frame,
+    write_frame,
+)
+from grader.sandbox import quiesce, template
 
 GRADER_DIR = str(Path(grader.__file__).resolve().parent)  # the package, not the course around it
 PACKAGE_PARENT = str(Path(GRADER_DIR).parent)
@@ -32,6 +39,7 @@ BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker.main impo
 PR_SET_CHILD_SUBREAPER = 36
 PYTHON_FLAGS = template.PYTHON_FLAGS  # -s -P: see there
 _uids = itertools.count()
+MAX_STALE_REPLIES = 4  # earlier replies skipped before a request's own (see WorkerProcess.request)
 
 
 def worker_uid() -> int:
@@ -51,6 +59,12 @@ class WorkerDied(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class WorkerBadReply(WorkerDied):
+    """The worker's reply could not be read as a frame (too long, too deeply nested, not
+    JSON): the channel is out of step, so the worker has been killed; the call that got this
+    reply is ``bad_output``, and the next call gets a new worker."""
 
 
 class WorkerTimeout(Exception):
@@ -76,6 +90,7 @@ class Sandbox:
     start: str = "fork"  # "fork": from a pre-imported template (grader.sandbox.template); "spawn"
     preload: tuple[str, ...] = ()  # what the template imports beyond numpy, e.g. ("torch",)
     arena_mb: int = 64  # shared memory for watched inputs (grader.protocol.arena); 0: none
+    quiescent: bool = True  # between requests: leftovers killed, the worker stopped (quiesce)
 
 
 def scrubbed_env() -> dict[str, str]:
@@ -229,7 +244,11 @@ class WorkerProcess:
         self._drain.start()
         self.isolation: list[str] = []
         self.setup_s = 0.0
+        self._sequence = 0  # of the last request (see ``request``)
+        self._stopped = False  # by ``_quiesce``, until the next request
+        self.leftovers_killed = 0  # processes the student left running, killed after a reply
         self._hello()
+        self._quiesce()
 
     @staticmethod
     def warm(sandbox: Sandbox) -> None:
@@ -332,12 +351,54 @@ class WorkerProcess:
         kill_orphans()  # what the student detached: before _close, as it may hold the output pipe
         self._close()
 
+    def serving_pid(self) -> int:
+        """The process that runs the student's code: the PID namespace's first process, or
+        the worker process itself without namespaces."""
+        return self.inner_pid or self.proc.pid
+
+    def _quiesce(self, wait: bool = False) -> None:
+        """Kill what the student left running and stop the worker until the next request
+        (``grader.sandbox.quiesce``); ``wait``: until it is seen stopped (the signal takes
+        effect within microseconds on a running process; waiting costs a scheduler round on
+        a loaded machine, so only where the judge reads shared memory next)."""
+        if not self.sandbox.quiescent or not self.alive():
+            return
+        self.leftovers_killed += quiesce.quiesce(self.serving_pid(), wait)
+        self._stopped = True
+
+    def thread_count(self) -> int:
+        """Threads of the serving process now (0 when it is gone)."""
+        return len(quiesce.threads(self.serving_pid()))
+
+    def let_run(self, seconds: float, threads: int) -> None:
+        """Let a stopped worker run for up to ``seconds`` (ending early once it is down to
+        ``threads`` threads), then quiesce it again: what a thread the student left running
+        does meanwhile happens before the judge reads anything back."""
+        if not self._stopped:
+            return
+        self._resume()
+        until = time.monotonic() + seconds
+        while time.monotonic() < until and self.thread_count() > threads:
+            time.sleep(0.005)
+        self._quiesce(wait=True)
+
+    def settle(self) -> None:
+        """Wait until a quiesced worker is seen stopped (before reading shared memory)."""
+        if self._stopped:
+            quiesce.stop(self.serving_pid(), wait=True)
+
+    def _resume(self) -> None:
+        if self._stopped:
+            quiesce.resume(self.serving_pid())
+            self._stopped = False
+
     def _forget(self) -> None:
         with _live_lock:
             _live.discard(self)
 
     def close(self) -> None:
         """Ask the worker to finish (close its request channel); kill it if it lingers."""
+        self._resume()  # a stopped worker would not see its request channel close
         try:
             os.close(self._req_w)
             self._req_w = -1
@@ -373,6 +434,9 @@ class WorkerProcess:
             self.inner_pid = None
             self._close()
             raise WorkerDied(_exit_reason(code)) from None
+        except MalformedHeader as exc:
+            self.kill()
+            raise WorkerBadReply(f"the reply could not be read: {exc}") from None
         except ProtocolError as exc:
             self.kill()
             raise WorkerDied(f"the worker broke the protocol: {exc}") from None
@@ -380,17 +444,33 @@ class WorkerProcess:
     def request(
         self, header: dict[str, Any], blobs: list[np.ndarray], timeout: float
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
-        """Send one request and wait for its reply; raises WorkerTimeout or WorkerDied."""
+        """Send one request and wait for its reply; raises WorkerTimeout or WorkerDied.
+
+        Each request carries a sequence number that its reply repeats: student code can write
+        frames of its own to the reply channel, so a reply with an earlier number (the
+        worker's own reply after a forged one) is skipped, and anything else out of step is a
+        ``WorkerBadReply``."""
         if self._req_w < 0:
             raise WorkerDied("worker is not running")
         deadline = time.monotonic() + timeout
+        self._sequence += 1
+        self._resume()
         try:
-            write_frame(self._req_w, header, blobs)
+            write_frame(self._req_w, {**header, "id": self._sequence}, blobs)
         except (BrokenPipeError, OSError):
             code = self.proc.wait()
             self._close()
             raise WorkerDied(_exit_reason(code)) from None
-        return self._read(deadline, what=str(header.get("op")))
+        for _ in range(MAX_STALE_REPLIES + 1):
+            reply = self._read(deadline, what=str(header.get("op")))
+            number = reply[0].get("id")
+            if number == self._sequence and type(number) is int:
+                self._quiesce()
+                return reply
+            if not (type(number) is int and 0 < number < self._sequence):
+                break
+        self.kill()
+        raise WorkerBadReply("a reply out of step with the requests (frames of its own?)")
 
 
 def _signal_of(code: int) -> int | None:

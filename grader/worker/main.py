@@ -172,8 +172,9 @@ def serve(evaluator: Evaluator, req_fd: int, rep_fd: int) -> None:
         except PeerClosed:
             os._exit(0)
         blobs: list[np.ndarray] = []
+        number = header.get("id")  # repeated in the reply: the judge matches them up
         reply = evaluator.dispatch(header, arrays, blobs)
         try:
-            write_frame(rep_fd, reply, blobs)
+            write_frame(rep_fd, {**reply, "id": number}, blobs)
         except Exception as exc:  # e.g. a value too large to encode: report, keep serving
-            write_frame(rep_fd, {"ok": False, "error": Evaluator.describe(exc)}, [])
+            write_frame(rep_fd, {"ok": False, "error": Evaluator.describe(exc), "id": number}, [])

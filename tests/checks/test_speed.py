@@ -57,11 +57,11 @@ time.time = lambda: 0.0
 """
 
 
-def _run(course, tmp_path: Path, source: str, check_id: str) -> Verdict:
+def _run(course, tmp_path: Path, source: str, check_id: str, call_timeout: float = 10.0) -> Verdict:
     path = tmp_path / "conv.py"
     path.write_text(source)
     spec = registry.topic("conv")
-    student = StudentModule(path, "conv", sandbox_for(course), 10.0, 5.0)
+    student = StudentModule(path, "conv", sandbox_for(course), call_timeout, 5.0)
     ctx = Context(
         "conv",
         student,
@@ -102,6 +102,63 @@ def test_the_worker_clock_does_not_count(course, tmp_path):
     source = _reference_source(course) + SLOW + FROZEN_CLOCK
     verdict = _run(course, tmp_path, source, FORWARD)
     assert verdict.outcome is Outcome.WRONG
+    assert _ratio(verdict.message) < MIN_RATIO
+
+
+# A naive convolution that leaves dozens of processes spinning (at import and after every call)
+# and threads doing numpy work (which releases the GIL), to slow the reference's timing.
+SPINNERS = """
+import os
+import threading
+import time
+
+
+_mine = []
+
+
+def _spawn(n):
+    try:  # reap what the judge killed, to stay under the process limit
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        _mine.clear()  # none left: start new ones
+    if _mine:
+        return
+    for _ in range(n):
+        try:
+            pid = os.fork()
+        except OSError:
+            return
+        if pid == 0:
+            os.setsid()
+            while True:
+                pass
+        _mine.append(pid)
+
+
+def _busy():
+    a = np.ones((200, 200))
+    while True:
+        a @ a
+        time.sleep(0.001)
+
+
+_spawn(24)
+threading.Thread(target=_busy, daemon=True).start()
+
+
+def conv_forward_fast(x, w, b, conv_param):
+    _spawn(3)  # new ones whenever the judge killed the last ones
+    return conv_forward_naive(x, w, b, conv_param)
+"""
+
+
+def test_spinners_left_running_do_not_make_a_naive_conv_fast(course, tmp_path):
+    """What the student leaves running is killed or stopped after every reply, so it cannot
+    slow the reference's round trip (grader.sandbox.quiesce)."""
+    source = _reference_source(course) + SPINNERS
+    verdict = _run(course, tmp_path, source, FORWARD, call_timeout=40.0)  # it slows itself
+    assert verdict.outcome is Outcome.WRONG, verdict.message
     assert _ratio(verdict.message) < MIN_RATIO
 
 

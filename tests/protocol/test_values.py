@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from grader.protocol.values import (
+    MAX_DEPTH,
+    MAX_STR,
     Handle,
     Other,
     RngSeed,
@@ -100,3 +102,33 @@ def test_huge_trees_are_refused():
     node = {"t": "list", "items": [{"t": "none"}] * 200_000}
     with pytest.raises(ProtocolError, match="too many"):
         from_wire(node, [])
+
+
+def _nested(depth: int) -> dict:
+    node: dict = {"t": "none"}
+    for _ in range(depth):
+        node = {"t": "list", "items": [node]}
+    return node
+
+
+def test_deep_trees_are_refused_before_recursing_further():
+    assert from_wire(_nested(MAX_DEPTH), []) is not None
+    with pytest.raises(ProtocolError, match="nested more than"):
+        from_wire(_nested(MAX_DEPTH + 1), [])
+    with pytest.raises(ProtocolError, match="nested more than"):
+        from_wire(_nested(50_000), [])  # RecursionError without the limit
+
+
+def test_deep_values_are_refused_when_encoded():
+    value: list = []
+    for _ in range(MAX_DEPTH + 5):
+        value = [value]
+    with pytest.raises(ProtocolError, match="nested more than"):
+        to_wire(value, [])
+
+
+def test_long_strings_and_keys_are_refused():
+    with pytest.raises(ProtocolError, match="characters"):
+        from_wire({"t": "str", "v": "x" * (MAX_STR + 1)}, [])
+    with pytest.raises(ProtocolError, match="characters"):
+        from_wire({"t": "dict", "items": [["k" * (MAX_STR + 1), {"t": "none"}]]}, [])

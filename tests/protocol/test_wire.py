@@ -14,10 +14,13 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from grader.protocol.wire import (
+    MAX_HEADER_DEPTH,
     Deadline,
+    MalformedHeader,
     PeerClosed,
     ProtocolError,
     encode_frame,
+    nesting_depth,
     read_frame,
     write_frame,
 )
@@ -116,3 +119,48 @@ def test_write_frame_large_payload_through_a_pipe():
     os.waitpid(pid, 0)
     os.close(r)
     assert header["op"] == "big" and np.array_equal(got, arr)
+
+
+def _file_with(data: bytes, folder) -> int:
+    """A readable descriptor holding ``data`` (a file: a pipe's buffer is too small)."""
+    path = folder / "frame"
+    path.write_bytes(data)
+    return os.open(path, os.O_RDONLY)
+
+
+def _raw_text(text: bytes, payload: bytes = b"") -> bytes:
+    return struct.pack(">I", len(text)) + text + payload
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (b'{"v": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested 100001 deep"),
+        (b'{"v": ' + b"{" * 5000, "nested"),  # unbalanced: refused before parsing as well
+        (b'{"v": ' + b"1" * 5000 + b"}", "not JSON"),  # int digits: ValueError in json.loads
+        (b"[1, 2]", "not a JSON object"),
+    ],
+    ids=["deep", "unbalanced", "digits", "array"],
+)
+def test_malformed_headers_are_refused_before_any_recursion(text, match, tmp_path):
+    r = _file_with(_raw_text(text), tmp_path)
+    with pytest.raises(MalformedHeader, match=match):
+        read_frame(r, None, 1 << 20)
+    os.close(r)
+
+
+def test_nesting_depth_ignores_brackets_in_strings():
+    quoted = json.dumps({"s": "[" * 1000 + "{" * 1000, "t": 'a"b\\[', "v": [[[1]]]}).encode()
+    assert nesting_depth(quoted) == 4
+    deep = json.dumps({"v": [[[[[[[[[[]]]]]]]]]]}) * 20
+    assert nesting_depth(deep.encode()) == 11
+    assert nesting_depth(b'{"v": [' * 200 + b"]}" * 200) == 400
+
+
+def test_a_header_at_the_depth_limit_is_read(tmp_path):
+    depth = MAX_HEADER_DEPTH - 1  # the outer object is one level
+    text = b'{"v": ' + b"[" * depth + b"]" * depth + b"}"
+    fd = _file_with(_raw_text(text), tmp_path)
+    header, arrays = read_frame(fd, None, 1 << 20)
+    os.close(fd)
+    assert arrays == [] and isinstance(header["v"], list)
