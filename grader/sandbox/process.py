@@ -10,11 +10,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,14 @@ import numpy as np
 
 import grader
 from grader.protocol.arena import Arena
-from grader.protocol.wire import Deadline, PeerClosed, ProtocolError, read_frame, write_frame
+from grader.protocol.wire import (
+    Deadline,
+    PeerClosed,
+    ProtocolError,
+    encode_frame,
+    read_frame,
+    write_frame,
+)
 from grader.sandbox import template
 
 GRADER_DIR = str(Path(grader.__file__).resolve().parent)  # the package, not the course around it
@@ -378,19 +387,64 @@ class WorkerProcess:
             raise WorkerDied(f"the worker broke the protocol: {exc}") from None
 
     def request(
-        self, header: dict[str, Any], blobs: list[np.ndarray], timeout: float
+        self,
+        header: dict[str, Any],
+        blobs: list[np.ndarray],
+        timeout: float,
+        answer: Callable[[Any], Any] | None = None,
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
-        """Send one request and wait for its reply; raises WorkerTimeout or WorkerDied."""
+        """Send one request and wait for its reply; raises WorkerTimeout or WorkerDied.
+        ``answer`` answers the worker's questions until the reply comes (``grader.worker.ask``),
+        all within the deadline."""
+        deadline = time.monotonic() + timeout
+        self._send(header, blobs)
+        while True:
+            reply = self._read(deadline, what=str(header.get("op")))
+            if "ask" not in reply[0]:
+                return reply
+            if answer is None:
+                self.kill()  # it waits for an answer that never comes: out of step
+                raise WorkerDied("the worker asked a question during a call that answers none")
+            try:
+                result = answer(reply[0]["ask"])
+            except BaseException:
+                self.kill()
+                raise
+            self._answer({"answer": result}, deadline)
+
+    def _answer(self, header: dict[str, Any], deadline: float) -> None:
+        """Write an answer by the deadline: a worker that asks and never reads the answers
+        must not block the judge on a full pipe."""
+        data = memoryview(encode_frame(header, []))
+        try:
+            os.set_blocking(self._req_w, False)
+            while data:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.kill()
+                    raise WorkerTimeout("answer")
+                if select.select([], [self._req_w], [], left)[1]:
+                    try:
+                        data = data[os.write(self._req_w, data) :]
+                    except BlockingIOError:
+                        pass
+        except OSError:  # the worker is gone (a broken pipe)
+            code = self.proc.wait()
+            self._close()
+            raise WorkerDied(_exit_reason(code)) from None
+        finally:
+            if self._req_w >= 0:
+                os.set_blocking(self._req_w, True)
+
+    def _send(self, header: dict[str, Any], blobs: list[np.ndarray]) -> None:
         if self._req_w < 0:
             raise WorkerDied("worker is not running")
-        deadline = time.monotonic() + timeout
         try:
             write_frame(self._req_w, header, blobs)
         except (BrokenPipeError, OSError):
             code = self.proc.wait()
             self._close()
             raise WorkerDied(_exit_reason(code)) from None
-        return self._read(deadline, what=str(header.get("op")))
 
 
 def _signal_of(code: int) -> int | None:
