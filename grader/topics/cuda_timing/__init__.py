@@ -292,6 +292,16 @@ def _timer_checks() -> list[Check]:
                 4,
                 1,
             ),
+            # warm-up 0 (issue 11): nothing is untimed, so the slow first call is timed call 1;
+            # a timer that always warms up once (range(max(1, warmup))) times calls 2.. instead
+            SimulatedTimer(
+                TOPIC,
+                fn,
+                "no warm-up asked (warmup=0): the slow first call is timed too",
+                sim_kernel(duration_ms=1.5, first_ms=50.0, slow_calls=3, slow_ms=4.0, seed=7),
+                0,
+                6,
+            ),
             SimulatedTimer(
                 TOPIC,
                 fn,
