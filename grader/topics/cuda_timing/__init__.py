@@ -2,8 +2,9 @@
 
 Declarations only. Three groups of checks:
 - arithmetic (``matmul_flops`` ... ``crossover_size``, ``timing_stats``): exact, on any machine;
-- timers (``time_cuda``, ``time_cpu``) on the simulated asynchronous device that the worker
-  installs where the judge has no GPU (``WORKER_SETUP``; part ``sim``);
+- timers (``time_cuda``, ``time_cpu``) on the simulated asynchronous device where the judge has
+  no GPU (``WORKER_SETUP``; part ``sim``): the device runs in the judge, the worker's
+  ``torch.cuda`` and clocks only ask it, and a time scores only when the student measured it;
 - GPU checks (part ``gpu``) for the measuring functions and the timers on a real device,
   ``not_run`` without CUDA.
 """
