@@ -168,6 +168,31 @@ def time_cuda(fn, warmup=10, iters=50):
 def time_cpu(fn, warmup=10, iters=50):
     return _sleeps(fn, warmup, iters, "time_cpu")
 """,
+    # the worker's proxy found and its state patched: its clock, known locally after an answer,
+    # made to read the true length of each call that was never waited for
+    "patched proxy state": ORACLE
+    + """
+def _proxy_state(fn, warmup, iters, function):
+    proxy = next(o for o in _gc.get_objects() if type(o).__name__ == "Proxy")
+    truth = _oracle(function, warmup, iters)["times_ms"]
+    for _ in range(warmup):
+        fn()
+    times = []
+    for ms in truth:
+        start = time.perf_counter()
+        fn()
+        proxy._host = round(start * 1e9) - proxy._base + round(ms * 1e6) - 100
+        times.append((time.perf_counter() - start) * 1e3)
+    return timing_stats(np.array(times))
+
+
+def time_cuda(fn, warmup=10, iters=50):
+    return _proxy_state(fn, warmup, iters, "time_cuda")
+
+
+def time_cpu(fn, warmup=10, iters=50):
+    return _proxy_state(fn, warmup, iters, "time_cpu")
+""",
     # the proxy's channel to the judge, used directly: a kernel of someone else's, then the truth
     "forged operations": ORACLE
     + """
