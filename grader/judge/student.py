@@ -9,7 +9,7 @@ data (``grader.protocol``); anything else raises ``StudentFault`` with an outcom
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,8 @@ class Call:
     target: Handle | None = None
     pick: int | None = None
     assign: Sequence[tuple[str, str, Any]] = ()  # target.attr[key] = value before the call
+    # answers the worker's questions during the call (the simulated GPU: grader.sim.session)
+    answer: Callable[[Any], Any] | None = field(default=None, compare=False)
 
     def header(self, blobs: list[np.ndarray]) -> dict[str, Any]:
         head: dict[str, Any] = {
@@ -73,6 +75,8 @@ class Call:
             "keep": self.keep if isinstance(self.keep, str) else list(self.keep),
             "echo": list(self.echo),
         }
+        if self.answer is not None:
+            head["ask"] = True
         if self.pick is not None:
             head["pick"] = self.pick
         if self.target is not None:
@@ -235,13 +239,20 @@ class StudentModule:
         return self.functions
 
     # -- calls -------------------------------------------------------------------------------
-    def _request(self, header: dict[str, Any], blobs: list, timeout: float, names: set[str]):
+    def _request(
+        self,
+        header: dict[str, Any],
+        blobs: list,
+        timeout: float,
+        names: set[str],
+        answer: Callable[[Any], Any] | None = None,
+    ):
         worker = self._ensure()
         if self.pending_seed is not None:  # the check's seed travels with its first request
             header = {**header, "seed": self.pending_seed}
             self.pending_seed = None
         try:
-            return worker.request(header, blobs, timeout)
+            return worker.request(header, blobs, timeout, answer)
         except WorkerTimeout:
             self.timed_out |= names
             self._retire()
@@ -298,7 +309,9 @@ class StudentModule:
         blobs: list[np.ndarray] = []
         header = call.header(blobs)
         shared = self._share(header, call) if call.echo else {}
-        reply, arrays = self._request(header, blobs, timeout or self.call_timeout, {call.fn})
+        reply, arrays = self._request(
+            header, blobs, timeout or self.call_timeout, {call.fn}, call.answer
+        )
         result = self._reply(reply, arrays, call.fn)
         if not shared:
             return result

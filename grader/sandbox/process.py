@@ -10,11 +10,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from grader.protocol.wire import (
     MalformedHeader,
     PeerClosed,
     ProtocolError,
+    encode_frame,
     read_frame,
     write_frame,
 )
@@ -442,35 +445,81 @@ class WorkerProcess:
             raise WorkerDied(f"the worker broke the protocol: {exc}") from None
 
     def request(
-        self, header: dict[str, Any], blobs: list[np.ndarray], timeout: float
+        self,
+        header: dict[str, Any],
+        blobs: list[np.ndarray],
+        timeout: float,
+        answer: Callable[[Any], Any] | None = None,
     ) -> tuple[dict[str, Any], list[np.ndarray]]:
         """Send one request and wait for its reply; raises WorkerTimeout or WorkerDied.
 
         Each request carries a sequence number that its reply repeats: student code can write
         frames of its own to the reply channel, so a reply with an earlier number (the
         worker's own reply after a forged one) is skipped, and anything else out of step is a
-        ``WorkerBadReply``."""
-        if self._req_w < 0:
-            raise WorkerDied("worker is not running")
+        ``WorkerBadReply``. ``answer`` answers the worker's questions until the reply comes
+        (``grader.worker.ask``), all within the deadline."""
         deadline = time.monotonic() + timeout
         self._sequence += 1
         self._resume()
+        self._send(header, blobs)
+        stale = 0
+        while True:
+            reply = self._read(deadline, what=str(header.get("op")))
+            if "ask" in reply[0]:
+                if answer is None:
+                    self.kill()  # it waits for an answer that never comes: out of step
+                    raise WorkerDied("the worker asked a question during a call that answers none")
+                try:
+                    result = answer(reply[0]["ask"])
+                except BaseException:
+                    self.kill()
+                    raise
+                self._answer({"answer": result}, deadline)
+                continue
+            number = reply[0].get("id")
+            if number == self._sequence and type(number) is int:
+                self._quiesce()
+                return reply
+            stale += 1
+            earlier = type(number) is int and 0 < number < self._sequence
+            if not earlier or stale > MAX_STALE_REPLIES:
+                break
+        self.kill()
+        raise WorkerBadReply("a reply out of step with the requests (frames of its own?)")
+
+    def _answer(self, header: dict[str, Any], deadline: float) -> None:
+        """Write an answer by the deadline: a worker that asks and never reads the answers
+        must not block the judge on a full pipe."""
+        data = memoryview(encode_frame(header, []))
+        try:
+            os.set_blocking(self._req_w, False)
+            while data:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.kill()
+                    raise WorkerTimeout("answer")
+                if select.select([], [self._req_w], [], left)[1]:
+                    try:
+                        data = data[os.write(self._req_w, data) :]
+                    except BlockingIOError:
+                        pass
+        except OSError:  # the worker is gone (a broken pipe)
+            code = self.proc.wait()
+            self._close()
+            raise WorkerDied(_exit_reason(code)) from None
+        finally:
+            if self._req_w >= 0:
+                os.set_blocking(self._req_w, True)
+
+    def _send(self, header: dict[str, Any], blobs: list[np.ndarray]) -> None:
+        if self._req_w < 0:
+            raise WorkerDied("worker is not running")
         try:
             write_frame(self._req_w, {**header, "id": self._sequence}, blobs)
         except (BrokenPipeError, OSError):
             code = self.proc.wait()
             self._close()
             raise WorkerDied(_exit_reason(code)) from None
-        for _ in range(MAX_STALE_REPLIES + 1):
-            reply = self._read(deadline, what=str(header.get("op")))
-            number = reply[0].get("id")
-            if number == self._sequence and type(number) is int:
-                self._quiesce()
-                return reply
-            if not (type(number) is int and 0 < number < self._sequence):
-                break
-        self.kill()
-        raise WorkerBadReply("a reply out of step with the requests (frames of its own?)")
 
 
 def _signal_of(code: int) -> int | None:

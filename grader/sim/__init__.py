@@ -4,8 +4,12 @@
   integer nanoseconds; nothing here reads real time, so a simulated 10 s costs microseconds.
 - ``workloads``: what a judge-chosen workload costs per call (first call slow, then a few slow
   calls, then a steady duration with small deterministic jitter and hiccups).
-- ``install``: worker side; puts the simulation in place of ``torch.cuda`` and of the ``time``
-  module's clocks before a student module is imported.
+- ``session``: judge side; one check's device, driven by the operations the worker asks about
+  during the graded call, and the judge's record of what the student measured.
+- ``proxy``: worker side; the thin ``torch.cuda`` and clocks that ask the judge's session: no
+  duration, timeline or stamp is ever in the student's process.
+- ``install``: puts the proxy (a worker) or a local device (notebooks, tests) in place of
+  ``torch.cuda`` and of the ``time`` module's clocks before a student module is imported.
 
 The judge decides whether a worker simulates (``worker_setup``): only when the judge itself has
 no CUDA device; on a CUDA machine the worker keeps the real ``torch.cuda``.

@@ -10,6 +10,10 @@ Model (one stream, as the default stream of a real GPU):
 - An event's ``record`` stamps the time at which all work launched before it completes:
   ``max(device_free, host)``. ``elapsed_time`` raises, as torch does, while either event has
   not completed (the host clock is before its stamp): the timer forgot to synchronize.
+
+Where it runs: in the judge for grading (``grader.sim.session`` drives one ``SimDevice`` per
+check with the operations a worker's proxy sends), and in-process for notebooks and tests
+(``grader.sim.install.install``), where nothing needs hiding.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from contextlib import nullcontext
 from typing import Any
 
 NS_PER_MS = 1_000_000
+LAUNCH_NS = 5_000  # host cost of a kernel launch
+READ_NS = 100  # host cost of reading a clock or polling (so that busy-wait loops end)
 
 
 class SimDevice:
@@ -26,7 +32,9 @@ class SimDevice:
 
     name = "Simulated GPU"
 
-    def __init__(self, launch_ns: int = 5_000, read_ns: int = 100, queue_depth: int = 1024) -> None:
+    def __init__(
+        self, launch_ns: int = LAUNCH_NS, read_ns: int = READ_NS, queue_depth: int = 1024
+    ) -> None:
         self.launch_ns = launch_ns
         self.read_ns = read_ns
         self.queue_depth = queue_depth
@@ -54,8 +62,9 @@ class SimDevice:
         self.synchronize()
 
     # -- device side -------------------------------------------------------------------------
-    def launch(self, duration_ns: int, launch_ns: int | None = None) -> None:
-        """Enqueue a kernel of ``duration_ns``; the host pays only the launch cost."""
+    def launch(self, duration_ns: int, launch_ns: int | None = None) -> tuple[int, int]:
+        """Enqueue a kernel of ``duration_ns``; the host pays only the launch cost. Returns
+        when the kernel starts and ends on the device."""
         self.host_ns += self.launch_ns if launch_ns is None else launch_ns
         while self.pending and self.pending[0] <= self.host_ns:
             self.pending.popleft()
@@ -65,6 +74,7 @@ class SimDevice:
         self.free_ns = start + max(0, int(duration_ns))
         self.pending.append(self.free_ns)
         self.launches += 1
+        return start, self.free_ns
 
     def stamp(self) -> int:
         """When everything launched so far will have completed on the device."""

@@ -1,6 +1,11 @@
-"""Worker side: put the simulated device in place of ``torch.cuda`` and of the clocks.
+"""Put the simulated device in place of ``torch.cuda`` and of the clocks.
 
-``install`` runs before the student module is imported, so ``from time import perf_counter``
+Two ways: ``install`` simulates right here (notebooks, tests: a ``SimDevice`` in this process);
+``install_proxy`` (a worker, through ``workload_builder``) installs the thin proxy of
+``grader.sim.proxy``, which asks the judge's session of the check for every value, so that no
+duration, timeline or stamp is in the student's process.
+
+In a worker this runs before the student module is imported, so ``from time import perf_counter``
 and ``from torch.cuda import Event`` at the top of a submission get the simulated versions.
 It replaces, in the ``time`` module, ``perf_counter``, ``perf_counter_ns``, ``monotonic``,
 ``monotonic_ns``, ``time``, ``time_ns`` and ``sleep`` (which advances the host clock instead of
@@ -22,35 +27,36 @@ from typing import Any
 from grader.protocol.values import Workload
 from grader.sim import REAL_CUDA, SIMULATED
 from grader.sim.device import SimDevice, SimEvent, SimStream, stream_context
-from grader.sim.workloads import SimKernel, build_real
+from grader.sim.proxy import Ask, Proxy, ProxyEvent, ProxyKernel, ProxyStream
+from grader.sim.session import KIND
+from grader.sim.workloads import build_real
 
 EPOCH_NS = 1_700_000_000 * 10**9  # time.time() of the simulated host at its clock's zero
 MONOTONIC_NS = 10_000 * 10**9  # monotonic clocks do not start at zero either
 
 
-def _bound(cls: type, device: SimDevice) -> type:
-    """``cls`` with the device filled in, named as torch names it (``torch.cuda.Event``)."""
+def _bound(cls: type, **bound: Any) -> type:
+    """``cls`` with the device (or proxy) filled in, named as torch names it
+    (``torch.cuda.Event``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        cls.__init__(self, *args, _device=device, **kwargs)
+        cls.__init__(self, *args, **bound, **kwargs)
 
-    name = cls.__name__.removeprefix("Sim")
+    name = cls.__name__.removeprefix("Sim").removeprefix("Proxy")
     return type(name, (cls,), {"__init__": __init__, "__module__": "torch.cuda"})
 
 
-def cuda_namespace(device: SimDevice) -> dict[str, Any]:
-    """The ``torch.cuda`` attributes of the simulated device."""
-    stream_cls = _bound(SimStream, device)
+def _namespace(event_cls: type, stream_cls: type, sync: Callable[[], None]) -> dict[str, Any]:
     default = stream_cls()
 
     def synchronize(device_index: Any = None) -> None:
-        device.synchronize()
+        sync()
 
     def noop(*args: Any, **kwargs: Any) -> None:
         return None
 
     return {
-        "Event": _bound(SimEvent, device),
+        "Event": event_cls,
         "Stream": stream_cls,
         "synchronize": synchronize,
         "current_stream": lambda device_index=None: default,
@@ -69,21 +75,35 @@ def cuda_namespace(device: SimDevice) -> dict[str, Any]:
     }
 
 
-def _patch_time(device: SimDevice) -> None:
+def cuda_namespace(device: SimDevice) -> dict[str, Any]:
+    """The ``torch.cuda`` attributes of a simulated device in this process."""
+    return _namespace(
+        _bound(SimEvent, _device=device), _bound(SimStream, _device=device), device.synchronize
+    )
+
+
+def proxy_namespace(proxy: Proxy) -> dict[str, Any]:
+    """The ``torch.cuda`` attributes of the worker's proxy (the same names)."""
+    return _namespace(
+        _bound(ProxyEvent, _proxy=proxy), _bound(ProxyStream, _proxy=proxy), proxy.synchronize
+    )
+
+
+def _patch_time(read_ns: Callable[[], int], sleep: Callable[[float], None]) -> None:
     def perf_counter_ns() -> int:
-        return device.read_clock()
+        return read_ns()
 
     def perf_counter() -> float:
-        return device.read_clock() / 1e9
+        return read_ns() / 1e9
 
     def monotonic_ns() -> int:
-        return MONOTONIC_NS + device.read_clock()
+        return MONOTONIC_NS + read_ns()
 
     def monotonic() -> float:
         return monotonic_ns() / 1e9
 
     def time_ns() -> int:
-        return EPOCH_NS + device.read_clock()
+        return EPOCH_NS + read_ns()
 
     def wall_time() -> float:
         return time_ns() / 1e9
@@ -95,7 +115,7 @@ def _patch_time(device: SimDevice) -> None:
         ("monotonic_ns", monotonic_ns),
         ("time", wall_time),
         ("time_ns", time_ns),
-        ("sleep", device.sleep),
+        ("sleep", sleep),
     ):
         setattr(time, name, fn)
     timeit.default_timer = perf_counter
@@ -118,25 +138,44 @@ def _torch_cuda(real_torch: bool) -> types.ModuleType:
 
 
 def install(device: SimDevice | None = None, real_torch: bool = True) -> SimDevice:
-    """Simulate in this process from now on; returns the device (for building workloads)."""
+    """Simulate in this process from now on (notebooks, tests: the device is right here);
+    returns the device (for building kernels: ``SimKernel(device, spec)``)."""
     device = device or SimDevice()
     cuda = _torch_cuda(real_torch)
     for name, value in cuda_namespace(device).items():
         setattr(cuda, name, value)
-    _patch_time(device)
+    _patch_time(device.read_clock, device.sleep)
     return device
 
 
-def workload_builder(setup: str) -> Callable[[Workload], Any] | None:
-    """Install what ``setup`` asks for and return how workloads become callables."""
+def install_proxy(ask: Ask, real_torch: bool = True) -> Proxy:
+    """In a worker: ``torch.cuda`` and the clocks become the proxy that asks the judge."""
+    proxy = Proxy(ask)
+    cuda = _torch_cuda(real_torch)
+    for name, value in proxy_namespace(proxy).items():
+        setattr(cuda, name, value)
+    _patch_time(proxy.read_clock, proxy.sleep)
+    return proxy
+
+
+def workload_builder(setup: str, channel: Any = None) -> Callable[[Workload], Any] | None:
+    """Install what ``setup`` asks for and return how workloads become callables.
+
+    ``simulated_cuda`` needs the worker's ``channel`` (``grader.worker.ask.Channel``): the proxy
+    asks through it, and starts and ends with each call that the judge answers."""
     if setup == SIMULATED:
-        device = install()
+        if channel is None:
+            raise RuntimeError("the simulated GPU needs the worker's channel to the judge")
+        proxy = install_proxy(channel.ask)
+        channel.on_open.append(proxy.begin)
+        channel.on_close.append(proxy.end)
 
         def build(spec: Workload) -> Any:
-            if spec.kind != "sim_kernel":
-                raise ValueError(f"a {spec.kind} workload needs a real CUDA device")
-            device.idle()  # each workload is a fresh experiment on an idle device
-            return SimKernel(device, spec)
+            if spec.kind != KIND or [k for k, _ in spec.params] != ["kernel"]:
+                raise ValueError(
+                    f"a {spec.kind} workload: the simulated GPU runs only the judge's kernels"
+                )
+            return ProxyKernel(proxy, int(spec.param("kernel")))
 
         return build
     if setup == REAL_CUDA:

@@ -9,8 +9,9 @@ device duration depends on the call number ``i`` (1-based, counted per built wor
   integer hash of ``i`` and ``seed``, and times ``hiccup_factor`` every ``hiccup_every``-th
   steady call (another process, a clock change: the outliers a median ignores).
 
-The judge computes the same durations (``duration_ns``) to know the true timings; the worker
-builds the callable (``SimKernel``). Nothing depends on real time or on global random state.
+Only the judge computes durations (``duration_ns``): its session launches them on its device
+and its models of timers run ``SimKernel``; the worker gets a kernel id and nothing else
+(``grader.sim.proxy.ProxyKernel``). Nothing depends on real time or on global random state.
 """
 
 from __future__ import annotations

@@ -15,7 +15,8 @@ Requests (``header["op"]``):
 These are all the requests the judge sends (``grader.judge.student``); anything else is refused.
 
 A ``setup`` (from the judge's worker config) is applied at ``load``, before the student module
-runs: ``simulated_cuda`` installs the simulated device and clocks (``grader.sim.install``);
+runs: ``simulated_cuda`` installs the simulated GPU's proxy and clocks (``grader.sim.install``),
+which ask the judge during a call whose header has ``"ask": true`` (``grader.worker.ask``);
 it and ``cuda`` also say how ``workload`` arguments become callables.
 """
 
@@ -24,15 +25,16 @@ from __future__ import annotations
 import inspect
 import random
 import sys
-import time
 import traceback
 import types
+from time import perf_counter as _clock  # the real clock: a setup may replace time's clocks
 from typing import Any
 
 import numpy as np
 
 from grader.protocol.arena import view as arena_view
 from grader.protocol.values import Decoder, from_wire, request_decoder, to_wire
+from grader.worker.ask import Channel
 
 TRACEBACK_CHARS = 6000
 
@@ -45,9 +47,11 @@ class Evaluator:
         source: str,
         setup: str = "",
         arena: Any = None,
+        channel: Channel | None = None,
     ) -> None:
         self.module_name = module_name
         self.setup = setup
+        self.channel = channel  # questions to the judge during a call (the simulated GPU)
         self.shared = (lambda o, d, s: arena_view(arena, o, d, s)) if arena is not None else None
         # workloads are built once set up
         self.decoder: Decoder = request_decoder(self.resolve, shared=self.shared)
@@ -133,12 +137,12 @@ class Evaluator:
             from grader.sim.install import workload_builder
 
             self.decoder = request_decoder(
-                self.resolve, workload_builder(self.setup), shared=self.shared
+                self.resolve, workload_builder(self.setup, self.channel), shared=self.shared
             )
         module = types.ModuleType(self.module_name)
         module.__file__ = self.module_path
         sys.modules[self.module_name] = module
-        started = time.perf_counter()
+        started = _clock()
         code = compile(self.source, self.module_path, "exec", dont_inherit=True)
         exec(code, module.__dict__)
         self.module = module
@@ -152,7 +156,7 @@ class Evaluator:
                 "kind": "class" if isinstance(obj, type) else "function",
                 "params": _params(obj),
             }
-        return {"ok": True, "functions": functions, "elapsed": time.perf_counter() - started}
+        return {"ok": True, "functions": functions, "elapsed": _clock() - started}
 
     def call(self, header: dict[str, Any], arrays: list[np.ndarray], blobs: list) -> dict:
         if "target" in header:
@@ -168,9 +172,13 @@ class Evaluator:
         kwargs = {
             k: from_wire(v, arrays, self.decoder) for k, v in header.get("kwargs", {}).items()
         }
-        started = time.perf_counter()
-        result = func(*args, **kwargs)
-        elapsed = time.perf_counter() - started
+        started = _clock()
+        if self.channel is None:
+            result = func(*args, **kwargs)
+        else:
+            with self.channel.during(header):
+                result = func(*args, **kwargs)
+        elapsed = _clock() - started
         pick = header.get("pick")
         if pick is not None and type(result) is tuple and len(result) > pick:
             result = result[pick]

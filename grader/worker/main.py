@@ -25,6 +25,7 @@ import numpy.random  # noqa: F401
 from grader.protocol.arena import attach
 from grader.protocol.wire import PeerClosed, read_frame, write_frame
 from grader.sandbox import layers
+from grader.worker.ask import Channel
 from grader.worker.calls import Evaluator
 
 
@@ -149,7 +150,12 @@ def run(cfg: dict[str, Any]) -> None:
     isolation = _isolate(cfg, rep_fd)
     sys.stdout = sys.stderr = CappedOutput(1, cfg["output_chars"])
     evaluator = Evaluator(
-        cfg["module_name"], cfg["module_path"], source, cfg.get("setup", ""), arena
+        cfg["module_name"],
+        cfg["module_path"],
+        source,
+        cfg.get("setup", ""),
+        arena,
+        Channel(req_fd, rep_fd),
     )
     linecache.cache[cfg["module_path"]] = (len(source), None, source.splitlines(True), "")
     write_frame(

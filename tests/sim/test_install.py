@@ -50,14 +50,28 @@ print(json.dumps({{
 """
 
 STANDIN = (
-    "from grader.sim.install import SimKernel\n"
+    "from grader.sim.workloads import SimKernel\n"
     "from grader.sim.workloads import sim_kernel\n"
     "dev = install(real_torch=False)\n"
     "def build(spec):\n"
     "    dev.idle()\n"
     "    return SimKernel(dev, spec)\n"
 )
-REAL = "from grader.sim.workloads import sim_kernel\nbuild = workload_builder('simulated_cuda')\n"
+# the worker's proxy, asking a judge's session in this process (in a worker: over its pipe)
+REAL = """
+from grader.sim.session import Session
+from grader.sim.workloads import sim_kernel
+session = Session()
+class Loopback:
+    open, on_open, on_close = True, [], []
+    ask = staticmethod(session.answer)
+channel = Loopback()
+to_kernel = workload_builder('simulated_cuda', channel)
+for hook in channel.on_open:
+    hook()
+def build(spec):
+    return to_kernel(session.kernel(spec))
+"""
 
 
 def run_program(setup: str) -> dict:
@@ -72,7 +86,9 @@ def run_program(setup: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("setup", [STANDIN, REAL], ids=["torch stand-in", "real torch"])
+@pytest.mark.parametrize(
+    "setup", [STANDIN, REAL], ids=["torch stand-in, local device", "real torch, proxy"]
+)
 def test_simulated_clock_and_cuda(setup):
     got = run_program(setup)
     assert got["launched"] < 0.001  # 50 asynchronous launches: microseconds

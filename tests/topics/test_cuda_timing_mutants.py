@@ -105,6 +105,23 @@ TIMER_MUTANTS = [
     ),
     Mutant(TOPIC, "time_cpu", "* 1e3", "* 1e6"),  # seconds to microseconds, not ms
     Mutant(TOPIC, "time_cpu", SYNC_STOP, "        fn()\n        times[i]"),  # sync start only
+    # 0.1% off (the survivor of the first mutation run): not a time the clock measured
+    Mutant(TOPIC, "time_cpu", "* 1e3", "* 1.001e3"),
+    # one warm-up call even when none is asked: the warmup=0 check times the first call
+    Mutant(
+        TOPIC,
+        "time_cuda",
+        "    for _ in range(warmup):\n        fn()\n    starts",
+        "    for _ in range(max(1, warmup)):\n        fn()\n    starts",
+    ),
+    # the upper middle value as the median of an even count: not the median of times_ms
+    Mutant(
+        TOPIC,
+        "time_cuda",
+        "    return timing_stats(np.array([s.elapsed_time(e) for s, e in zip(starts, ends)]))",
+        "    out = timing_stats(np.array([s.elapsed_time(e) for s, e in zip(starts, ends)]))\n"
+        "    out['median_ms'] = float(np.sort(out['times_ms'])[iters // 2])\n    return out",
+    ),
 ]
 
 # Two batches; within a batch, one mutant per function, no function calling another.

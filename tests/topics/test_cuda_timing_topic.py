@@ -13,6 +13,7 @@ from grader.checks.gpu import NO_CUDA
 from grader.judge.student import Call, StudentModule
 from grader.pipeline import grade_topic, sandbox_for
 from grader.sim import judge_has_cuda
+from grader.sim.session import Session
 from grader.sim.workloads import sim_kernel
 
 pytestmark = pytest.mark.skipif(judge_has_cuda(), reason="these expectations are for no CUDA")
@@ -68,8 +69,10 @@ def test_simulated_seconds_cost_no_real_time(course, tmp_path):
     try:
         student.loaded_functions()
         spec = sim_kernel(duration_ms=1000.0, first_ms=1000.0, slow_calls=1, jitter=0.0)
+        session = Session()
         started = time.perf_counter()
-        stats = student.call(Call("time_cpu", (spec, 0, 30))).value
+        call = Call("time_cpu", (session.kernel(spec), 0, 30), answer=session.answer)
+        stats = student.call(call).value
         elapsed = time.perf_counter() - started
     finally:
         student.close()

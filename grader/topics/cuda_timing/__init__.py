@@ -2,8 +2,9 @@
 
 Declarations only. Three groups of checks:
 - arithmetic (``matmul_flops`` ... ``crossover_size``, ``timing_stats``): exact, on any machine;
-- timers (``time_cuda``, ``time_cpu``) on the simulated asynchronous device that the worker
-  installs where the judge has no GPU (``WORKER_SETUP``; part ``sim``);
+- timers (``time_cuda``, ``time_cpu``) on the simulated asynchronous device where the judge has
+  no GPU (``WORKER_SETUP``; part ``sim``): the device runs in the judge, the worker's
+  ``torch.cuda`` and clocks only ask it, and a time scores only when the student measured it;
 - GPU checks (part ``gpu``) for the measuring functions and the timers on a real device,
   ``not_run`` without CUDA.
 """
@@ -291,6 +292,16 @@ def _timer_checks() -> list[Check]:
                 sim_kernel(duration_ms=1.0, slow_calls=4, slow_ms=3.0, seed=5),
                 4,
                 1,
+            ),
+            # warm-up 0 (issue 11): nothing is untimed, so the slow first call is timed call 1;
+            # a timer that always warms up once (range(max(1, warmup))) times calls 2.. instead
+            SimulatedTimer(
+                TOPIC,
+                fn,
+                "no warm-up asked (warmup=0): the slow first call is timed too",
+                sim_kernel(duration_ms=1.5, first_ms=50.0, slow_calls=3, slow_ms=4.0, seed=7),
+                0,
+                6,
             ),
             SimulatedTimer(
                 TOPIC,

@@ -1,9 +1,18 @@
 """Topic ``cuda_timing``, timers on the simulated device: the true timings and the known mistakes.
 
 The worker runs the student's ``time_cuda`` / ``time_cpu`` on a judge-chosen ``sim_kernel``
-workload (``grader.sim``). The judge knows each call's device time, so it computes here what a
-correct timer reports, and what each known mistaken timer reports, by running small models of
-those timers on a simulated device of its own with exactly the worker's semantics.
+workload (``grader.sim``): the worker gets a kernel id, and every device operation and clock
+reading of the student's code is answered by the check's ``Session``, here in the judge. A
+timer passes when both hold:
+
+1. its statistics agree (``tol``) with what a correct timer reports: small models of correct
+   and of known mistaken timers run on a simulated device of the judge's own (the mistaken ones
+   name the mistake);
+2. the judge's record of the call agrees with the numbers (``measured_verdict``): each
+   ``times_ms[j]`` is, to 1 us, a time the student measured of timed call ``warmup + 1 + j``
+   alone (an ``elapsed_time`` answer for ``time_cuda``, two clock readings with a synchronize
+   before the second for ``time_cpu``), and the four statistics are those of ``times_ms``. So a
+   number the student computed from anything else earns nothing, and a unit slip of 0.1% shows.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from grader.judge.student import Call, StudentFault
 from grader.protocol.values import Workload
 from grader.sim import judge_has_cuda
 from grader.sim.device import NS_PER_MS, SimDevice
+from grader.sim.session import CLOCK, EVENTS, Record, Session
 from grader.sim.workloads import SimKernel
 
 STATS = ("stats",)
@@ -201,13 +211,17 @@ class SimulatedTimer(Gated, Declared):
             return Verdict(Outcome.NOT_RUN, reason)
         warmup = 10 if self.warmup is None else self.warmup
         iters = 50 if self.iters is None else self.iters
-        args = (self.spec,) if self.warmup is None else (self.spec, warmup, iters)
+        session = Session()  # the device of this check: in the judge, answering the worker
+        fn = session.kernel(self.spec)
+        args = (fn,) if self.warmup is None else (fn, warmup, iters)
         call = f"{self.function}(fn={describe_workload(self.spec)}"
         call += ")" if self.warmup is None else f", warmup={warmup}, iters={iters})"
         try:
-            reply = ctx.student.call(Call(self.function, args))
+            reply = ctx.student.call(Call(self.function, args, answer=session.answer))
         except StudentFault as fault:
-            if fault.outcome == "exception" and "device not ready" in fault.reason:
+            if session.violation is None and (
+                fault.outcome == "exception" and "device not ready" in fault.reason
+            ):
                 return Verdict(
                     Outcome.EXCEPTION,
                     f"{call}: {fault.reason}\n  looks like a known mistake: "
@@ -216,12 +230,23 @@ class SimulatedTimer(Gated, Declared):
                     misconception=ELAPSED_TOO_EARLY,
                 )
             raise
+        if session.violation is not None:
+            return Verdict(
+                Outcome.BAD_OUTPUT,
+                f"{call}: the simulated GPU refused an operation ({session.violation}); use "
+                "torch.cuda and the time module as the docstring says",
+            )
         expected = true_stats(self.function, self.spec, warmup, iters)
         got = conform_outputs(reply.value, (expected,), STATS, self.function)
         comparisons = compare_outputs(STATS, got, (expected,), self.tol)
-        if all(c.ok for c in comparisons):
-            return PASS
-        inputs = (self.function, self.spec, warmup, iters)
+        if not all(c.ok for c in comparisons):
+            return self._mismatch(ctx, call, got, expected, comparisons, warmup, iters)
+        return measured_verdict(call, self.function, got[0], session.record(), warmup) or PASS
+
+    def _mismatch(
+        self, ctx: Context, call: str, got: tuple, expected: dict, comparisons: list, *counts: int
+    ) -> Verdict:
+        inputs = (self.function, self.spec, *counts)
         seen = Observation(self.function, call, inputs, got, STATS, (expected,))
         verdict = mismatch_verdict(
             ctx, seen, comparisons, self.tol, "the true timings of the simulated device"
@@ -235,6 +260,74 @@ class SimulatedTimer(Gated, Declared):
             )
             return Verdict(verdict.outcome, verdict.message + "\n" + note, **_rest(verdict))
         return verdict
+
+
+# -- the judge's record: a time scores only when the student measured it ------------------------
+MEASURED_ATOL_MS = 1e-3  # 1 us: float clocks (time.time() near 1.7e9 s) round to ~0.24 us
+MEASURED_RTOL = 1e-6
+STATS_RTOL = 1e-9  # the four statistics are those of times_ms (timing_stats), exactly
+HOW = {
+    "time_cuda": (
+        EVENTS,
+        "no start.elapsed_time(end) answered by the simulated GPU spans that call alone (events "
+        "recorded right before and right after it)",
+    ),
+    "time_cpu": (
+        CLOCK,
+        "no two readings of the clock bracket that call alone with a synchronize before the second",
+    ),
+}
+
+
+def measured_verdict(
+    call: str, function: str, got: dict, record: Record, warmup: int
+) -> Verdict | None:
+    """None when every reported time is what the student measured of its call on the judge's
+    device (and the statistics are those of the times); else a ``wrong`` verdict saying which
+    time is not. Times that match the truth but were never measured (computed from a workload's
+    parameters, from the grader's models, from patched events or clocks) fail here."""
+    source, missing = HOW[function]
+    kernel = 1  # the check's only workload
+    times = np.asarray(got["times_ms"], dtype=np.float64)
+    for j, ms in enumerate(times):
+        number = warmup + 1 + j
+        index = record.calls.get((kernel, number))
+        if index is None:
+            made = record.launches.get(kernel, 0)
+            return Verdict(
+                Outcome.WRONG,
+                f"{call}: times_ms[{j}] should time call {number} of fn, but fn was called "
+                f"{made} times (warmup + iters = {warmup + len(times)}): call fn() once per "
+                "timed iteration",
+            )
+        near = record.closest(index, source, float(ms))
+        if near is not None and abs(ms - near) <= MEASURED_ATOL_MS + MEASURED_RTOL * abs(near):
+            continue
+        lines = [
+            f"{call}: times_ms[{j}] = {ms:.6g} ms is not a time your code measured of call "
+            f"{number} of fn (timed call {j + 1}) on the simulated GPU:"
+        ]
+        if near is None:
+            lines.append(f"  {missing}.")
+        else:
+            lines.append(
+                f"  the nearest measurement of that call is {near:.6g} ms (accepted within "
+                f"{MEASURED_ATOL_MS * 1000:g} us): report what you measured, in ms."
+            )
+        if record.reads_dropped and source == CLOCK:
+            dropped = record.reads_dropped
+            lines.append(f"  (the judge kept the first clock readings only: {dropped} were not)")
+        return Verdict(Outcome.WRONG, "\n".join(lines))
+    want = stats(times)
+    for key in ("median_ms", "mean_ms", "min_ms", "max_ms"):
+        value = float(got[key])
+        if not abs(value - want[key]) <= STATS_RTOL * abs(want[key]):
+            return Verdict(
+                Outcome.WRONG,
+                f"{call}: {key} = {value:.9g} is not the {key[:-3]} of your times_ms "
+                f"({want[key]:.9g}): summarise the timed calls with timing_stats(times)",
+            )
+    return None
 
 
 def _rest(verdict: Verdict) -> dict:
