@@ -185,7 +185,7 @@ def test_untouched_detection_and_conventions(tmp_path: Path) -> None:
         assert bool(cs231n.untouched(ast.parse(src).body[0], src)) is expected
     tree = trees.write(tmp_path / "t", 2018, split=False)
     assert select.is_cs231n(tree) and not select.is_cs231n(ROOT / "examples" / "alice")
-    files = cs231n._tree_files(tree / "cs231n", "cs231n")
+    files = cs231n._tree_files(tree, "cs231n")
     assert cs231n.conventions.decide(files)["dropout_p"]["value"] == "drop"
     assert "cs231n.classifiers.fc_net" in files and not any("checkpoint" in d for d in files)
 
