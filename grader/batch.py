@@ -13,13 +13,12 @@ gradebook of it and raises ``Interrupted``; rerunning resumes.
 
 from __future__ import annotations
 
-import shutil
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader import executors, journal
+from grader import executors, journal, scratch
 from grader.config import Course
 from grader.executors import Executor
 from grader.judge.seeds import secret_id
@@ -32,7 +31,9 @@ from grader.sandbox import process
 from grader.sandbox.process import Sandbox
 
 REPORTS = ("results.json", "feedback.md", "staff.log")
-SCRATCH = ".grader-scratch"  # unpacked zips, inside the output folder: a killed run leaves none
+# unpacked zips and module copies, one folder per run (grader.scratch): a killed run's goes
+# at the next run
+SCRATCH = ".grader-scratch"
 
 
 class Interrupted(Exception):
@@ -126,14 +127,19 @@ def _plan(
     return _Plan(sub, todo, prints, stored)
 
 
+def _source(sub: Submission) -> str:
+    """Where the id was read from, as the journal and the gradebook show it (escaped)."""
+    return safe_text.line(str(sub.source))
+
+
 def _kept(out: Path, plan: _Plan) -> SubmissionReport:
     """The journal's report of a submission with nothing to grade (reports restored if
     deleted by hand)."""
     assert plan.stored is not None
     if not all((out / plan.sub.student_id / name).is_file() for name in REPORTS):
         write_reports(out, plan.stored.report)
-    if plan.stored.source != str(plan.sub.source):  # moved or renamed: the mapping follows
-        journal.write(out / plan.sub.student_id, replace(plan.stored, source=str(plan.sub.source)))
+    if plan.stored.source != _source(plan.sub):  # moved or renamed: the mapping follows
+        journal.write(out / plan.sub.student_id, replace(plan.stored, source=_source(plan.sub)))
     return safe_text.report(plan.stored.report)
 
 
@@ -146,7 +152,7 @@ def _finish(course: Course, out: Path, plan: _Plan, graded: Graded) -> Submissio
     write_reports(out, report, graded.crash)
     # a grader failure keeps no fingerprint: it is in the gradebook, and the next run regrades it
     done = {} if report.grader_error else {t: prints[t] for t in report.topics}
-    journal.write(out / report.student_id, journal.Entry(report, done, str(plan.sub.source)))
+    journal.write(out / report.student_id, journal.Entry(report, done, _source(plan.sub)))
     return report
 
 
@@ -168,9 +174,10 @@ def grade_one(
 
 def _tidy(out: Path) -> None:
     """Remove what a killed run may have left in the output folder: half-written temporary
-    files of atomic writes and the scratch folder of unpacked zips."""
-    shutil.rmtree(out / SCRATCH, ignore_errors=True)
-    for leftover in out.glob("**/.*.tmp"):
+    files of atomic writes (the scratch of dead runs goes with ``scratch.run_folder``)."""
+    for leftover in out.glob("*/.*.tmp"):
+        leftover.unlink(missing_ok=True)
+    for leftover in out.glob(".*.tmp"):
         leftover.unlink(missing_ok=True)
 
 
@@ -212,14 +219,15 @@ def grade_batch(
         executor = executors.make(executor, jobs, scheduler)
     out.mkdir(parents=True, exist_ok=True)
     _tidy(out)
-    scratch = out / SCRATCH
     try:
-        submissions = discover(paths, topics, scratch, layout)
-        hidden = (out.resolve(), *(p.resolve() for p in paths))
-        sandbox = sandbox_for(course, extra_hidden=hidden)
-        reports = _grade_all(course, submissions, topics, out, sandbox, executor, on_done, force)
+        with scratch.run_folder(out / SCRATCH) as folder:
+            submissions = discover(paths, topics, folder, layout)
+            hidden = (out.resolve(), *(p.resolve() for p in paths))
+            sandbox = sandbox_for(course, extra_hidden=hidden)
+            reports = _grade_all(
+                course, submissions, topics, out, sandbox, executor, on_done, force
+            )
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
         rebuild_gradebook(course, out)
     return sorted(reports, key=lambda r: r.student_id)
 
