@@ -141,7 +141,8 @@ def _workers(out: Path, student: str = "") -> list[int]:
     """The workers of a run into ``out`` (grading ``student``): they import the judge's copy of
     the module, in the run's scratch folder, and their command line names it."""
     scratch = str(out / SCRATCH)
-    return [p for p in _processes_mentioning(scratch) if f"/{student}-".encode() in _cmdline(p)]
+    found = _processes_mentioning(scratch)
+    return [p for p in found if f"/{student}-".encode() in _cmdline(p)] if student else found
 
 
 def _cmdline(pid: int) -> bytes:

@@ -139,6 +139,7 @@ def _extract(zip_path: Path, dest: Path, skipped: dict[str, str] | None = None) 
     name = shown(zip_path.name)
     left_out: dict[str, str] = {}
     try:
+        dest.mkdir(parents=True, exist_ok=True)  # also when no member is unpacked
         with zipfile.ZipFile(zip_path) as archive:
             members = archive.infolist()
             if len(members) > MAX_ZIP_FILES:
