@@ -66,6 +66,19 @@ def test_a_rerun_skips_what_is_graded_and_regrades_what_changed(course, tmp_path
     assert all(old[n]["extra_data"]["outcome"] == "not_submitted" for n in dropout)
 
 
+def test_the_gradebook_maps_each_id_to_its_source_and_follows_a_move(course, tmp_path):
+    batch, out = _class(tmp_path / "batch", ("alice", "bob")), tmp_path / "out"
+    grade_batch(course, [batch], out, ("dropout",))
+    sources = {r["student_id"]: r["source"] for r in csv.DictReader((out / "gradebook.csv").open())}
+    assert sources == {"alice": str(batch / "alice"), "bob": str(batch / "bob")}
+    results = (out / "alice" / "results.json").read_bytes()
+    moved = batch.rename(tmp_path / "moved")
+    grade_batch(course, [moved], out, ("dropout",))
+    assert (out / "alice" / "results.json").read_bytes() == results  # same bytes: not regraded
+    rows = list(csv.DictReader((out / "gradebook.csv").open()))
+    assert [r["source"] for r in rows] == [str(moved / "alice"), str(moved / "bob")]
+
+
 def test_force_regrades_and_keeps_the_other_topics(course, tmp_path):
     batch, out = _class(tmp_path / "batch", ("alice",)), tmp_path / "out"
     grade_batch(course, [batch], out, TOPICS)
