@@ -13,26 +13,27 @@ gradebook of it and raises ``Interrupted``; rerunning resumes.
 
 from __future__ import annotations
 
-import shutil
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader import executors, journal
+from grader import executors, journal, scratch
 from grader.config import Course
 from grader.executors import Executor
 from grader.judge.seeds import secret_id
 from grader.layouts.kit import Submission
 from grader.layouts.select import discover
 from grader.pipeline import SubmissionReport, grade_submission, sandbox_for
-from grader.reports import feedback, gradebook, gradescope
+from grader.reports import feedback, gradebook, gradescope, safe_text
 from grader.reports.files import write_atomic
 from grader.sandbox import process
 from grader.sandbox.process import Sandbox
 
 REPORTS = ("results.json", "feedback.md", "staff.log")
-SCRATCH = ".grader-scratch"  # unpacked zips, inside the output folder: a killed run leaves none
+# unpacked zips and module copies, one folder per run (grader.scratch): a killed run's goes
+# at the next run
+SCRATCH = ".grader-scratch"
 
 
 class Interrupted(Exception):
@@ -58,10 +59,13 @@ def staff_log(report: SubmissionReport, crash: str = "") -> str:
 
 
 def write_reports(out: Path, report: SubmissionReport, crash: str = "") -> None:
+    """results.json, feedback.md and staff.log of one student, every text made safe
+    (``grader.reports.safe_text``: no control character or lone surrogate reaches a file)."""
     folder = out / report.student_id
+    report = safe_text.report(report)
     write_atomic(folder / "results.json", gradescope.dumps(report))
-    write_atomic(folder / "feedback.md", feedback.render(report))
-    write_atomic(folder / "staff.log", staff_log(report, crash))
+    write_atomic(folder / "feedback.md", safe_text.clean(feedback.render(report)))
+    write_atomic(folder / "staff.log", safe_text.clean(staff_log(report, crash)))
 
 
 @dataclass(frozen=True)
@@ -123,25 +127,32 @@ def _plan(
     return _Plan(sub, todo, prints, stored)
 
 
+def _source(sub: Submission) -> str:
+    """Where the id was read from, as the journal and the gradebook show it (escaped)."""
+    return safe_text.line(str(sub.source))
+
+
 def _kept(out: Path, plan: _Plan) -> SubmissionReport:
     """The journal's report of a submission with nothing to grade (reports restored if
     deleted by hand)."""
     assert plan.stored is not None
     if not all((out / plan.sub.student_id / name).is_file() for name in REPORTS):
         write_reports(out, plan.stored.report)
-    return plan.stored.report
+    if plan.stored.source != _source(plan.sub):  # moved or renamed: the mapping follows
+        journal.write(out / plan.sub.student_id, replace(plan.stored, source=_source(plan.sub)))
+    return safe_text.report(plan.stored.report)
 
 
 def _finish(course: Course, out: Path, plan: _Plan, graded: Graded) -> SubmissionReport:
     """Merge a grading into the journal's report; write the reports, then the journal."""
-    report, prints, stored = graded.report, plan.prints, plan.stored
+    report, prints, stored = safe_text.report(graded.report), plan.prints, plan.stored
     if stored is not None and not report.grader_error:
         report = journal.merge(stored.report, report, course.topics)
         prints = {**stored.fingerprints, **prints}
     write_reports(out, report, graded.crash)
     # a grader failure keeps no fingerprint: it is in the gradebook, and the next run regrades it
     done = {} if report.grader_error else {t: prints[t] for t in report.topics}
-    journal.write(out / report.student_id, journal.Entry(report, done))
+    journal.write(out / report.student_id, journal.Entry(report, done, _source(plan.sub)))
     return report
 
 
@@ -163,19 +174,23 @@ def grade_one(
 
 def _tidy(out: Path) -> None:
     """Remove what a killed run may have left in the output folder: half-written temporary
-    files of atomic writes and the scratch folder of unpacked zips."""
-    shutil.rmtree(out / SCRATCH, ignore_errors=True)
-    for leftover in out.glob("**/.*.tmp"):
+    files of atomic writes (the scratch of dead runs goes with ``scratch.run_folder``)."""
+    for leftover in out.glob("*/.*.tmp"):
+        leftover.unlink(missing_ok=True)
+    for leftover in out.glob(".*.tmp"):
         leftover.unlink(missing_ok=True)
 
 
 def rebuild_gradebook(course: Course, out: Path) -> None:
-    """gradebook.csv from every student's journal in ``out``, topics in course order."""
-    reports = [entry.report for entry in journal.entries(out)]
+    """gradebook.csv from every student's journal in ``out``, topics in course order, with the
+    source each id was read from."""
+    found = journal.entries(out)
+    reports = [entry.report for entry in found]
     present = {t for r in reports for t in r.topics}
     topics = tuple(t for t in course.topics if t in present)
     topics += tuple(sorted(present - set(topics)))
-    gradebook.write(out / "gradebook.csv", reports, topics)
+    sources = {entry.report.student_id: entry.source for entry in found}
+    gradebook.write(out / "gradebook.csv", reports, topics, sources)
 
 
 def grade_batch(
@@ -204,14 +219,15 @@ def grade_batch(
         executor = executors.make(executor, jobs, scheduler)
     out.mkdir(parents=True, exist_ok=True)
     _tidy(out)
-    scratch = out / SCRATCH
     try:
-        submissions = discover(paths, topics, scratch, layout)
-        hidden = (out.resolve(), *(p.resolve() for p in paths))
-        sandbox = sandbox_for(course, extra_hidden=hidden)
-        reports = _grade_all(course, submissions, topics, out, sandbox, executor, on_done, force)
+        with scratch.run_folder(out / SCRATCH) as folder:
+            submissions = discover(paths, topics, folder, layout)
+            hidden = (out.resolve(), *(p.resolve() for p in paths))
+            sandbox = sandbox_for(course, extra_hidden=hidden)
+            reports = _grade_all(
+                course, submissions, topics, out, sandbox, executor, on_done, force
+            )
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
         rebuild_gradebook(course, out)
     return sorted(reports, key=lambda r: r.student_id)
 

@@ -157,11 +157,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _check(course, args, terminal) -> int:
-    import tempfile
-
     from grader.layouts import cs231n, select
     from grader.pipeline import grade_submission
     from grader.reports import student_view
+    from grader.scratch import run_folder, user_base
 
     names = [t for t in args.topics if t in course.topics or not Path(t).exists()]
     paths = [Path(t) for t in args.topics if t not in names]
@@ -176,8 +175,8 @@ def _check(course, args, terminal) -> int:
     topics = _topics(course, names)
     if layout == "cs231n" and not names:  # only what a CS231n tree can hold
         topics = tuple(t for t in topics if t in cs231n.MAPPING)
-    with tempfile.TemporaryDirectory() as scratch:
-        sub = select.submission(folder, topics, Path(scratch), layout)
+    with run_folder(user_base()) as scratch:  # gone at the next run if this one is killed
+        sub = select.submission(folder, topics, scratch, layout)
         with terminal.working(i18n.tr("checking")) as step:
             report = grade_submission(course, sub, topics, only_public=True, on_topic=step)
     hidden = student_view.hidden_checks(course, topics)

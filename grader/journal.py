@@ -93,10 +93,12 @@ def _report(data: dict[str, Any]) -> SubmissionReport:
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    """One student's journal: the report and the fingerprint of each topic in it."""
+    """One student's journal: the report, the fingerprint of each topic in it, and the file or
+    folder the student id was read from (the id's mapping, shown in the gradebook)."""
 
     report: SubmissionReport
     fingerprints: dict[str, str]
+    source: str = ""
 
 
 def read(folder: Path) -> Entry | None:
@@ -105,7 +107,8 @@ def read(folder: Path) -> Entry | None:
         data = json.loads((folder / NAME).read_text(encoding="utf-8"))
         if data.get("format") != FORMAT:
             return None
-        return Entry(_report(data["report"]), dict(data["fingerprints"]))
+        source = str(data.get("source", ""))
+        return Entry(_report(data["report"]), dict(data["fingerprints"]), source)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -114,6 +117,7 @@ def write(folder: Path, entry: Entry) -> None:
     data = {
         "format": FORMAT,
         "fingerprints": entry.fingerprints,
+        "source": entry.source,
         "report": _report_data(entry.report),
     }
     write_atomic(folder / NAME, json.dumps(data, indent=1) + "\n")

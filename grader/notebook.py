@@ -29,7 +29,6 @@ import html
 import io
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from grader import config, i18n, registry
 from grader.checks.base import Outcome
 from grader.i18n import tr
 from grader.pipeline import CheckResult, SubmissionReport
+from grader.scratch import run_folder, user_base
 
 ENV_ASSIGNMENTS = "GRADER_ASSIGNMENTS"
 WIDTH = 100  # the terminal rendering's width (columns)
@@ -233,8 +233,8 @@ def check(topic: str, path: str | os.PathLike | None = None) -> CheckReport:
     course = _course(folder)
     if topic not in course.topics:
         raise registry.UnknownTopic(topic)
-    with tempfile.TemporaryDirectory() as scratch:
-        sub = submission(folder, (topic,), Path(scratch))
+    with run_folder(user_base()) as scratch:  # gone at the next run if this one is killed
+        sub = submission(folder, (topic,), scratch)
         report = grade_submission(course, sub, (topic,), only_public=True)
     return CheckReport(report, student_view.hidden_checks(course, (topic,)), folder)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch import grade_batch
+from grader.batch import SCRATCH, grade_batch
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "submissions"
@@ -64,6 +64,19 @@ def test_a_rerun_skips_what_is_graded_and_regrades_what_changed(course, tmp_path
     dropout = [n for n in new if n.startswith("dropout/")]
     assert any(new[n]["status"] == "failed" for n in dropout)  # dave's dropout mistakes now
     assert all(old[n]["extra_data"]["outcome"] == "not_submitted" for n in dropout)
+
+
+def test_the_gradebook_maps_each_id_to_its_source_and_follows_a_move(course, tmp_path):
+    batch, out = _class(tmp_path / "batch", ("alice", "bob")), tmp_path / "out"
+    grade_batch(course, [batch], out, ("dropout",))
+    sources = {r["student_id"]: r["source"] for r in csv.DictReader((out / "gradebook.csv").open())}
+    assert sources == {"alice": str(batch / "alice"), "bob": str(batch / "bob")}
+    results = (out / "alice" / "results.json").read_bytes()
+    moved = batch.rename(tmp_path / "moved")
+    grade_batch(course, [moved], out, ("dropout",))
+    assert (out / "alice" / "results.json").read_bytes() == results  # same bytes: not regraded
+    rows = list(csv.DictReader((out / "gradebook.csv").open()))
+    assert [r["source"] for r in rows] == [str(moved / "alice"), str(moved / "bob")]
 
 
 def test_force_regrades_and_keeps_the_other_topics(course, tmp_path):
@@ -137,6 +150,21 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def _workers(out: Path, student: str = "") -> list[int]:
+    """The workers of a run into ``out`` (grading ``student``): they import the judge's copy of
+    the module, in the run's scratch folder, and their command line names it."""
+    scratch = str(out / SCRATCH)
+    found = _processes_mentioning(scratch)
+    return [p for p in found if f"/{student}-".encode() in _cmdline(p)] if student else found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _wait_until(condition, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -176,10 +204,10 @@ def test_sigkill_at_any_moment_then_a_rerun_gives_the_uninterrupted_files(
         done = int(point.split()[0])
         _wait_until(lambda: len(list(out.glob("*/journal.json"))) >= done)
         if done == 0:
-            _wait_until(lambda: _processes_mentioning(str(batch)))  # a worker is grading
+            _wait_until(lambda: _workers(out))  # a worker is grading
     judge.kill()
     judge.wait()
-    assert _no_process_left(str(batch)) == [], "a worker outlived the killed judge"
+    assert _no_process_left(str(out)) == [], "a worker outlived the killed judge"
     subprocess.run(_command(batch, out), cwd=REPO, check=True, capture_output=True)
     assert compare_results.differences(reference, out) == []
     assert sorted(_files(out)) == sorted(_files(reference))  # no leftover of the killed run
@@ -225,7 +253,7 @@ def test_an_interrupt_stops_at_once_cleanly_and_leaves_nothing_running(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    _wait_until(lambda: len(_processes_mentioning(str(batch / "zed"))) >= 2)  # spinning
+    _wait_until(lambda: len(_workers(out, "zed")) >= 2)  # spinning
     started = time.monotonic()
     judge.send_signal(sig)
     stdout, stderr = judge.communicate(timeout=30)
@@ -236,8 +264,8 @@ def test_an_interrupt_stops_at_once_cleanly_and_leaves_nothing_running(
     assert "Traceback" not in text
     assert "rerun the same command to resume" in text and "interrupted: " in text
     assert (out / "gradebook.csv").is_file()
-    assert _no_process_left(str(batch)) == []
-    assert not (out / ".grader-scratch").exists()
+    assert _no_process_left(str(out)) == []
+    assert not (out / SCRATCH).exists()
 
 
 def test_a_grader_failure_is_in_the_gradebook_and_regraded_by_the_next_run(

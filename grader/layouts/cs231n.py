@@ -20,12 +20,12 @@ import ast
 import re
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from grader.judge.environment import environment_hint
 from grader.layouts import cs231n_conventions as conventions
 from grader.layouts import cs231n_fcnet as fcnet
-from grader.layouts import kit
+from grader.layouts import kit, safe_files
 from grader.layouts.cs231n_conventions import regions
 from grader.layouts.kit import Refused, Submission
 
@@ -166,8 +166,8 @@ def is_one_submission(folder: Path) -> bool:
     return len(tops) == 1 and all(len(p) == 3 and ASSIGNMENT.match(p[1]) for p in parts)
 
 
-def _parse(path: Path, shown: str) -> Parsed:
-    source = path.read_text(encoding="utf-8", errors="replace")
+def _parse(data: bytes, shown: str) -> Parsed:
+    source = data.decode("utf-8", errors="replace")
     parsed = Parsed(shown, source)
     try:
         tree = ast.parse(source)
@@ -219,22 +219,28 @@ def _class_untouched(node: ast.ClassDef, source: str) -> str | None:
     return None
 
 
-def _tree_files(root: Path, shown_root: str) -> dict[str, Parsed]:
-    """Every ``.py`` file of one tree, by dotted module name (``cs231n.classifiers.fc_net``)."""
+def _tree_files(folder: Path, shown_root: str) -> dict[str, Parsed]:
+    """Every ``.py`` file of the tree ``shown_root`` of submission ``folder``, by dotted module
+    name (``cs231n.classifiers.fc_net``), read without following any link (``safe_files``:
+    a symlinked file or sub-folder is left out, as a file the tree does not have)."""
     files: dict[str, Parsed] = {}
     total = 0
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root)
-        if any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts):
+    top = PurePosixPath(shown_root)
+    for path, parent, entry in safe_files.walk(folder, top, frozenset(SKIP_DIRS)):
+        rel = path.relative_to(top)
+        if not entry.name.endswith(".py") or entry.name in ("__init__.py",) or rel.name[0] == ".":
             continue
-        if path.is_symlink() or not path.is_file() or path.name == "__init__.py":
+        if not entry.is_file(follow_symlinks=False):
             continue
-        size = path.stat().st_size
-        if size > kit.MAX_MODULE_BYTES or total + size > MAX_TREE_BYTES:
+        try:
+            data = safe_files.read_at(parent, entry.name, path, kit.MAX_MODULE_BYTES)
+        except (safe_files.Unsafe, OSError):
             continue
-        total += size
+        if total + len(data) > MAX_TREE_BYTES:
+            continue
+        total += len(data)
         dotted = ".".join(("cs231n", *rel.with_suffix("").parts))
-        files[dotted] = _parse(path, f"{shown_root}/{rel.as_posix()}")
+        files[dotted] = _parse(data, f"{shown_root}/{rel.as_posix()}")
     return files
 
 
@@ -323,8 +329,7 @@ def build(
     roots = find_roots(folder)
     trees = []
     for root in roots:
-        shown = root.relative_to(folder).as_posix()
-        trees.append(_tree_files(root, shown))
+        trees.append(_tree_files(folder, root.relative_to(folder).as_posix()))
     merged = {f"{i}:{d}": p for i, files in enumerate(trees) for d, p in files.items()}
     conv = conventions.decide(merged)
     in_place: dict[str, str] = {}

@@ -7,10 +7,17 @@ too large, a bomb, or has members that cannot be written, and a path that is a F
 a device or a symlink, each become a ``Submission`` with ``refused`` set (the reason), graded as
 "not submitted" with that reason for every check. Nothing is opened for reading before its
 type is known from ``lstat``. ``LayoutError`` is kept for command-line paths that do not exist.
+
+Inside a submission no link is ever followed (``safe_files``: every component of a module's
+path is opened relative to its parent with ``O_NOFOLLOW``), and the workers import the judge's
+own copy of the bytes it read, written to the submission's scratch folder (one per submission,
+zip or folder). Ids are unique: a collision gets ``id~<hash of its path>`` (``unique_ids``).
+File names in messages are escaped (``grader.reports.safe_text``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -19,8 +26,11 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+from grader.layouts import safe_files
+from grader.reports.safe_text import name as shown
 
 MAX_MODULE_BYTES = 2 * 1024 * 1024
 MAX_ZIP_FILES = 500
@@ -56,25 +66,41 @@ class Submission:
 
 
 def safe_id(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "submission"
-    return cleaned[:100]
+    """A folder name made of ``[A-Za-z0-9._-]`` only (never starting with ``.`` or ``-``, never
+    ``~``: ``unique_ids`` keeps that for collisions), at most 100 characters."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip("._-").rstrip("._")
+    return (cleaned or "submission")[:100]
 
 
-def _module_files(folder: Path, topics: tuple[str, ...]) -> tuple[dict[str, Path], dict[str, str]]:
+def _module_files(
+    folder: Path, topics: tuple[str, ...], copies: Path, skipped: dict[str, str] | None = None
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """Each topic's module, at the root of ``folder`` or under ``assignments/``, read by the
+    judge without following any link (``safe_files``) and written to ``copies`` (the worker
+    imports these bytes, never the student's path); a module that cannot be read is a problem
+    of its topic. ``skipped`` (member -> why) holds what an unpacked zip left out."""
     modules, problems = {}, {}
+    skipped = skipped or {}
     for topic in topics:
-        for base in (folder, folder / "assignments"):
-            path = base / f"{topic}.py"
+        for base in (PurePosixPath(), PurePosixPath("assignments")):
+            rel = base / f"{topic}.py"
             try:
-                info = path.lstat()
-            except OSError:
+                data = safe_files.read(folder, rel, MAX_MODULE_BYTES)
+            except FileNotFoundError:
+                if why := skipped.get(str(rel)):
+                    problems[topic] = f"{rel} {why}"
+                    break
                 continue
-            if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-                problems[topic] = f"{path.name} is not a regular file (symlinks are not accepted)"
-            elif info.st_size > MAX_MODULE_BYTES:
-                problems[topic] = f"{path.name} is larger than {MAX_MODULE_BYTES // 1024} KiB"
-            else:
-                modules[topic] = path
+            except safe_files.Unsafe as exc:
+                problems[topic] = str(exc)
+                break
+            except OSError as exc:
+                problems[topic] = f"{rel} cannot be read ({exc.strerror})"
+                break
+            target = copies / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            modules[topic] = target
             break
     return modules, problems
 
@@ -95,11 +121,25 @@ def _member_problem(member: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _extract(zip_path: Path, dest: Path) -> Path:
-    """Extract a zip safely (no absolute paths, no '..', no links, bounded size) into ``dest``;
-    raise ``Refused`` when the zip cannot be read."""
-    name = zip_path.name
+def _skip_reason(member: zipfile.ZipInfo) -> str | None:
+    """Why a member is left out (not extracted, the rest of the zip is): a path outside the
+    zip, or a link (None: it is extracted)."""
+    path = PurePosixPath(member.filename)
+    if path.is_absolute() or ".." in path.parts or member.filename.startswith("\\"):
+        return "points outside the zip (absolute or '..'): not unpacked"
+    if stat.S_ISLNK(member.external_attr >> 16):
+        return "is a symbolic link in the zip (not accepted)"
+    return None
+
+
+def _extract(zip_path: Path, dest: Path, skipped: dict[str, str] | None = None) -> Path:
+    """Extract a zip safely (no absolute paths, no '..', no links, bounded size) into ``dest``
+    and return the folder to grade; raise ``Refused`` when the zip cannot be read. Members left
+    out are recorded in ``skipped`` (path relative to the returned folder -> why)."""
+    name = shown(zip_path.name)
+    left_out: dict[str, str] = {}
     try:
+        dest.mkdir(parents=True, exist_ok=True)  # also when no member is unpacked
         with zipfile.ZipFile(zip_path) as archive:
             members = archive.infolist()
             if len(members) > MAX_ZIP_FILES:
@@ -108,12 +148,13 @@ def _extract(zip_path: Path, dest: Path) -> Path:
                 raise Refused(f"{name} holds more than {MAX_ZIP_BYTES >> 20} MiB unpacked")
             for member in members:
                 path = Path(member.filename)
-                if path.is_absolute() or ".." in path.parts or member.is_dir():
+                if member.is_dir():
                     continue
-                if stat.S_ISLNK(member.external_attr >> 16):
+                if why := _skip_reason(member):
+                    left_out[member.filename] = why
                     continue
                 if problem := _member_problem(member):
-                    raise Refused(f"{name}: {member.filename!r:.80} {problem}")
+                    raise Refused(f"{name}: '{shown(member.filename, 80)}' {problem}")
                 target = dest / path
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(member) as source, open(target, "xb") as sink:
@@ -121,47 +162,63 @@ def _extract(zip_path: Path, dest: Path) -> Path:
     except Refused:
         raise
     except zipfile.BadZipFile as exc:
-        raise Refused(f"{name} is not a valid zip file ({exc})") from None
+        raise Refused(f"{name} is not a valid zip file ({shown(str(exc), 200)})") from None
     except (zlib.error, EOFError, RuntimeError, NotImplementedError, ValueError) as exc:
-        raise Refused(f"{name} could not be unpacked ({type(exc).__name__}: {exc})") from None
+        why = shown(f"{type(exc).__name__}: {exc}", 200)
+        raise Refused(f"{name} could not be unpacked ({why})") from None
     except OSError as exc:
-        raise Refused(f"{name} could not be unpacked ({exc.strerror or exc})") from None
+        raise Refused(f"{name} could not be unpacked ({shown(exc.strerror or str(exc))})") from None
     entries = [p for p in dest.iterdir() if not p.name.startswith(("__MACOSX", "."))]
-    if len(entries) == 1 and entries[0].is_dir():
-        return entries[0]  # a zip of one folder: grade that folder
-    return dest
+    top = entries[0] if len(entries) == 1 and entries[0].is_dir() else None
+    if skipped is not None:
+        for member, why in left_out.items():
+            parts = PurePosixPath(member).parts
+            if top is not None and parts[:1] == (top.name,):
+                parts = parts[1:]  # relative to the one folder graded
+            skipped[str(PurePosixPath(*parts))] = why
+    return top or dest  # a zip of one folder: grade that folder
 
 
 def _kind(path: Path) -> str:
     """``folder``, ``zip`` or the reason ``path`` is neither, from ``lstat`` (never opened)."""
+    name = shown(path.name)
     try:
         info = path.lstat()
     except OSError as exc:
-        return f"{path.name} cannot be read ({exc.strerror})"
+        return f"{name} cannot be read ({exc.strerror})"
     if stat.S_ISLNK(info.st_mode):
-        return f"{path.name} is a symbolic link (not accepted)"
+        return f"{name} is a symbolic link (not accepted)"
     if stat.S_ISDIR(info.st_mode):
         return "folder"
     if stat.S_ISREG(info.st_mode):
-        return "zip" if path.suffix == ".zip" else f"{path.name} is not a folder or a .zip file"
-    return f"{path.name} is not a regular file (a FIFO, socket or device)"
+        return "zip" if path.suffix == ".zip" else f"{name} is not a folder or a .zip file"
+    return f"{name} is not a regular file (a FIFO, socket or device)"
+
+
+def own_scratch(scratch: Path, student: str) -> Path:
+    """A new folder of this submission's own in ``scratch`` (two zips whose names give one id
+    never share one)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f"{student}-", dir=scratch))
 
 
 def submission(path: Path, topics: tuple[str, ...], scratch: Path) -> Submission:
     """One submission from a folder or a zip (unpacked into a folder of its own in
-    ``scratch``); a submission that cannot be read comes back with ``refused`` set."""
+    ``scratch``, where the copies of its modules that the workers import are written too); a
+    submission that cannot be read comes back with ``refused`` set."""
     path = path.absolute()
     student = safe_id(path.stem if path.suffix == ".zip" else path.name)
     kind = _kind(path)
+    skipped: dict[str, str] = {}
     try:
         if kind == "zip":
-            scratch.mkdir(parents=True, exist_ok=True)
-            folder = _extract(path, Path(tempfile.mkdtemp(prefix=f"{student}-", dir=scratch)))
+            work = own_scratch(scratch, student)
+            folder = _extract(path, work / "unpacked", skipped)
         elif kind == "folder":
-            folder = path
+            work, folder = own_scratch(scratch, student), path
         else:
             raise Refused(kind)
-        modules, problems = _module_files(folder, topics)
+        modules, problems = _module_files(folder, topics, work / "modules", skipped)
     except Refused as exc:
         return Submission(student, path, {}, "kit", {}, refused=str(exc))
     except OSError as exc:
@@ -202,14 +259,27 @@ def discover(paths: list[Path], topics: tuple[str, ...], scratch: Path) -> list[
     return unique_ids(found)
 
 
+def collision_id(student: str, source: Path, taken: set[str]) -> str:
+    """The id of a submission whose id is taken: ``id~`` and a hash of its source path. No
+    real id holds ``~`` (``safe_id``), so it cannot clash with another student's, and it is the
+    same in every run of the same batch."""
+    digest = hashlib.sha256(os.fsencode(source)).hexdigest()
+    for size in range(8, len(digest) + 1, 4):  # longer only if 8 digits already clash
+        candidate = f"{student}~{digest[:size]}"
+        if candidate.casefold() not in taken:
+            return candidate
+    raise AssertionError(f"no free id for {source}")  # 2**-256: two identical paths
+
+
 def unique_ids(found: list[Submission]) -> list[Submission]:
-    """Two submissions with the same id (alice/ and alice.zip) keep both: alice, alice-2."""
-    seen: dict[str, int] = {}
+    """Two submissions with the same id (alice/ and alice.zip; ids that differ only in case,
+    which one folder on a case-insensitive disk cannot hold apart) keep both: the first keeps
+    it, the others get ``collision_id``; the gradebook's ``source`` column maps each back."""
+    taken: set[str] = set()
     unique = []
-    for sub in found:  # two submissions with the same id (alice/ and alice.zip) keep both
-        n = seen.get(sub.student_id, 0)
-        seen[sub.student_id] = n + 1
-        if n:
-            sub = replace(sub, student_id=f"{sub.student_id}-{n + 1}")
+    for sub in found:
+        if sub.student_id.casefold() in taken:
+            sub = replace(sub, student_id=collision_id(sub.student_id, sub.source, taken))
+        taken.add(sub.student_id.casefold())
         unique.append(sub)
     return unique

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.pipeline import SubmissionReport
-from grader.reports import student_view
+from grader.reports import safe_text, student_view
 
 if TYPE_CHECKING:
     from grader.validate import Validation
@@ -33,11 +33,11 @@ err_console = Console(stderr=True, highlight=False)
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    err_console.print(f"[bold red]error:[/] {escape(safe_text.clean(message))}")
 
 
 def info(message: str) -> None:
-    console.print(message, markup=False)
+    console.print(safe_text.clean(message), markup=False)
 
 
 def check_report(
@@ -48,7 +48,7 @@ def check_report(
 ) -> None:
     """``grader check``'s output (``grader.reports.student_view``): tables and details, then the
     closing summary, with the hidden checks that are not run locally."""
-    student_view.render(out or console, report, hidden, quiet)
+    student_view.render(out or console, safe_text.report(report), hidden, quiet)
 
 
 @contextlib.contextmanager
@@ -110,7 +110,7 @@ def batch_progress() -> Iterator:
     with progress:
 
         def on_done(report: SubmissionReport | None, done: int, total: int) -> None:
-            last = report.student_id if report else ""
+            last = safe_text.line(report.student_id) if report else ""
             progress.update(task, completed=done, total=total, last=last)
 
         yield on_done
@@ -171,7 +171,7 @@ def _score_table(reports: list[SubmissionReport], topics: tuple[str, ...], form:
             total.append(_percent(rep.score, rep.max_score))
         # compact: the weakest topics come after the total; otherwise the topics before it
         row = [*total, *cells] if form == "compact" else [*cells, *total]
-        table.add_row(Text(rep.student_id), *row, Text(_note(rep)))
+        table.add_row(Text(safe_text.line(rep.student_id)), *row, Text(_note(rep)))
     return table
 
 

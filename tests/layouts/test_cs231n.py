@@ -185,7 +185,7 @@ def test_untouched_detection_and_conventions(tmp_path: Path) -> None:
         assert bool(cs231n.untouched(ast.parse(src).body[0], src)) is expected
     tree = trees.write(tmp_path / "t", 2018, split=False)
     assert select.is_cs231n(tree) and not select.is_cs231n(ROOT / "examples" / "alice")
-    files = cs231n._tree_files(tree / "cs231n", "cs231n")
+    files = cs231n._tree_files(tree, "cs231n")
     assert cs231n.conventions.decide(files)["dropout_p"]["value"] == "drop"
     assert "cs231n.classifiers.fc_net" in files and not any("checkpoint" in d for d in files)
 
@@ -360,3 +360,26 @@ def test_one_assignment_alone_through_the_cli_with_auto(tmp_path: Path) -> None:
     assert "cs231n/layers.py" in _outputs(data, "affine_forward")
     assert _outcomes(data, "FullyConnectedNet") == {"not_submitted"}
     assert "ada" in (out / "gradebook.csv").read_text()
+
+
+def test_links_in_a_tree_are_left_out_not_followed(course, tmp_path: Path) -> None:
+    """A linked file or sub-folder of ``cs231n/`` (to the reference solutions, say) is a file
+    the tree does not have: never read, its functions not found; a linked ``cs231n`` is no
+    tree at all."""
+    tree = trees.write(tmp_path / "gil", 2018, split=False)
+    root = tree / "cs231n"
+    (root / "optim.py").unlink()
+    os.symlink(course.solutions_dir / "optimizers.py", root / "optim.py")
+    (tmp_path / "elsewhere").mkdir()
+    (root / "classifiers").rename(tmp_path / "elsewhere" / "classifiers")
+    os.symlink(tmp_path / "elsewhere" / "classifiers", root / "classifiers")
+    files = cs231n._tree_files(tree, "cs231n")
+    assert "cs231n.layers" in files
+    assert "cs231n.optim" not in files and not any(".classifiers." in d for d in files)
+    sub = cs231n.submission(tree, ("optimizers",), tmp_path / "scratch")
+    preset = sub.preset["optimizers"]
+    assert preset["sgd"][0] == "not_submitted" and "was not found" in preset["sgd"][1]
+    (tmp_path / "hal").mkdir()
+    os.symlink(root, tmp_path / "hal" / "cs231n")
+    refused = cs231n.submission(tmp_path / "hal", ("optimizers",), tmp_path / "scratch")
+    assert refused.refused and "no cs231n/ folder found" in refused.refused

@@ -113,7 +113,7 @@ def test_a_starter_pinning_half_reg_is_graded_as_half(course, tmp_path: Path) ->
 def test_adam_t_default_by_year(tmp_path: Path) -> None:
     for year, value in ((2017, "1"), (2018, "0"), (2024, "0")):
         tree = trees.write(tmp_path / str(year), year, split=False)
-        files = cs231n._tree_files(tree / "cs231n", "cs231n")
+        files = cs231n._tree_files(tree, "cs231n")
         found = cs231n.conventions.decide(files)["adam_t_default"]
         assert found["value"] == value, year
         assert found["evidence"].startswith("cs231n/optim.py:")
