@@ -230,11 +230,13 @@ def decide(files: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 def adapt(function: str, node: ast.AST, conv: dict[str, dict[str, str]]) -> tuple[list[str], str]:
     """(worker wrappers, note for the function's checks; "" for none) for ``function``."""
-    if function == "dropout_forward" and conv.get("dropout_p", {}).get("value") == "drop":
-        return ["drop_to_keep"], (
-            "this tree's dropout_forward takes p as the DROP probability "
-            f"({conv['dropout_p']['evidence']}); it was called with p = 1 - p_keep"
-        )
+    if function == "dropout_forward":  # an unknown mode: CS231n's docstring leaves it open
+        if conv.get("dropout_p", {}).get("value") == "drop":
+            return ["drop_to_keep", "modes_checked"], (
+                "this tree's dropout_forward takes p as the DROP probability "
+                f"({conv['dropout_p']['evidence']}); it was called with p = 1 - p_keep"
+            )
+        return ["modes_checked"], ""
     if function == "spatial_groupnorm_forward" and isinstance(node, ast.FunctionDef):
         params = [a.arg for a in node.args.posonlyargs + node.args.args]
         if len(params) == 4 and "G" not in params:  # G in gn_param (some years)
