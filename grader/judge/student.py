@@ -330,6 +330,10 @@ class StudentModule:
         echo = tuple(
             arena.read(shared[i]) if i in shared else next(echoed, None) for i in call.echo
         )
+        if worker is not None and worker.thread_count() > self.threads_after_load:
+            # a thread the call started outlived the grace: it would run again with the next
+            # request and could modify these inputs unseen; the worker goes, the thread with it
+            self._retire()
         return Reply(result.value, echo, result.elapsed)
 
     def _share(self, header: dict[str, Any], call: Call) -> dict[int, dict[str, Any]]:
