@@ -53,7 +53,7 @@ class Encoder:
         if value.dtype.hasobject or value.dtype.fields is not None:
             raise Unrecordable(f"array of dtype {value.dtype}")
         name = f"{self.prefix}{len(self.arrays)}"
-        self.arrays[name] = np.ascontiguousarray(value)
+        self.arrays[name] = value.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
         return name
 
     def encode(self, value: Any) -> Any:

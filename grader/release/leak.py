@@ -3,7 +3,8 @@ the folder and of its zip.
 
 Findings: a function or method whose body (docstring aside) is the body of a function of
 ``solutions/`` (every function and method there, the naive references included, compared as
-ASTs, so renaming or reformatting hides nothing); a known mistake's model body
+ASTs, so renaming or reformatting hides nothing; bodies the stubs in ``assignments/`` give out
+as provided code are public by design); a known mistake's model body
 (``grader.release.strip.model_sources``); any bytecode (``.pyc``: the kit ships sources only,
 so nothing needs decompiling); a hidden check's id; a check in the data that is not visible;
 the course secret, its fingerprint or its answer seal when the secret is not the public one;
@@ -74,10 +75,16 @@ class Known:
         from grader import registry
         from grader.release.build import PACKAGE
 
+        given = {  # code the stubs hand out as given (helpers, operators): public by design
+            dump
+            for path in sorted(course.assignments_dir.rglob("*.py"))
+            for _, dump in functions(path.read_text(encoding="utf-8"))
+        }
         bodies = {}
         for path in sorted(course.solutions_dir.rglob("*.py")):
             for name, dump in functions(path.read_text(encoding="utf-8")):
-                bodies.setdefault(dump, f"solutions/{path.name}: {name}")
+                if dump not in given:
+                    bodies.setdefault(dump, f"solutions/{path.name}: {name}")
         hidden, visible = [], set()
         for topic in course.topics:
             for plan in course.plans[topic]:
