@@ -23,6 +23,7 @@ from typing import Any
 
 import grader
 from grader import pipeline, registry, release
+from grader.checks.anchor import anchor_of
 from grader.checks.base import Outcome
 from grader.config import Course
 from grader.judge.seeds import secret_id
@@ -106,6 +107,20 @@ def example_folders(course: Course) -> list[Path]:
     return sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
 
 
+def _gated_on(topic: str, visible: list[str], left_out: dict[str, str]) -> dict[str, str]:
+    """Checks gated on an anchor that is left out (``grader.checks.anchor``): without it in
+    the release they cannot be gated, so they are left out too."""
+    spec = registry.topic(topic)
+    found = {}
+    for check_id in visible:
+        check = spec.check(check_id)
+        function = getattr(check, "anchor_function", None) or check.function
+        anchor = anchor_of(topic, function)
+        if check_id not in left_out and anchor is not None and anchor.id in left_out:
+            found[check_id] = f"counts only when its anchor {anchor.id!r} is right, left out"
+    return found
+
+
 def record(
     course: Course,
     topics: tuple[str, ...],
@@ -149,6 +164,7 @@ def record(
         ref = refs[topic]
         visible = [p.check_id for p in public.plans[topic] if p.visibility == "visible"]
         left_out = {c: ref.unrecordable[c] for c in visible if c in ref.unrecordable}
+        left_out.update(_gated_on(topic, visible, left_out))
         kept = [c for c in visible if c not in left_out]
         encoder, entries = Encoder(), {}
         for check in kept:

@@ -27,6 +27,7 @@ import numpy as np
 
 from grader.judge import expected
 from grader.judge.expected import CachedReference, Uncacheable, key_of
+from grader.protocol.values import Workload
 from grader.release.data import RESTORE, Encoder, Unrecordable, decode
 
 MISTAKE = "@mistake:"  # the label prefix of a known mistake's model (grader.pipeline)
@@ -50,8 +51,20 @@ class _NoStore:
         return None
 
 
+def _keyable(value: Any) -> Any:
+    """``value`` with each ``Workload`` (a frozen description of a simulated kernel: plain data
+    in a dataclass) as a tuple of its fields, so a call taking one can be looked up."""
+    if isinstance(value, Workload):
+        return ("Workload", value.kind, value.params)
+    if type(value) in (tuple, list):
+        return type(value)(_keyable(v) for v in value)
+    if type(value) is dict:
+        return {k: _keyable(v) for k, v in value.items()}
+    return value
+
+
 def _call_key(label: str, args: tuple, kwargs: dict) -> str:
-    return key_of(label, args, kwargs)
+    return key_of(label, _keyable(args), _keyable(kwargs))
 
 
 class _Recorded(expected._Function):
@@ -245,6 +258,8 @@ class ReplayReference(DataReference):
         try:
             key = _call_key(label, args, kwargs)
         except Uncacheable as why:
+            if label.startswith(MISTAKE):
+                self._no_fingerprint(label)
             raise NotInData(
                 f"{self.check_id}: {label.lstrip('@')} got an argument that is not plain data "
                 f"({why}); {RESTORE}"
@@ -253,13 +268,7 @@ class ReplayReference(DataReference):
         entry = self.entries.get(key) or self.entries.get(expected._with_state(key, before))
         if entry is None:
             if label.startswith(MISTAKE):
-                name = label[len(MISTAKE) :].split(":", 2)[-1]
-                self.notes.setdefault(
-                    self.check_id,
-                    f"the release data has no fingerprint of the known mistake {name!r} for "
-                    "these inputs: it could not be named here (the instructor's grading can)",
-                )
-                raise NoFingerprint(name)
+                self._no_fingerprint(label)
             raise NotInData(
                 f"{self.check_id}: the reference's answer to {label.lstrip('@')}(...) on these "
                 f"inputs is not in the release data; {RESTORE}"
@@ -274,6 +283,17 @@ class ReplayReference(DataReference):
         if entry["state"] is not None:
             np.random.set_state(decode(entry["state"], self.arrays))
         return decode(entry["result"], self.arrays)
+
+    def _no_fingerprint(self, label: str) -> None:
+        """A known mistake whose output the data lacks: it does not match (raises), and the
+        verdict says so (``note``)."""
+        name = label[len(MISTAKE) :].split(":", 2)[-1]
+        self.notes.setdefault(
+            self.check_id,
+            f"the release data has no fingerprint of the known mistake {name!r} for these "
+            "inputs: it could not be named here (the instructor's grading can)",
+        )
+        raise NoFingerprint(name)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
