@@ -45,12 +45,13 @@ class Built:
 
 
 def _validated(course: Course, topics: tuple[str, ...], step: Callable[[str], None]) -> None:
-    from grader.validate import validate
+    from grader.validate import api_problems, validate
 
-    result = validate(course, topics, on_step=step)
-    if not result.ok:
-        shown = "; ".join(result.problems[:5])
-        more = f" (and {len(result.problems) - 5} more)" if len(result.problems) > 5 else ""
+    # the stubs against the solutions first: seconds, where grading everything takes minutes
+    problems = api_problems(course, topics) or list(validate(course, topics, step).problems)
+    if problems:
+        shown = "; ".join(problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise ReleaseRefused(f"grader validate fails, no release built: {shown}{more}")
 
 
