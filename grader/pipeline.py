@@ -184,6 +184,15 @@ def _worker_setup(spec: registry.TopicSpec) -> str:
     return worker_setup(spec.worker_setup) if spec.worker_setup else ""
 
 
+def _source(course: Course, topic: str) -> Path:
+    """The reference's source, or in a release the stub as shipped (same imports)."""
+    from grader import release
+
+    if release.is_release(course):
+        return course.root / release.DATA / "api" / f"{topic}.py"
+    return course.solutions_dir / f"{topic}.py"
+
+
 @cache
 def _preload(reference: Path) -> tuple[str, ...]:
     """What the worker template imports for this topic beyond numpy: torch when the reference
@@ -356,7 +365,7 @@ def grade_topic(
     over = tcfg.limits.model_dump(exclude_none=True)
     call_timeout = over.pop("call_timeout_s", limits.call_timeout_s)
     import_timeout = over.pop("import_timeout_s", limits.import_timeout_s)
-    reference = course.solutions_dir / f"{topic}.py"
+    reference = _source(course, topic)
     sandbox = replace(sandbox, **over, setup=_worker_setup(spec), preload=_preload(reference))
     student = StudentModule(module, topic, sandbox, call_timeout, import_timeout)
     try:
@@ -429,9 +438,7 @@ def grade_submission(
     isolation: list[str] = []
     outputs: list[str] = []
     starts: list[float] = []
-    for preload in {
-        _preload(course.solutions_dir / f"{t}.py") for t in topics if sub.modules.get(t)
-    }:
+    for preload in {_preload(_source(course, t)) for t in topics if sub.modules.get(t)}:
         WorkerProcess.warm(replace(sandbox, preload=preload))  # torch imports while numpy grades
     for topic in topics:
         if on_topic:
