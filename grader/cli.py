@@ -1,6 +1,7 @@
 """Command line: ``grader check``, ``grader grade``, ``grader validate``, ``grader checks``,
-``grader stats``. Parsing only; the work happens in ``grader.pipeline``, ``grader.batch``,
-``grader.validate``, ``grader.reports.checklist`` and ``grader.reports.stats``."""
+``grader stats``, ``grader release``. Parsing only; the work happens in ``grader.pipeline``,
+``grader.batch``, ``grader.validate``, ``grader.release``, ``grader.reports.checklist`` and
+``grader.reports.stats``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from grader import __version__, config, executors, i18n, registry
 from grader.batch import Interrupted
 from grader.executors import ExecutorError
 from grader.layouts.kit import LayoutError
+from grader.release import DataProblem, ReleaseRefused
 from grader.sandbox import process
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -86,8 +88,29 @@ def _parser() -> argparse.ArgumentParser:
         "--scheduler", metavar="ADDRESS", help="Dask scheduler for --executor dask (tcp://...)"
     )
 
-    sub.add_parser(
+    validate = sub.add_parser(
         "validate", parents=[lang], help="solutions earn every point, stubs earn zero, APIs match"
+    )
+    validate.add_argument(
+        "--release",
+        type=Path,
+        metavar="DIR",
+        help="validate a student release built by grader release: its stubs earn zero, the "
+        "solutions earn every public point from its data, the data is not stale",
+    )
+
+    release = sub.add_parser(
+        "release", parents=[lang], help="build the student kit (no solutions) and its zip"
+    )
+    release.add_argument("--out", type=Path, required=True, help="the kit folder (DIR and DIR.zip)")
+    release.add_argument(
+        "--topic", action="append", dest="topics", metavar="T", help="only this topic (repeatable)"
+    )
+    release.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="skip grader validate of the tree first (the solutions must still pass every "
+        "public check)",
     )
 
     checks = sub.add_parser(
@@ -133,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         return _stats(args, terminal)
     try:
         # with --topic, only those topics are loaded up front (grader validate loads all)
-        chosen = getattr(args, "topics", None) if args.command in ("check", "grade") else None
+        chosen = (
+            getattr(args, "topics", None) if args.command in ("check", "grade", "release") else None
+        )
         course = config.load(args.config, topics=chosen or None)
         if args.command == "check":
             return _check(course, args, terminal)
@@ -141,8 +166,19 @@ def main(argv: list[str] | None = None) -> int:
             return _grade(course, args, terminal)
         if args.command == "checks":
             return _checks(course, args, terminal)
+        if args.command == "release":
+            return _release(course, args, terminal)
+        if args.release is not None:
+            return _validate_release(course, args.release, terminal)
         return _validate(course, terminal)
-    except (config.ConfigError, LayoutError, registry.UnknownTopic, ExecutorError) as exc:
+    except (
+        config.ConfigError,
+        LayoutError,
+        registry.UnknownTopic,
+        ExecutorError,
+        DataProblem,
+        ReleaseRefused,
+    ) as exc:
         terminal.error(str(exc))
         return EXIT_USAGE
     except Interrupted as stop:
@@ -228,6 +264,34 @@ def _validate(course, terminal) -> int:
         result = validate(course, course.topics, on_step=step)
     terminal.validation(result)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _release(course, args, terminal) -> int:
+    from grader.release.build import build
+
+    topics = _topics(course, args.topics)
+    with terminal.working("building the release") as step:
+        built = build(course, args.out, topics, check_tree=not args.no_validate, on_step=step)
+    zipped = built.zip_path.stat().st_size
+    terminal.info(
+        f"wrote {built.folder} ({built.size() / 1e6:.1f} MB) and {built.zip_path} "
+        f"({zipped / 1e6:.1f} MB) in {built.seconds:.0f} s: {len(topics)} topics"
+    )
+    for check, why in built.excluded.items():
+        terminal.info(f"left out of the release: {check} ({why})")
+    return EXIT_OK
+
+
+def _validate_release(course, folder: Path, terminal) -> int:
+    from grader.validate import validate_release
+
+    with terminal.working("validating the release") as step:
+        problems = validate_release(course, folder, on_step=step)
+    for problem in problems:
+        terminal.error(problem)
+    if not problems:
+        terminal.info(f"{folder}: the release is consistent with this tree")
+    return EXIT_OK if not problems else EXIT_FAILED
 
 
 def _stats(args, terminal) -> int:

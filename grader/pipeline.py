@@ -41,6 +41,7 @@ from grader.judge.expected import CachedReference
 from grader.judge.seeds import check_rng, check_seed, secret_id
 from grader.judge.student import StudentFault, StudentModule
 from grader.layouts.kit import Submission
+from grader.release.replay import DataReference, NotInData
 from grader.sandbox.process import Sandbox, WorkerProcess
 from grader.sim import worker_setup
 
@@ -135,6 +136,10 @@ def reference_of(course: Course, topic: str) -> expected.CachedReference:
     """The topic's reference with its answers kept (``grader.judge.expected``), one per course,
     topic and secret for the life of this process (a batch shares it, its store and the parse
     of its source)."""
+    from grader import release
+
+    if (other := release.reference_for(course, topic)) is not None:
+        return other  # recording for a release, or a release's data
     path = course.solutions_dir / f"{topic}.py"
     key = (path, topic, secret_id(course.secret))
     with _references_lock:
@@ -177,6 +182,15 @@ def _worker_setup(spec: registry.TopicSpec) -> str:
     """What the topic's worker installs before importing the module (the topic's
     ``WORKER_SETUP``, e.g. the simulated CUDA device where the judge has no GPU)."""
     return worker_setup(spec.worker_setup) if spec.worker_setup else ""
+
+
+def _source(course: Course, topic: str) -> Path:
+    """The reference's source, or in a release the stub as shipped (same imports)."""
+    from grader import release
+
+    if release.is_release(course):
+        return course.root / release.DATA / "api" / f"{topic}.py"
+    return course.solutions_dir / f"{topic}.py"
 
 
 @cache
@@ -259,6 +273,14 @@ def _not_run(check: Check) -> Verdict | None:
     return Verdict(Outcome.NOT_RUN, reason) if reason else None
 
 
+def _left_out(ref: Any, check_id: str) -> Verdict | None:
+    """``not_run`` for a check a release leaves out (its answers are not plain data)."""
+    reason = ref.excluded.get(check_id) if isinstance(ref, DataReference) else None
+    if reason is None:
+        return None
+    return Verdict(Outcome.NOT_RUN, f"not in the student release ({reason}): graded by the course")
+
+
 def run_check(check: Check, ctx: Context, worker_seed: int) -> Verdict:
     """Run one check; every student fault becomes that check's verdict."""
     try:
@@ -269,6 +291,8 @@ def run_check(check: Check, ctx: Context, worker_seed: int) -> Verdict:
         return check.run(ctx)
     except CheckFailed as failed:
         return failed.verdict
+    except NotInData as missing:  # a release whose data lacks an answer: say so, never skip
+        return Verdict(Outcome.EXCEPTION, str(missing), grader_fault=True)
     except StudentFault as fault:
         return Verdict(Outcome(fault.outcome), fault.reason, staff=fault.staff)
     except Exception:  # a grader bug: visible as such, details for staff only
@@ -341,7 +365,7 @@ def grade_topic(
     over = tcfg.limits.model_dump(exclude_none=True)
     call_timeout = over.pop("call_timeout_s", limits.call_timeout_s)
     import_timeout = over.pop("import_timeout_s", limits.import_timeout_s)
-    reference = course.solutions_dir / f"{topic}.py"
+    reference = _source(course, topic)
     sandbox = replace(sandbox, **over, setup=_worker_setup(spec), preload=_preload(reference))
     student = StudentModule(module, topic, sandbox, call_timeout, import_timeout)
     try:
@@ -352,7 +376,9 @@ def grade_topic(
     for plan in plans:
         check = added.get(plan.check_id) or spec.check(plan.check_id)
         started = time.perf_counter()
-        if not_run := _not_run(check):
+        if isinstance(ref, DataReference):
+            ref.begin(plan.check_id)  # a release's data is kept and looked up per check
+        if not_run := _not_run(check) or _left_out(ref, plan.check_id):
             verdict = not_run
         elif decided := _preset(preset, check.function, False, check.function not in functions):
             verdict = decided
@@ -381,6 +407,8 @@ def grade_topic(
             )
         if note := notes.get(check.function):
             verdict = replace(verdict, warnings=(*verdict.warnings, note))
+        if isinstance(ref, DataReference) and (missing := ref.note(plan.check_id)):
+            verdict = replace(verdict, warnings=(*verdict.warnings, missing))
         results.append(
             _result(
                 plan,
@@ -410,9 +438,7 @@ def grade_submission(
     isolation: list[str] = []
     outputs: list[str] = []
     starts: list[float] = []
-    for preload in {
-        _preload(course.solutions_dir / f"{t}.py") for t in topics if sub.modules.get(t)
-    }:
+    for preload in {_preload(_source(course, t)) for t in topics if sub.modules.get(t)}:
         WorkerProcess.warm(replace(sandbox, preload=preload))  # torch imports while numpy grades
     for topic in topics:
         if on_topic:

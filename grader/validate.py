@@ -4,19 +4,32 @@
   and docstrings, and every stub is what ``grader.stubs`` generates from its solution;
 - the reference solutions earn every point of every check (hidden ones included);
 - the untouched stubs earn zero, each check with outcome ``not_implemented``.
+
+``validate_release`` (``grader validate --release DIR``) does the same for a student release:
+its stubs earn zero and the solutions earn every public point from its data, both graded by
+the release's own grader, and its data is what the current solutions compute.
 """
 
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grader.checks.base import Outcome
-from grader.config import Course
+from grader.config import CONFIG_NAME, ConfigError, Course, load
+from grader.judge.expected import key_of
 from grader.layouts.kit import Submission
 from grader.pipeline import SubmissionReport, grade_submission
+from grader.release import DataProblem
+from grader.release.data import decode, read_manifest, read_topic
 from grader.stubs import stub_drift
 
 
@@ -117,3 +130,95 @@ def validate(
     if stubs.score:
         problems.append(f"stubs earn {stubs.score:g} points, expected 0")
     return Validation(tuple(problems), solutions, stubs)
+
+
+def _kit_results(kit: Path, submission: Path) -> list[dict]:
+    """The public checks of ``kit`` on ``submission``, graded by the kit's own grader."""
+    env = {k: v for k, v in os.environ.items() if k != "GRADER_SECRET"}
+    env["PYTHONPATH"] = str(kit.resolve())
+    done = subprocess.run(
+        [sys.executable, "-m", "grader.release.selfcheck", str(kit), str(submission)],
+        env=env,
+        cwd=kit,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise DataProblem(f"the release's grader failed on {submission.name}: {tail[0]}")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def _entry_key(entry: dict, arrays: Any) -> str:
+    if "raised" in entry:
+        return "raised:" + ":".join(entry["raised"])
+    values = tuple(decode(entry[k], arrays) for k in ("result", "after", "state"))
+    return key_of("entry", values, {})
+
+
+def stale_data(course: Course, kit: Path, topics: tuple[str, ...]) -> list[str]:
+    """What in the kit's data differs from what the current solutions compute (one line per
+    check, naming it); the stubs' API as shipped against the current stubs."""
+    from grader.release import DATA, record
+
+    problems = []
+    shipped = read_manifest(kit / DATA)
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = record.record(course, topics, Path(scratch), examples=False)
+        for topic in topics:
+            if topic not in shipped["topics"]:
+                problems.append(f"{topic}: not in the release (rebuild: grader release)")
+                continue
+            old_entries, old_arrays = read_topic(kit / DATA, topic, shipped)
+            new_entries, new_arrays = read_topic(Path(scratch), topic, fresh.manifest)
+            api = kit / DATA / "api" / f"{topic}.py"
+            stub = course.assignments_dir / f"{topic}.py"
+            if not api.is_file() or api.read_bytes() != stub.read_bytes():
+                problems.append(f"{topic}: the release's stub differs from {stub}")
+            old_checks = shipped["topics"][topic]["checks"]
+            for check, keys in fresh.manifest["topics"][topic]["checks"].items():
+                if check not in old_checks:
+                    problems.append(f"stale data: {check} is not in the release")
+                    continue
+                for key in keys:
+                    old = old_entries.get(key)
+                    if old is None or _entry_key(old, old_arrays) != _entry_key(
+                        new_entries[key], new_arrays
+                    ):
+                        problems.append(
+                            f"stale data: {check}: the release's answers differ from what "
+                            "the current solutions compute (rebuild: grader release)"
+                        )
+                        break
+    return problems
+
+
+def validate_release(
+    course: Course, kit: Path, on_step: Callable[[str], None] | None = None
+) -> list[str]:
+    """``grader validate --release KIT``: the kit's stubs earn zero (every check
+    ``not_implemented``), the solutions earn every public point from the kit's data (graded by
+    the kit's own grader), and the data is what the current solutions compute."""
+    step = on_step or (lambda text: None)
+    try:
+        kit_course = load(kit / CONFIG_NAME)
+        topics = kit_course.topics
+        step("grading the solutions with the release")
+        problems = [
+            f"solutions fail {r['check']} in the release: {r['outcome']}: {r['message']}"
+            for r in _kit_results(kit, course.solutions_dir)
+            if r["outcome"] not in ("passed", "not_run")
+        ]
+        step("grading the release's stubs")
+        for r in _kit_results(kit, kit / course.config.assignments):
+            if r["outcome"] not in ("not_implemented", "not_run") or r["points"]:
+                problems.append(
+                    f"release stub check {r['check']} gives {r['outcome']}, expected "
+                    "not_implemented"
+                )
+        step("recording the current solutions' answers")
+        problems += stale_data(course, kit, topics)
+    except (DataProblem, ConfigError) as exc:
+        return [str(exc)]
+    return problems

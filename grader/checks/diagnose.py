@@ -143,6 +143,8 @@ def diagnose(ctx: Context, seen: Observation, tol: float) -> Misconception | Non
 def judge_outputs(ctx: Context, seen: Observation, tol: float, against: str) -> Verdict:
     """PASS when every output in ``seen.names`` matches ``seen.expected``; else the mismatch
     verdict (``against`` names what was compared with: "the reference backward")."""
+    if observe := getattr(type(ctx.ref), "observe", None):  # grader release: fingerprints
+        observe(ctx.ref, ctx, seen)
     comparisons = compare_outputs(seen.names, seen.got, seen.expected, tol)
     if all(c.ok for c in comparisons):
         return PASS

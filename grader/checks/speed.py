@@ -60,6 +60,14 @@ def reference_worker(ctx: Context) -> Iterator[StudentModule]:
         worker.close()
 
 
+def in_release(ctx: Context) -> bool:
+    """Is this the student release (or its recording), where no reference code runs? Then the
+    race is against the student's own naive function (``grader.release.speed``)."""
+    from grader.release.replay import DataReference
+
+    return isinstance(ctx.ref, DataReference)
+
+
 def _timed(action: Callable[..., Any], *args: Any) -> tuple[float, Any]:
     """(seconds, value) of ``action(*args)`` on the judge's wall clock."""
     started = time.perf_counter()
@@ -164,6 +172,10 @@ class Speed(Declared):
     kind: Kind = Kind.SPEED
 
     def run(self, ctx: Context) -> Verdict:
+        if in_release(ctx):
+            from grader.release.speed import forward_race
+
+            return forward_race(self, ctx)
         with reference_worker(ctx) as reference:
             return self._race(ctx, reference)
 
@@ -223,6 +235,10 @@ class BackwardSpeed(Declared):
     kind: Kind = Kind.SPEED
 
     def run(self, ctx: Context) -> Verdict:
+        if in_release(ctx):
+            from grader.release.speed import backward_race
+
+            return backward_race(self, ctx)
         with reference_worker(ctx) as reference:
             return self._race(ctx, reference)
 

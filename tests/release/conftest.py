@@ -1,0 +1,53 @@
+"""One release of a few topics per test session (``grader release --topic``): a full build takes
+minutes on a loaded machine; ``test_full_release`` (slow) builds every topic."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader import config
+from grader.release.build import Built, build
+
+ROOT = Path(__file__).resolve().parents[2]
+# losses: inline mistakes; conv: a mistakes module and speed checks; cuda_timing: simulated
+# workloads and the judge-side timer models
+TOPICS = ("losses", "conv", "cuda_timing")
+
+
+@dataclass(frozen=True)
+class Kit:
+    built: Built
+    seconds: float
+
+    @property
+    def folder(self) -> Path:
+        return self.built.folder
+
+
+def run_in(kit: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``python *args`` in ``kit`` with the kit's own grader importable (and nothing else)."""
+    env = {k: v for k, v in os.environ.items() if k != "GRADER_SECRET"}
+    env["PYTHONPATH"] = str(kit)
+    return subprocess.run(
+        [sys.executable, *args], cwd=kit, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="session")
+def course() -> config.Course:
+    return config.load(ROOT / "autograder.yml")
+
+
+@pytest.fixture(scope="session")
+def kit(course: config.Course, tmp_path_factory: pytest.TempPathFactory) -> Kit:
+    started = time.perf_counter()
+    out = tmp_path_factory.mktemp("release") / "kit"
+    built = build(course, out, TOPICS, check_tree=False)
+    return Kit(built, time.perf_counter() - started)
