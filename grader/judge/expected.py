@@ -233,13 +233,31 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             merged = {**self._read(), **self.entries}  # what another judge wrote meanwhile
             payload = pickle.dumps(merged, protocol=pickle.HIGHEST_PROTOCOL)
+            _remove_dead_tmp(self.path)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(_sealed(self.key, payload))
-            os.replace(tmp, self.path)
+            try:
+                tmp.write_bytes(_sealed(self.key, payload))
+                os.replace(tmp, self.path)
+            finally:
+                tmp.unlink(missing_ok=True)
             for old in self.path.parent.glob(self.family) if self.family else ():
                 if old != self.path:  # an older version: its answers are never asked for again
                     old.unlink(missing_ok=True)
             self.new = 0
+
+
+def _remove_dead_tmp(path: Path) -> None:
+    """Half-written files of judges that were killed while saving (``.<name>.<pid>.tmp``)."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            pid = int(tmp.name.rsplit(".", 2)[-2])
+            os.kill(pid, 0)
+        except ValueError:
+            continue  # not one of ours
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # a live process of another user
 
 
 def memoized(store: Store, label: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -3,6 +3,7 @@ indistinguishable from a live call, and nothing a student could plant is ever re
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,22 @@ def test_a_changed_or_planted_file_is_never_read(tmp_path):
 
     path.write_bytes(pickle.dumps({"k": (b"", None, ())}))  # no seal at all
     assert expected.Store(tmp_path, "losses", "v1", key=b"secret").entries == {}
+
+
+def test_half_written_files_of_killed_judges_are_removed_at_the_next_save(tmp_path):
+    import subprocess
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no longer runs
+    left = tmp_path / f".losses-v1.pickle.{dead.pid}.tmp"
+    live = tmp_path / f".losses-v1.pickle.{os.getppid()}.tmp"  # a judge still saving
+    left.write_bytes(b"half")
+    live.write_bytes(b"half")
+    store = expected.Store(tmp_path, "losses", "v1", key=b"secret")
+    expected.memoized(store, "f", lambda x: x * 2, np.ones(2))
+    store.save()
+    assert not left.exists() and live.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "losses-v1.pickle"]
 
 
 @pytest.mark.parametrize(
