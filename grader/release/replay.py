@@ -53,9 +53,14 @@ class _NoStore:
 
 def _keyable(value: Any) -> Any:
     """``value`` with each ``Workload`` (a frozen description of a simulated kernel: plain data
-    in a dataclass) as a tuple of its fields, so a call taking one can be looked up."""
+    in a dataclass) as a tuple of its fields, so a call taking one can be looked up; so is any
+    object whose class says what plain data it stands for (``as_data()``: an autograd program,
+    say, which the reference engine runs judge-side)."""
     if isinstance(value, Workload):
         return ("Workload", value.kind, value.params)
+    as_data = getattr(type(value), "as_data", None)
+    if callable(as_data):
+        return (type(value).__name__, _keyable(as_data(value)))
     if type(value) in (tuple, list):
         return type(value)(_keyable(v) for v in value)
     if type(value) is dict:
