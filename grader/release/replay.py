@@ -53,9 +53,14 @@ class _NoStore:
 
 def _keyable(value: Any) -> Any:
     """``value`` with each ``Workload`` (a frozen description of a simulated kernel: plain data
-    in a dataclass) as a tuple of its fields, so a call taking one can be looked up."""
+    in a dataclass) as a tuple of its fields, so a call taking one can be looked up; so is any
+    object whose class says what plain data it stands for (``as_data()``: an autograd program,
+    say, which the reference engine runs judge-side)."""
     if isinstance(value, Workload):
         return ("Workload", value.kind, value.params)
+    as_data = getattr(type(value), "as_data", None)
+    if callable(as_data):
+        return (type(value).__name__, _keyable(as_data(value)))
     if type(value) in (tuple, list):
         return type(value)(_keyable(v) for v in value)
     if type(value) is dict:
@@ -118,6 +123,7 @@ class RecordingReference(DataReference):
         self.keys: dict[str, list[str]] = {}  # check id -> keys, in the order first used
         self.unrecordable: dict[str, str] = {}  # check id -> why
         self.unprinted: dict[str, str] = {}  # check id -> a mistake that left no fingerprint
+        self.inside = 0  # > 0 while a recorded call runs: what it uses of the module is its own
 
     def _use(self, key: str) -> None:
         used = self.keys.setdefault(self.check_id, [])
@@ -131,12 +137,16 @@ class RecordingReference(DataReference):
             self.unrecordable.setdefault(self.check_id, f"{label.lstrip('@')}: {why}")
 
     def call(self, label: str, live: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        if self.inside:  # within a recorded call (a kept judge-side computation, a mistake's
+            # model): its answer is the data, so what it calls of the reference runs as it is
+            return live(*args, **kwargs)
         try:
             key = _call_key(label, args, kwargs)
         except Uncacheable as why:
             self._cannot(f"an argument is not plain data ({why})", label)
             return live(*args, **kwargs)
         before = expected._global_state()
+        self.inside += 1
         try:
             value = live(*args, **kwargs)
         except Exception as exc:  # kept too: a mistake's model that does not apply raises
@@ -146,6 +156,8 @@ class RecordingReference(DataReference):
             self.entries.setdefault(final, {"raised": [type(exc).__name__, str(exc)[:200]]})
             self._use(final)
             raise
+        finally:
+            self.inside -= 1
         state = expected._global_state()
         drew = not expected._same_state(before, state)
         final = expected._with_state(key, before) if drew else key
@@ -167,6 +179,8 @@ class RecordingReference(DataReference):
         if name.startswith("__") and name.endswith("__") or name in self._functions:
             return super().__getattr__(name)
         value = getattr(self.module, name)
+        if self.inside:  # used by a recorded call (``call``): not data of its own
+            return value
         try:
             tree = self.encoder.encode(value)
         except Unrecordable:

@@ -17,8 +17,9 @@ from grader.release.build import Built, build
 
 ROOT = Path(__file__).resolve().parents[2]
 # losses: inline mistakes; conv: a mistakes module and speed checks; cuda_timing: simulated
-# workloads and the judge-side timer models
-TOPICS = ("losses", "conv", "cuda_timing")
+# workloads and the judge-side timer models; autograd: a class graded through handles, its
+# reference answers kept as calls of plain data (programs in, data and grads out)
+TOPICS = ("losses", "conv", "cuda_timing", "autograd")
 
 
 @dataclass(frozen=True)

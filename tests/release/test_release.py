@@ -49,6 +49,8 @@ def test_layout(kit: Kit, course) -> None:
         visible = {p.check_id for p in course.plans[topic] if p.visibility == "visible"}
         assert set(part["checks"]) | set(part["excluded"]) == visible
         assert all(part["excluded"].values())
+    # a topic whose reference is a class: every public check is data all the same
+    assert manifest["topics"]["autograd"]["excluded"] == {}
 
 
 def _dump(root: Path, pythonpath: Path) -> list[dict]:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from grader.checks.base import Misconception
+from grader.judge.expected import CachedReference, kept
 from grader.topics.autograd.programs import Program
 
 MAX_PATH_VISITS = 20_000  # a per-path backward beyond this is not modelled
@@ -137,6 +138,24 @@ def grads(ref: ModuleType, program: Program, engine: Engine = REFERENCE) -> tupl
     return tuple(np.array(n.grad) for n in run(ref, program, engine))
 
 
+def _module(ref: Any) -> ModuleType:
+    """The reference module itself: the engines work on its ``Value`` objects, which only
+    ever live inside one kept call (``reference``, a mistake's model), never in a check."""
+    return ref.module if isinstance(ref, CachedReference) else ref
+
+
+def reference(ref: Any, program: Program) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """(data, grad) of every program node after its steps on the reference engine. One call
+    of plain data in (the program) and out (arrays), kept like a reference function's answer:
+    a release holds it as data where it could not hold the reference's ``Value``."""
+
+    def live(program: Program) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+        nodes = run(_module(ref), program)
+        return tuple(np.array(n.data) for n in nodes), tuple(np.array(n.grad) for n in nodes)
+
+    return kept(ref, "autograd.reference_engine", live, program)
+
+
 # -- the known mistakes --------------------------------------------------------------------------
 OVERWRITTEN = "gradients overwritten instead of accumulated"
 NO_TOPO = "backward not in topological order"
@@ -176,7 +195,7 @@ HINTS = {
 
 def _mistake(name: str, engine: Engine) -> Misconception:
     def variant(ref: ModuleType, program: Program) -> tuple:
-        return grads(ref, program, engine)
+        return grads(_module(ref), program, engine)
 
     return Misconception("Value", name, HINTS[name], variant)
 

@@ -56,8 +56,7 @@ def law(make: Make, text: str, want: Callable[[Program], dict[int, np.ndarray]])
     def body(ctx: Context) -> Verdict:
         (program,) = make(ctx.rng)
         seen = run_one(ctx, program)
-        nodes = engines.run(ctx.ref, program)
-        expected = [np.array(n.grad) for n in nodes]
+        expected = list(engines.reference(ctx.ref, program)[1])
         got = student_grads(ctx, program, seen.grads, expected)
         wanted = want(program)
         comparisons = [
@@ -133,8 +132,7 @@ def numeric(make: Make, mode: str, directions: int = 4, tol: float = 1e-5) -> Bo
             return values
 
         theta = _flat(program)
-        nodes = engines.run(ctx.ref, program)
-        expected = [np.array(n.grad) for n in nodes]
+        expected = list(engines.reference(ctx.ref, program)[1])
         if mode == "elementwise":
             found = numgrad.elementwise(evaluate, theta, H)
         else:
@@ -281,8 +279,7 @@ def two_graphs(make: Make) -> Body:
         except StudentFault as fault:
             raise named_fault(ctx, program, fault) from None
         values = [r.value for r in replies]
-        nodes = engines.run(ctx.ref, program)
-        expected = [np.array(n.grad) for n in nodes]
+        expected = list(engines.reference(ctx.ref, program)[1])
         a = student_grads(ctx, program, values[: program.size], expected)
         b = student_grads(ctx, program, values[program.size :], expected)
         for i in range(program.size):

@@ -22,6 +22,7 @@ from grader.checks.hygiene import Deterministic, NoMutation
 from grader.checks.outputs import conform, conform_outputs
 from grader.checks.property import Property, expect_close, student_outputs
 from grader.checks.reference import Reference
+from grader.judge.expected import CachedReference, kept
 from grader.judge.student import Call, StudentFault
 from grader.protocol.values import Handle
 from grader.topics.quantization.affine import observation
@@ -97,11 +98,28 @@ def _trace(scales: list, stepped: list, history: list[dict]) -> tuple:
     return np.array(scales, dtype=np.float64), np.array(stepped, dtype=bool), stacked
 
 
+def _module(ref: Any) -> ModuleType:
+    """The reference module itself: its scaler objects live only inside one kept call (the
+    reference's trace, a mistake's model), never in a check."""
+    return ref.module if isinstance(ref, CachedReference) else ref
+
+
+def reference_trace(ref: Any, kwargs: dict, grads: list, lr: float, params: dict) -> tuple:
+    """``play`` on the reference's DynamicLossScaler(**kwargs): one call of plain data in (the
+    script) and out (the trace), kept like a reference function's answer, so a release holds
+    it as data where it could not hold the class."""
+
+    def live(kwargs: dict, grads: list, lr: float, params: dict) -> tuple:
+        return play(_module(ref).DynamicLossScaler(**kwargs), grads, lr, copy.deepcopy(params))
+
+    return kept(ref, "quantization.scaler_trace", live, kwargs, grads, lr, params)
+
+
 class _NoSkipScaler:
     """The mistake: the update is applied even when the gradients overflowed."""
 
     def __init__(self, ref: ModuleType, **kwargs: float) -> None:
-        self.inner = ref.DynamicLossScaler(**kwargs)
+        self.inner = _module(ref).DynamicLossScaler(**kwargs)
 
     @property
     def scale(self) -> float:
@@ -184,7 +202,7 @@ def _trace_check(
 ) -> Callable[[Context], Verdict]:
     def body(ctx: Context) -> Verdict:
         kwargs, grads, lr, params = make(ctx.rng)
-        expected = play(ctx.ref.DynamicLossScaler(**kwargs), grads, lr, copy.deepcopy(params))
+        expected = reference_trace(ctx.ref, kwargs, grads, lr, params)
         handle = _student_scaler(ctx, kwargs)
         scales, stepped, history = [], [], []
         current = params

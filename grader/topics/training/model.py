@@ -15,12 +15,26 @@ from typing import Any
 import numpy as np
 
 from grader.judge.compare import Comparison, relative_error
+from grader.judge.expected import CachedReference, kept
 
 TRAIN = "train"
 HISTORY = ("loss_history", "train_acc_history", "val_acc_history")
 
 
-def run_model(
+def run_model(ref: Any, *args: Any, **switches: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """``_run`` (the loop, below) as one call of plain data in (the arguments of ``train`` and
+    the switches) and out (best_W and the history), kept like a reference function's answer:
+    a release holds the runs as data where it could not hold the reference's ``UPDATE_RULES``
+    (a dict of functions)."""
+
+    def live(switches: dict[str, Any], *args: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        # the module itself only here: a release never runs this (it has no module)
+        return _run(ref.module if isinstance(ref, CachedReference) else ref, *args, **switches)
+
+    return kept(ref, "training.run_model", live, switches, *args)
+
+
+def _run(
     ref: ModuleType,
     W: np.ndarray,
     X_train: np.ndarray,
