@@ -19,6 +19,7 @@ import os
 import resource
 import stat
 import sys
+from collections.abc import Iterable
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -175,11 +176,12 @@ def hide(paths: list[str], keep: list[str] = ()) -> None:
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/run/shm", "/dev/mqueue")
 
 
-def private_tmp(size_mb: int, keep: list[str]) -> None:
+def private_tmp(size_mb: int, keep: list[str], extra: Iterable[str] = ()) -> None:
     """Fresh tmpfs on /tmp, /var/tmp, /dev/shm, /run/lock (every folder of ``WORLD_WRITABLE``
-    there is; /var/lock is a link to /run/lock); paths of ``keep`` that lived there (a Python
-    installation or virtual environment under /tmp) are bind-mounted back, read-only."""
-    for tmp in WORLD_WRITABLE:
+    there is; /var/lock is a link to /run/lock) and on the folders of ``extra`` (the others that
+    others may write to, found by the judge at start-up); paths of ``keep`` that lived there (a
+    Python installation or virtual environment under /tmp) are bind-mounted back, read-only."""
+    for tmp in dict.fromkeys((*WORLD_WRITABLE, *extra)):
         if not os.path.isdir(tmp) or os.path.islink(tmp):
             continue
         inside = [p for p in keep if os.path.isdir(p) and p.startswith(tmp.rstrip("/") + "/")]

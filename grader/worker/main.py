@@ -24,7 +24,7 @@ import numpy.random  # noqa: F401
 
 from grader.protocol.arena import attach
 from grader.protocol.wire import PeerClosed, read_frame, write_frame
-from grader.sandbox import layers
+from grader.sandbox import layers, newroot
 from grader.worker.ask import Channel
 from grader.worker.calls import Evaluator
 
@@ -45,10 +45,7 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
             applied.append("no namespaces (not permitted here)")
             in_namespaces = False
         if in_namespaces:
-            layers.keep_reachable(cfg["reachable"])
-            layers.private_tmp(cfg["tmpfs_mb"], keep=cfg["reachable"])
-            layers.hide(cfg["hide"], keep=cfg["reachable"])
-            applied += ["private tmpfs", "reference files hidden"]
+            applied += _file_system(cfg)
             lifeline = _fork_into_pid_namespace(rep_fd)
             layers.mount_proc()
             applied.append("private /proc")
@@ -64,6 +61,23 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
     applied += layers.set_rlimits(rlimits)
     os.chdir("/tmp" if os.path.isdir("/tmp") else "/")
     return applied
+
+
+def _file_system(cfg: dict[str, Any]) -> list[str]:
+    """The worker's view of the files: a root of the allow-list alone (``newroot``), or, when
+    that cannot be built or ``cfg`` asks for it, the host's with the course hidden (a deny-list:
+    ``layers.hide``); the names of what applied."""
+    failed = ""
+    if cfg.get("filesystem", "allow-list") == "allow-list":
+        try:
+            newroot.enter(cfg["allow"], cfg["tmpfs_mb"], cfg["hide"])
+            return ["allow-list root", "private tmpfs"]
+        except OSError as exc:
+            failed = f" (the allow-list root failed: {exc})"
+    layers.keep_reachable(cfg["reachable"])
+    layers.private_tmp(cfg["tmpfs_mb"], keep=cfg["reachable"], extra=cfg.get("writable", ()))
+    layers.hide(cfg["hide"], keep=cfg["reachable"])
+    return ["private tmpfs", "reference files hidden" + failed]
 
 
 def _fork_into_pid_namespace(rep_fd: int) -> int:
