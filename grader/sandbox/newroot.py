@@ -128,13 +128,14 @@ def _unescape(field: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def _mounts_below(root: str) -> list[str]:
-    """Mount points at or below ``root`` in this namespace (from /proc/self/mountinfo)."""
+def _mounts_below(roots: list[str]) -> list[str]:
+    """Mount points at or below any of ``roots`` in this namespace (/proc/self/mountinfo, read
+    once: about 0.1 ms a read)."""
     found = []
     with open("/proc/self/mountinfo", "rb") as fh:
         for line in fh:
             point = _unescape(line.split()[4])
-            if point == root or point.startswith(root.rstrip("/") + "/"):
+            if point in roots or _covered(point, roots):
                 found.append(point)
     return found
 
@@ -176,9 +177,8 @@ def _build(stage: str, steps: list[Step], tmpfs_mb: int) -> None:
             _check(_c().mount(source, where.encode(), None, MS_BIND | recursive, None), where)
             if step.kind == "bind-ro":
                 read_only.append(where)
-    for where in read_only:  # and every mount that came along below it (MS_REC)
-        for point in _mounts_below(where):
-            _remount_read_only(point)
+    for point in _mounts_below(read_only):  # and every mount that came along below (MS_REC)
+        _remount_read_only(point)
     flags = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV  # the skeleton too: nothing to write
     _check(_c().mount(b"tmpfs", stage.encode(), b"tmpfs", flags, None), "read-only root")
 
