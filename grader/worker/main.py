@@ -185,12 +185,29 @@ def run(cfg: dict[str, Any]) -> None:
     serve(evaluator, req_fd, rep_fd)
 
 
+def reap() -> int:
+    """Collect every child that has ended (how many). The judge kills what a student left
+    running after each reply (``grader.sandbox.quiesce``); until this process waits for them
+    they stay zombies, its children (in a PID namespace every orphan is), and count against the
+    process limit, so a student forking on every call would run out of processes."""
+    reaped = 0
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # no child at all
+            return reaped
+        if pid == 0:  # children left, none ended
+            return reaped
+        reaped += 1
+
+
 def serve(evaluator: Evaluator, req_fd: int, rep_fd: int) -> None:
     while True:
         try:
             header, arrays = read_frame(req_fd, None, 1 << 34)
         except PeerClosed:
             os._exit(0)
+        reap()  # before the call: what the judge killed after the last one is gone by now
         blobs: list[np.ndarray] = []
         number = header.get("id")  # repeated in the reply: the judge matches them up
         reply = evaluator.dispatch(header, arrays, blobs)
