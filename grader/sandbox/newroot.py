@@ -117,8 +117,8 @@ def plan(allow: dict[str, list[str]], hide: list[str]) -> list[Step]:
     return steps
 
 
-def _remount_read_only(target: str) -> None:
-    flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV
+def _remount_read_only(target: str, devices: bool = False) -> None:
+    flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | (0 if devices else MS_NODEV)
     _check(_c().mount(None, target.encode(), None, flags, None), f"read-only {target}")
 
 
@@ -151,6 +151,7 @@ def _make_point(where: str, is_dir: bool) -> None:
 
 def _build(stage: str, steps: list[Step], tmpfs_mb: int) -> None:
     read_only: list[str] = []
+    null_covers: set[str] = set()  # /dev/null over a hidden file: reads as empty, stays a device
     for step in steps:
         where = stage + step.path
         if step.kind == "dir":
@@ -170,6 +171,7 @@ def _build(stage: str, steps: list[Step], tmpfs_mb: int) -> None:
                 _check(_c().mount(b"tmpfs", where.encode(), b"tmpfs", flags, options), where)
             else:
                 _check(_c().mount(b"/dev/null", where.encode(), None, MS_BIND, None), where)
+                null_covers.add(where)
         else:
             _make_point(where, step.is_dir)
             source = f"/proc/self/fd/{step.source}".encode()
@@ -178,7 +180,7 @@ def _build(stage: str, steps: list[Step], tmpfs_mb: int) -> None:
             if step.kind == "bind-ro":
                 read_only.append(where)
     for point in _mounts_below(read_only):  # and every mount that came along below (MS_REC)
-        _remount_read_only(point)
+        _remount_read_only(point, devices=point in null_covers)
     flags = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV  # the skeleton too: nothing to write
     _check(_c().mount(b"tmpfs", stage.encode(), b"tmpfs", flags, None), "read-only root")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from grader import config, pipeline
+from grader.judge.student import Call, StudentModule
 from grader.sandbox import survey
 from grader.sandbox.allowlist import covers
 from grader.sandbox.process import GRADER_DIR, Sandbox
@@ -79,3 +80,27 @@ def test_the_same_survey_fails_a_worker_without_the_allow_list(tmp_path, classma
     assert "allow-list root" not in result["isolation"]
     assert f"readable: {classmate}/losses.py (file)" in found
     assert any(v.startswith("readable: /etc/") for v in found)
+
+
+READER = """
+def read(path):
+    with open(path) as fh:
+        return fh.read()
+"""
+
+
+def test_a_hidden_path_inside_an_allowed_folder_stays_hidden(tmp_path):
+    """A path the judge hides (a secret inside the checkout's package, say) is covered in the
+    new root too, even where the folder around it is allowed: here a file of the stdlib."""
+    import this  # noqa: F401  (a file of the stdlib, harmless to hide)
+
+    hidden = sys.modules["this"].__file__
+    module = tmp_path / "reader.py"
+    module.write_text(READER)
+    s = StudentModule(module, "reader", Sandbox(hide=(hidden,)), 10.0, 10.0)
+    try:
+        assert s.call(Call("read", (hidden,))).value == ""
+        assert "allow-list root" in s.isolation  # known once the worker started
+        assert "Gvz Crgref" in Path(hidden).read_text()  # the host's copy is untouched (rot13)
+    finally:
+        s.close()
