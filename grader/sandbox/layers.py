@@ -3,10 +3,12 @@
 Always: resource limits (address space, CPU time, file size, open files, processes). When the
 worker starts as root on Linux, also: new network, mount, PID, IPC and UTS namespaces (no
 network at all, only loopback, which stays down), a procfs that shows only the worker's own
-processes, a private tmpfs on /tmp, the course's reference files and the other submissions
-hidden under empty mounts, and then a switch to an unprivileged uid/gid of its own (one per
-worker), not dumpable, with ``no_new_privs``. Each layer that was applied is named in
-the list that ends up in results.json as the isolation level.
+processes, a file system of the allow-list alone (``grader.sandbox.newroot``; where that root
+cannot be built, the deny-list layers here: private tmpfs mounts on the folders others may
+write to, the course's reference files and the other submissions hidden under empty mounts),
+and then a switch to an unprivileged uid/gid of its own (one per worker), not dumpable, with
+``no_new_privs``. Each layer that was applied is named in the list that ends up in
+results.json as the isolation level.
 
 Standard library only: this module runs in the worker.
 """

@@ -32,8 +32,8 @@ from grader.worker.calls import Evaluator
 def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
     """Apply the layers ``cfg`` asks for and the machine allows; return their names.
 
-    As root with namespaces: all layers, and a fork (the PID namespace's first process runs the
-    student code). As root without them (a container without CAP_SYS_ADMIN): the uid switch
+    As root with namespaces: all layers (the file system an allow-list: ``_file_system``), and
+    a fork (the PID namespace's first process runs the student code). As root without them (a container without CAP_SYS_ADMIN): the uid switch
     alone, when the Python installation is readable by other users. Otherwise rlimits only.
     """
     applied = ["process", "python -s -P", "scrubbed env", "fixed hash seed"]
