@@ -33,8 +33,9 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
     """Apply the layers ``cfg`` asks for and the machine allows; return their names.
 
     As root with namespaces: all layers (the file system an allow-list: ``_file_system``), and
-    a fork (the PID namespace's first process runs the student code). As root without them (a container without CAP_SYS_ADMIN): the uid switch
-    alone, when the Python installation is readable by other users. Otherwise rlimits only.
+    a fork (the PID namespace's first process runs the student code). As root without them (a
+    container without CAP_SYS_ADMIN): the uid switch alone, when the Python installation is
+    readable by other users. Otherwise rlimits only.
     """
     applied = ["process", "python -s -P", "scrubbed env", "fixed hash seed"]
     if cfg.get("isolate") and layers.can_isolate():
