@@ -13,7 +13,8 @@ Sections (each a median of ``--runs`` repetitions; the machine's core count is r
   to the core count: seconds per submission, the speed-up over ``--jobs 1``, and the peak
   memory (PSS: forked workers share their template's pages) of the tree at ``--jobs 2``;
 - ``check``: ``grader check TOPIC`` on a complete submission, for every topic;
-- ``worker_start``: one worker started by forking the template vs a fresh interpreter.
+- ``worker_start``: one worker started by forking the template vs a fresh interpreter, and
+  forked with the deny-list file system instead of the allow-list root (the root's cost).
 
 Targets (issue "Speed and scale"): course / otter <= 1.0; batch <= 1.0 s per submission at
 --jobs 2 on 2 cores; check <= 0.5 s per topic (cuda_timing <= 1 s); peak tree memory <= 500 MiB
@@ -228,17 +229,26 @@ def batch(runs: int, copies: int, tmp: Path) -> dict:
 def worker_start(runs: int) -> dict:
     from grader.sandbox.process import Sandbox, WorkerProcess
 
-    found = {}
-    for start in ("spawn", "fork"):
-        WorkerProcess(ROOT / "solutions" / "losses.py", "losses", Sandbox(start=start)).close()
-        times = []
-        for _ in range(runs):
+    # "fork_deny_list": the worker's file system the host's with the course hidden, as before
+    # the allow-list root; the variants interleaved, so that the machine's load hits them alike
+    variants = {
+        "spawn": Sandbox(start="spawn"),
+        "fork": Sandbox(start="fork"),
+        "fork_deny_list": Sandbox(start="fork", filesystem="deny-list"),
+    }
+    module = ROOT / "solutions" / "losses.py"
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for sandbox in variants.values():
+        WorkerProcess(module, "losses", sandbox).close()
+    for _ in range(runs):
+        for name, sandbox in variants.items():
             started = time.perf_counter()
-            worker = WorkerProcess(ROOT / "solutions" / "losses.py", "losses", Sandbox(start=start))
-            times.append(time.perf_counter() - started)
+            worker = WorkerProcess(module, "losses", sandbox)
+            times[name].append(time.perf_counter() - started)
             worker.close()
-        found[start] = {"median_s": _median(times), "runs_s": times}
+    found: dict = {name: {"median_s": _median(t), "runs_s": t} for name, t in times.items()}
     found["fork_over_spawn"] = found["fork"]["median_s"] / found["spawn"]["median_s"]
+    found["allow_list_cost_s"] = found["fork"]["median_s"] - found["fork_deny_list"]["median_s"]
     return found
 
 

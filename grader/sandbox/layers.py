@@ -3,10 +3,12 @@
 Always: resource limits (address space, CPU time, file size, open files, processes). When the
 worker starts as root on Linux, also: new network, mount, PID, IPC and UTS namespaces (no
 network at all, only loopback, which stays down), a procfs that shows only the worker's own
-processes, a private tmpfs on /tmp, the course's reference files and the other submissions
-hidden under empty mounts, and then a switch to an unprivileged uid/gid of its own (one per
-worker), not dumpable, with ``no_new_privs``. Each layer that was applied is named in
-the list that ends up in results.json as the isolation level.
+processes, a file system of the allow-list alone (``grader.sandbox.newroot``; where that root
+cannot be built, the deny-list layers here: private tmpfs mounts on the folders others may
+write to, the course's reference files and the other submissions hidden under empty mounts),
+and then a switch to an unprivileged uid/gid of its own (one per worker), not dumpable, with
+``no_new_privs``. Each layer that was applied is named in the list that ends up in
+results.json as the isolation level.
 
 Standard library only: this module runs in the worker.
 """
@@ -19,6 +21,7 @@ import os
 import resource
 import stat
 import sys
+from collections.abc import Iterable
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -175,11 +178,12 @@ def hide(paths: list[str], keep: list[str] = ()) -> None:
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/run/shm", "/dev/mqueue")
 
 
-def private_tmp(size_mb: int, keep: list[str]) -> None:
+def private_tmp(size_mb: int, keep: list[str], extra: Iterable[str] = ()) -> None:
     """Fresh tmpfs on /tmp, /var/tmp, /dev/shm, /run/lock (every folder of ``WORLD_WRITABLE``
-    there is; /var/lock is a link to /run/lock); paths of ``keep`` that lived there (a Python
-    installation or virtual environment under /tmp) are bind-mounted back, read-only."""
-    for tmp in WORLD_WRITABLE:
+    there is; /var/lock is a link to /run/lock) and on the folders of ``extra`` (the others that
+    others may write to, found by the judge at start-up); paths of ``keep`` that lived there (a
+    Python installation or virtual environment under /tmp) are bind-mounted back, read-only."""
+    for tmp in dict.fromkeys((*WORLD_WRITABLE, *extra)):
         if not os.path.isdir(tmp) or os.path.islink(tmp):
             continue
         inside = [p for p in keep if os.path.isdir(p) and p.startswith(tmp.rstrip("/") + "/")]

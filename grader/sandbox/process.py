@@ -34,7 +34,7 @@ from grader.protocol.wire import (
     read_frame,
     write_frame,
 )
-from grader.sandbox import quiesce, template
+from grader.sandbox import allowlist, quiesce, template
 
 GRADER_DIR = str(Path(grader.__file__).resolve().parent)  # the package, not the course around it
 PACKAGE_PARENT = str(Path(GRADER_DIR).parent)
@@ -94,6 +94,9 @@ class Sandbox:
     preload: tuple[str, ...] = ()  # what the template imports beyond numpy, e.g. ("torch",)
     arena_mb: int = 64  # shared memory for watched inputs (grader.protocol.arena); 0: none
     quiescent: bool = True  # between requests: leftovers killed, the worker stopped (quiesce)
+    # "allow-list": the worker's root holds only what grader.sandbox.allowlist names;
+    # "deny-list": the host's, with ``hide`` covered (also the fallback where the first fails)
+    filesystem: str = "allow-list"
 
 
 def scrubbed_env() -> dict[str, str]:
@@ -220,6 +223,9 @@ class WorkerProcess:
             # the Python installation and the grader's own code stay readable for the worker's
             # uid (wherever the checkout lies: under /tmp or /root); the course does not
             "reachable": sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, GRADER_DIR}),
+            "filesystem": sandbox.filesystem,
+            "allow": allowlist.allow_list(str(module_path), GRADER_DIR, sandbox.setup),
+            "writable": list(allowlist.writable_by_others()),
             "tmpfs_mb": sandbox.tmpfs_mb,
             "setup": sandbox.setup,
             "uid": worker_uid(),

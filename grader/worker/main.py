@@ -24,7 +24,7 @@ import numpy.random  # noqa: F401
 
 from grader.protocol.arena import attach
 from grader.protocol.wire import PeerClosed, read_frame, write_frame
-from grader.sandbox import layers
+from grader.sandbox import layers, newroot
 from grader.worker.ask import Channel
 from grader.worker.calls import Evaluator
 
@@ -32,9 +32,10 @@ from grader.worker.calls import Evaluator
 def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
     """Apply the layers ``cfg`` asks for and the machine allows; return their names.
 
-    As root with namespaces: all layers, and a fork (the PID namespace's first process runs the
-    student code). As root without them (a container without CAP_SYS_ADMIN): the uid switch
-    alone, when the Python installation is readable by other users. Otherwise rlimits only.
+    As root with namespaces: all layers (the file system an allow-list: ``_file_system``), and
+    a fork (the PID namespace's first process runs the student code). As root without them (a
+    container without CAP_SYS_ADMIN): the uid switch alone, when the Python installation is
+    readable by other users. Otherwise rlimits only.
     """
     applied = ["process", "python -s -P", "scrubbed env", "fixed hash seed"]
     if cfg.get("isolate") and layers.can_isolate():
@@ -45,10 +46,7 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
             applied.append("no namespaces (not permitted here)")
             in_namespaces = False
         if in_namespaces:
-            layers.keep_reachable(cfg["reachable"])
-            layers.private_tmp(cfg["tmpfs_mb"], keep=cfg["reachable"])
-            layers.hide(cfg["hide"], keep=cfg["reachable"])
-            applied += ["private tmpfs", "reference files hidden"]
+            applied += _file_system(cfg)
             lifeline = _fork_into_pid_namespace(rep_fd)
             layers.mount_proc()
             applied.append("private /proc")
@@ -64,6 +62,23 @@ def _isolate(cfg: dict[str, Any], rep_fd: int) -> list[str]:
     applied += layers.set_rlimits(rlimits)
     os.chdir("/tmp" if os.path.isdir("/tmp") else "/")
     return applied
+
+
+def _file_system(cfg: dict[str, Any]) -> list[str]:
+    """The worker's view of the files: a root of the allow-list alone (``newroot``), or, when
+    that cannot be built or ``cfg`` asks for it, the host's with the course hidden (a deny-list:
+    ``layers.hide``); the names of what applied."""
+    failed = ""
+    if cfg.get("filesystem", "allow-list") == "allow-list":
+        try:
+            newroot.enter(cfg["allow"], cfg["tmpfs_mb"], cfg["hide"])
+            return ["allow-list root", "private tmpfs"]
+        except OSError as exc:
+            failed = f" (the allow-list root failed: {exc})"
+    layers.keep_reachable(cfg["reachable"])
+    layers.private_tmp(cfg["tmpfs_mb"], keep=cfg["reachable"], extra=cfg.get("writable", ()))
+    layers.hide(cfg["hide"], keep=cfg["reachable"])
+    return ["private tmpfs", "reference files hidden" + failed]
 
 
 def _fork_into_pid_namespace(rep_fd: int) -> int:
@@ -171,12 +186,29 @@ def run(cfg: dict[str, Any]) -> None:
     serve(evaluator, req_fd, rep_fd)
 
 
+def reap() -> int:
+    """Collect every child that has ended (how many). The judge kills what a student left
+    running after each reply (``grader.sandbox.quiesce``); until this process waits for them
+    they stay zombies, its children (in a PID namespace every orphan is), and count against the
+    process limit, so a student forking on every call would run out of processes."""
+    reaped = 0
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # no child at all
+            return reaped
+        if pid == 0:  # children left, none ended
+            return reaped
+        reaped += 1
+
+
 def serve(evaluator: Evaluator, req_fd: int, rep_fd: int) -> None:
     while True:
         try:
             header, arrays = read_frame(req_fd, None, 1 << 34)
         except PeerClosed:
             os._exit(0)
+        reap()  # before the call: what the judge killed after the last one is gone by now
         blobs: list[np.ndarray] = []
         number = header.get("id")  # repeated in the reply: the judge matches them up
         reply = evaluator.dispatch(header, arrays, blobs)

@@ -39,6 +39,14 @@ SOURCE = textwrap.dedent(
 
     def count():
         return _count[0]
+
+
+    def fork_sleepers(n):
+        for _ in range(n):  # left for the judge to kill: each a zombie until reaped
+            if os.fork() == 0:
+                time.sleep(60)
+                os._exit(0)
+        return n
     """
 )
 
@@ -84,5 +92,25 @@ def test_without_quiescence_the_leftovers_run_on(module):
         serving = s.worker.serving_pid()
         alive = [p for p in quiesce.descendants(serving) if _state(p) not in ("Z", "X")]
         assert ticks > 100 and (len(alive) >= 3 or os.geteuid() != 0)
+    finally:
+        s.close()
+
+
+def test_what_the_judge_killed_is_reaped_and_does_not_use_up_the_process_limit(module):
+    """Six calls each leaving 20 processes behind, under a limit of 64 processes: the judge
+    kills them after each reply and the worker reaps them before the next call, so every fork
+    succeeds (with a uid of its own, as root) and no zombie is left."""
+    s = StudentModule(module, "leaver", Sandbox(processes=64), 10.0, 5.0)
+    try:
+        for _ in range(6):
+            assert s.call(Call("fork_sleepers", (20,))).value == 20
+        assert s.worker.leftovers_killed >= 100
+        serving = s.worker.serving_pid()
+        # the last ones are reaped at the next call (some a call later: dying takes a moment)
+        for _ in range(100):
+            if quiesce.descendants(serving) == []:
+                break
+            assert s.call(Call("count")).value == 0
+        assert quiesce.descendants(serving) == []
     finally:
         s.close()

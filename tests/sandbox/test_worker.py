@@ -55,7 +55,7 @@ SOURCE = textwrap.dedent(
         return sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
 
     def listdir(path):
-        return len(os.listdir(path))
+        return len(os.listdir(path)) if os.path.exists(path) else None
 
     def entries(path):
         return sorted(os.listdir(path))
@@ -93,7 +93,11 @@ def module(tmp_path: Path) -> Path:
 
 
 def student(module: Path, **kw) -> StudentModule:
-    sandbox = Sandbox(hide=kw.pop("hide", ()), memory_mb=kw.pop("memory_mb", 1024))
+    sandbox = Sandbox(
+        hide=kw.pop("hide", ()),
+        memory_mb=kw.pop("memory_mb", 1024),
+        filesystem=kw.pop("filesystem", "allow-list"),
+    )
     return StudentModule(module, "demo", sandbox, kw.pop("timeout", 2.0), 2.0)
 
 
@@ -193,7 +197,8 @@ def test_output_is_captured_and_capped(module):
 
 
 @pytest.mark.skipif(not ROOT, reason="uid switch and namespaces need root")
-def test_isolation_layers_hold(module):
+@pytest.mark.parametrize("filesystem", ["allow-list", "deny-list"])
+def test_isolation_layers_hold(module, filesystem):
     # outside /tmp, /var/tmp and /root (which the worker replaces wholesale), to test hiding
     base = next(
         p
@@ -204,20 +209,25 @@ def test_isolation_layers_hold(module):
     secret.mkdir(exist_ok=True)
     (secret / "answers.py").write_text("x = 1")
     try:
-        s = student(module, hide=(str(secret),))
+        s = student(module, hide=(str(secret),), filesystem=filesystem)
         other = student(module)
         uid = s.call(Call("whoami")).value
         assert uid >= 1_000_000 and other.call(Call("whoami")).value not in (0, uid)
         other.close()
         # only its own processes: not the judge, not other students' workers
         assert s.call(Call("processes")).value == [1]
-        assert s.call(Call("listdir", (str(secret),))).value == 0
+        # not there at all in a root of the allow-list; covered by an empty folder otherwise
+        expected = None if filesystem == "allow-list" else 0
+        assert s.call(Call("listdir", (str(secret),))).value == expected
     finally:
         (secret / "answers.py").unlink()
         secret.rmdir()
     # a private tmpfs: only the way to what is kept read-only (the Python installation and the
-    # grader's code, when they lie under /tmp, as in a clone there) and nothing else
+    # grader's code, when they lie under /tmp, as in a clone there; in a root of the allow-list
+    # also the graded file) and nothing else
     kept = {sys.prefix, sys.base_prefix, sys.exec_prefix, GRADER_DIR}
+    if filesystem == "allow-list":
+        kept.add(str(module))
     allowed = sorted(
         {
             Path(p).parts[2]
@@ -354,8 +364,11 @@ import os
 
 
 def publish(folder, text):
-    with open(os.path.join(folder, "shared-by-a-classmate"), "w") as fh:
-        fh.write(text)
+    try:
+        with open(os.path.join(folder, "shared-by-a-classmate"), "w") as fh:
+            fh.write(text)
+    except OSError:  # not there, or not writable: no channel either
+        return False
     return True
 
 
@@ -369,19 +382,25 @@ def read(folder):
 
 
 @pytest.mark.skipif(not ROOT, reason="the mount layers need root")
-def test_no_world_writable_folder_is_shared_between_workers(tmp_path):
-    from grader.sandbox import layers
+@pytest.mark.parametrize("filesystem", ["allow-list", "deny-list"])
+def test_no_world_writable_folder_is_shared_between_workers(tmp_path, filesystem):
+    from grader.sandbox import allowlist, layers
 
     module = tmp_path / "locker.py"
     module.write_text(LOCKER)
-    one, two = (StudentModule(module, "locker", Sandbox(), 5.0, 5.0) for _ in range(2))
+    sandbox = Sandbox(filesystem=filesystem)
+    one, two = (StudentModule(module, "locker", sandbox, 5.0, 5.0) for _ in range(2))
+    folders = {*layers.WORLD_WRITABLE, *allowlist.PRIVATE, *allowlist.writable_by_others()}
+    published = []
     try:
-        for folder in [f for f in layers.WORLD_WRITABLE if os.path.isdir(f)]:
-            assert one.call(Call("publish", (folder, "my code"))).value is True
-            assert two.call(Call("read", (folder,))).value is None, folder
+        for folder in sorted(folders):
+            if one.call(Call("publish", (folder, "my code"))).value:
+                published.append(folder)
+                assert two.call(Call("read", (folder,))).value is None, folder
     finally:
         one.close()
         two.close()
-    assert not any(
-        os.path.exists(os.path.join(f, "shared-by-a-classmate")) for f in layers.WORLD_WRITABLE
-    )
+    assert {"/tmp", "/var/tmp", "/dev/shm"} <= set(published)  # private, but writable
+    if filesystem == "allow-list":
+        assert {"/run", "/run/lock", "/var/lock"} <= set(published)
+    assert not any(os.path.exists(os.path.join(f, "shared-by-a-classmate")) for f in folders)
