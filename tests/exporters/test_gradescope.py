@@ -210,3 +210,13 @@ def test_run_autograder_at_the_real_path_in_a_private_mount_namespace(
     data = json.loads((tree / "results" / "results.json").read_text())
     validate(data)
     assert per_test(data) == per_test(kit_results["bob"])
+
+
+def test_the_command_line_writes_the_zip(tmp_path):
+    from grader import cli
+
+    out = tmp_path / "autograder.zip"
+    argv = ["--config", str(REPO / "autograder.yml"), "export", "gradescope", "--out", str(out)]
+    assert cli.main([*argv, "--topic", "losses"]) == 0
+    assert "run_autograder" in zipfile.ZipFile(out).namelist()
+    assert cli.main([*argv, "--topic", "no_such_topic"]) == cli.EXIT_USAGE
