@@ -1,7 +1,7 @@
 """Command line: ``grader check``, ``grader grade``, ``grader validate``, ``grader checks``,
-``grader stats``, ``grader release``. Parsing only; the work happens in ``grader.pipeline``,
-``grader.batch``, ``grader.validate``, ``grader.release``, ``grader.reports.checklist`` and
-``grader.reports.stats``."""
+``grader stats``, ``grader release``, ``grader export``. Parsing only; the work happens in
+``grader.pipeline``, ``grader.batch``, ``grader.validate``, ``grader.release``,
+``grader.exporters``, ``grader.reports.checklist`` and ``grader.reports.stats``."""
 
 from __future__ import annotations
 
@@ -123,7 +123,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("out", type=Path, metavar="OUT", help="output folder of grader grade")
     stats.add_argument("--top", type=int, default=10, help="checks shown, failed most first")
+    _export_parser(sub, lang)
     return p
+
+
+def _export_parser(sub, lang: argparse.ArgumentParser) -> None:
+    export = sub.add_parser(
+        "export", parents=[lang], help="the course as a platform's autograder (gradescope)"
+    )
+    targets = export.add_subparsers(dest="target", required=True)
+    gradescope = targets.add_parser(
+        "gradescope", help="autograder.zip: setup.sh, run_autograder and the course files"
+    )
+    gradescope.add_argument("--out", type=Path, required=True, help="the zip to write")
+    gradescope.add_argument(
+        "--topic", action="append", dest="topics", metavar="T", help="only this topic (repeatable)"
+    )
 
 
 def _topics(course: config.Course, names: list[str] | None) -> tuple[str, ...]:
@@ -156,9 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         return _stats(args, terminal)
     try:
         # with --topic, only those topics are loaded up front (grader validate loads all)
-        chosen = (
-            getattr(args, "topics", None) if args.command in ("check", "grade", "release") else None
-        )
+        by_topic = ("check", "grade", "release", "export")
+        chosen = getattr(args, "topics", None) if args.command in by_topic else None
         course = config.load(args.config, topics=chosen or None)
         if args.command == "check":
             return _check(course, args, terminal)
@@ -168,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             return _checks(course, args, terminal)
         if args.command == "release":
             return _release(course, args, terminal)
+        if args.command == "export":
+            return _export(course, args, terminal)
         if args.release is not None:
             return _validate_release(course, args.release, terminal)
         return _validate(course, terminal)
@@ -279,6 +295,24 @@ def _release(course, args, terminal) -> int:
     )
     for check, why in built.excluded.items():
         terminal.info(f"left out of the release: {check} ({why})")
+    return EXIT_OK
+
+
+def _export(course, args, terminal) -> int:
+    from grader.exporters import gradescope
+
+    topics = _topics(course, args.topics)
+    made = gradescope.export(course, args.config or config.find_config(), args.out, topics)
+    terminal.info(
+        f"wrote {made.zip_path} ({made.zip_path.stat().st_size / 1e6:.1f} MB, "
+        f"{len(made.members)} files): {len(topics)} topics; upload it as the autograder"
+    )
+    if course.secret == "public":
+        terminal.info(
+            f"warning: no course secret is set (${course.config.secret_env} or "
+            f"{course.config.secret_file}): the zip grades with the public one, so students "
+            "can compute the hidden checks' inputs"
+        )
     return EXIT_OK
 
 
