@@ -11,6 +11,7 @@ for it, not into the image, where matplotlib's default font has none.
 from __future__ import annotations
 
 import base64
+import inspect
 import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -82,7 +83,13 @@ def distributions(percents: dict[str, list[float]]) -> str:
     fig, ax = _figure(0.9 + 0.45 * len(topics))
     values = [percents[t] for t in topics]
     rows = range(len(topics), 0, -1)  # first topic on top
-    ax.boxplot(values, positions=list(rows), vert=False, widths=0.5, showfliers=False)
+    # matplotlib 3.10 renamed vert=False to orientation="horizontal" (3.11 warns on vert)
+    sideways = (
+        {"orientation": "horizontal"}
+        if "orientation" in inspect.signature(ax.boxplot).parameters
+        else {"vert": False}
+    )
+    ax.boxplot(values, positions=list(rows), widths=0.5, showfliers=False, **sideways)
     for y, points in zip(rows, values):
         # a little vertical spread, the same on every run, so equal scores stay visible
         spread = [y + 0.12 * (((i * 7919) % 11) / 10 - 0.5) for i in range(len(points))]
