@@ -1,7 +1,8 @@
 """Command line: ``grader check``, ``grader grade``, ``grader validate``, ``grader checks``,
-``grader stats``, ``grader release``, ``grader export``. Parsing only; the work happens in
-``grader.pipeline``, ``grader.batch``, ``grader.validate``, ``grader.release``,
-``grader.exporters``, ``grader.reports.checklist`` and ``grader.reports.stats``."""
+``grader stats``, ``grader report``, ``grader release``, ``grader export``. Parsing only; the
+work happens in ``grader.pipeline``, ``grader.batch``, ``grader.validate``, ``grader.release``,
+``grader.exporters``, ``grader.reports.checklist``, ``grader.reports.stats`` and
+``grader.reports.html``."""
 
 from __future__ import annotations
 
@@ -123,6 +124,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     stats.add_argument("out", type=Path, metavar="OUT", help="output folder of grader grade")
     stats.add_argument("--top", type=int, default=10, help="checks shown, failed most first")
+    report = sub.add_parser(
+        "report",
+        parents=[lang],
+        help="HTML pages with plots for a graded batch: the class, and each student's feedback",
+    )
+    report.add_argument("out", type=Path, metavar="OUT", help="output folder of grader grade")
     _export_parser(sub, lang)
     return p
 
@@ -169,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     process.become_subreaper()
     if args.command == "stats":  # reads an output folder: no course needed
         return _stats(args, terminal)
+    if args.command == "report":
+        return _report(args, terminal)
     try:
         # with --topic, only those topics are loaded up front (grader validate loads all)
         by_topic = ("check", "grade", "release", "export")
@@ -337,6 +346,25 @@ def _stats(args, terminal) -> int:
         terminal.error(str(exc))
         return EXIT_USAGE
     stats.render(view, terminal.console, top=args.top)
+    return EXIT_OK
+
+
+def _report(args, terminal) -> int:
+    from grader.reports import charts, html, stats
+
+    try:
+        written = html.write(args.out)
+    except (stats.StatsError, charts.ChartsUnavailable) as exc:
+        terminal.error(str(exc))
+        return EXIT_USAGE
+    terminal.info(
+        f"wrote {written.report} and {len(written.feedback)} feedback.html in "
+        f"{written.seconds:.1f} s"
+    )
+    if written.without:
+        terminal.info(
+            "no journal.json or feedback.md, so no feedback.html: " + ", ".join(written.without)
+        )
     return EXIT_OK
 
 
