@@ -127,27 +127,31 @@ def _after(args: tuple, kwargs: dict) -> Any:
     return [snap(a) for a in args], {k: snap(v) for k, v in kwargs.items()}
 
 
-def _replay(args: tuple, kwargs: dict, after: Any) -> None:
-    def put(value: Any, snap: Any) -> None:
-        if snap is None:
-            return
-        tag, saved = snap
-        if tag == "G":
-            value.bit_generator.state = copy.deepcopy(saved)
-        elif isinstance(value, np.ndarray):
-            if value.flags.writeable:
-                value[...] = saved
-        elif isinstance(value, dict):
-            value.clear()
-            value.update(copy.deepcopy(saved))
-        elif isinstance(value, list):
-            value[:] = copy.deepcopy(saved)
+def put_back(value: Any, snap: Any) -> None:
+    """Write what a call left in an argument (``snap``, from ``_after``) into ``value``: a
+    generator's state, an array's contents (when writable), a dict's or a list's items (fresh
+    copies, so that no two replays share them)."""
+    if snap is None:
+        return
+    tag, saved = snap
+    if tag == "G":
+        value.bit_generator.state = copy.deepcopy(saved)
+    elif isinstance(value, np.ndarray):
+        if value.flags.writeable:
+            value[...] = saved
+    elif isinstance(value, dict):
+        value.clear()
+        value.update(copy.deepcopy(saved))
+    elif isinstance(value, list):
+        value[:] = copy.deepcopy(saved)
 
+
+def _replay(args: tuple, kwargs: dict, after: Any) -> None:
     positional, named = after
     for value, snap in zip(args, positional):
-        put(value, snap)
+        put_back(value, snap)
     for name, snap in named.items():
-        put(kwargs[name], snap)
+        put_back(kwargs[name], snap)
 
 
 MAGIC = b"grader-expected-1\n"

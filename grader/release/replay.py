@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -219,22 +218,6 @@ def _snapshot(args: tuple, kwargs: dict) -> Any:
     return [plain(s) for s in positional], {k: plain(s) for k, s in named.items()}
 
 
-def _put(value: Any, snap: Any) -> None:
-    if snap is None:
-        return
-    tag, saved = snap
-    if tag == "G":
-        value.bit_generator.state = copy.deepcopy(saved)
-    elif isinstance(value, np.ndarray):
-        if value.flags.writeable:
-            value[...] = saved
-    elif isinstance(value, dict):
-        value.clear()
-        value.update(saved)
-    elif isinstance(value, list):
-        value[:] = saved
-
-
 def _raise_recorded(name: str, message: str) -> None:
     kind = getattr(builtins, name, None)
     if isinstance(kind, type) and issubclass(kind, Exception):
@@ -291,9 +274,9 @@ class ReplayReference(DataReference):
             _raise_recorded(*entry["raised"])
         positional, named = decode(entry["after"], self.arrays)
         for value, snap in zip(args, positional):
-            _put(value, snap)
+            expected.put_back(value, snap)
         for name, snap in named.items():
-            _put(kwargs[name], snap)
+            expected.put_back(kwargs[name], snap)
         if entry["state"] is not None:
             np.random.set_state(decode(entry["state"], self.arrays))
         return decode(entry["result"], self.arrays)
