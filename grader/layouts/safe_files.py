@@ -44,14 +44,20 @@ def what(mode: int) -> str:
     return "not a regular file"
 
 
-def _step(parent: int, part: str, rel: PurePosixPath) -> int:
-    """The descriptor of folder ``part`` in folder ``parent``, never through a link."""
+def _lstat_at(parent: int, part: str, rel: PurePosixPath) -> os.stat_result:
+    """``part``'s own status in folder ``parent`` (a link is not followed); an absent one is a
+    ``FileNotFoundError`` naming ``rel``."""
     try:
-        info = os.stat(part, dir_fd=parent, follow_symlinks=False)
+        return os.stat(part, dir_fd=parent, follow_symlinks=False)
     except OSError as exc:
         if exc.errno in MISSING:
             raise FileNotFoundError(exc.errno, exc.strerror, str(rel)) from None
         raise
+
+
+def _step(parent: int, part: str, rel: PurePosixPath) -> int:
+    """The descriptor of folder ``part`` in folder ``parent``, never through a link."""
+    info = _lstat_at(parent, part, rel)
     if not stat.S_ISDIR(info.st_mode):
         if stat.S_ISREG(info.st_mode):  # a file where a folder is: the path is absent
             raise FileNotFoundError(errno.ENOTDIR, "not a folder", str(rel))
@@ -79,12 +85,7 @@ def folder(root: Path, rel: PurePosixPath = HERE) -> Iterator[int]:
 def read_at(parent: int, part: str, rel: PurePosixPath, limit: int) -> bytes:
     """The bytes of regular file ``part`` in folder ``parent`` (``rel`` names it in messages),
     at most ``limit`` of them (``Unsafe`` beyond)."""
-    try:
-        info = os.stat(part, dir_fd=parent, follow_symlinks=False)
-    except OSError as exc:
-        if exc.errno in MISSING:
-            raise FileNotFoundError(exc.errno, exc.strerror, str(rel)) from None
-        raise
+    info = _lstat_at(parent, part, rel)
     if not stat.S_ISREG(info.st_mode):
         raise Unsafe(f"{shown(str(rel))} is {what(info.st_mode)}")
     if info.st_size > limit:
