@@ -180,6 +180,23 @@ def _breakages(data: dict) -> list[tuple[str, dict]]:
     ]
 
 
+def test_the_packaged_schema_is_a_valid_schema():
+    # grading compiles it without asking jsonschema (kept off the grading path): ask here
+    jsonschema.validators.validator_for(SCHEMA).check_schema(SCHEMA)
+
+
+def test_grading_never_imports_jsonschema():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from grader.reports import gradescope; "
+        "gradescope.validator(); print('jsonschema' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_the_fast_validator_agrees_with_jsonschema_on_the_contract(stub_report):
     """results.json is validated with a compiled validator (fastjsonschema, draft 7 keywords);
     the contract is draft 2020-12: on valid output and on each breakage both must agree."""
