@@ -13,10 +13,11 @@
   cell's result, which nbgrader takes as partial credit; so the gradebook's scores are the
   kit's, check for check. A function that earned nothing raises, with a minimal traceback.
 
-``nbgrader_config.py`` keeps ``autograde`` from copying the instructor's module over the
-student's (``Autograde.exclude_overwriting``), strips hidden tests from the feedback
-(``ClearHiddenTests``) and drops warnings on stderr (``IgnorePattern``), which would otherwise
-zero a grade cell. The export is generated from the registry and ``autograder.yml`` every time.
+``nbgrader_config.py`` keeps the instructor's module from being copied over the student's
+(``Autograde.exclude_overwriting``) or into the release (``CourseDirectory.ignore``), strips
+hidden tests from the feedback (``ClearHiddenTests``) and drops warnings on stderr
+(``IgnorePattern``), which would otherwise zero a grade cell. The export is generated from the
+registry and ``autograder.yml`` every time.
 
 This module is imported in the grading kernel: it imports nothing heavy at module level.
 """
@@ -34,6 +35,7 @@ from pathlib import Path
 NBFORMAT = {"nbformat": 4, "nbformat_minor": 5}
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 CODE_STUB = "# YOUR CODE HERE: fill in the functions above"
+IGNORED = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")  # nbgrader's defaults
 WARNING_PATTERN = r"Warning"  # stderr outputs that carry a warning are not errors
 CONFIG_TEMPLATE = '''"""nbgrader's configuration (written by grader export nbgrader)."""
 
@@ -45,6 +47,9 @@ c.CourseDirectory.course_id = "course"
 c.ClearSolutions.code_stub = {{"python": {code_stub!r}}}
 # the module each notebook writes is the student's work: never the instructor's copy
 c.Autograde.exclude_overwriting = {exclude!r}
+# the instructor's module (written when the source notebook runs) is the reference solution:
+# it never goes into the release; at autograde each notebook writes the student's own again
+c.CourseDirectory.ignore = {ignore!r}
 c.IgnorePattern.pattern = {pattern!r}
 c.IgnorePattern.enabled = True
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
@@ -150,6 +155,7 @@ def export(course, config_path: Path, course_dir: Path, topics: tuple[str, ...])
     text = CONFIG_TEMPLATE.format(
         code_stub=CODE_STUB,
         exclude={t: [f"{t}.py"] for t in topics},
+        ignore=[*IGNORED, *(f"{t}.py" for t in topics)],
         pattern=WARNING_PATTERN,
     )
     (course_dir / "nbgrader_config.py").write_text(text)
