@@ -243,4 +243,4 @@ def _minimal_traceback() -> None:
         return
     shell = get_ipython()
     if shell is not None:
-        shell.run_line_magic("xmode", "Minimal")
+        shell.InteractiveTB.set_mode(mode="Minimal")  # %xmode would print on stdout
