@@ -13,6 +13,10 @@
   cell's result, which nbgrader takes as partial credit; so the gradebook's scores are the
   kit's, check for check. A function that earned nothing raises, with a minimal traceback.
 
+At autograde no student cell runs in the kernel: ``grader.exporters.nbgrader_preprocessors``
+writes the module from the solution cell and sets the student's code cells aside around
+``Execute`` (a student cell could otherwise patch what the grade cells call).
+
 ``nbgrader_config.py`` keeps the instructor's module from being copied over the student's
 (``Autograde.exclude_overwriting``) or into the release (``CourseDirectory.ignore``), strips
 hidden tests from the feedback (``ClearHiddenTests``) and drops warnings on stderr
@@ -40,7 +44,10 @@ WARNING_PATTERN = r"Warning"  # stderr outputs that carry a warning are not erro
 CONFIG_TEMPLATE = '''"""nbgrader's configuration (written by grader export nbgrader)."""
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
+
+from grader.exporters.nbgrader_preprocessors import RestoreStudentCells, WriteModules
 
 c = get_config()  # noqa: F821
 c.CourseDirectory.course_id = "course"
@@ -52,6 +59,12 @@ c.Autograde.exclude_overwriting = {exclude!r}
 c.CourseDirectory.ignore = {ignore!r}
 c.IgnorePattern.pattern = {pattern!r}
 c.IgnorePattern.enabled = True
+# student code never runs in the grading kernel: the module is written, the cells set aside
+_steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+_at = _steps.index(Execute)
+c.Autograde.autograde_preprocessors = [
+    *_steps[:_at], WriteModules, Execute, RestoreStudentCells, *_steps[_at + 1 :]
+]
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
 '''
 

@@ -23,16 +23,24 @@ nbgrader_apps = pytest.importorskip(
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "submissions"
 TOPIC = "dropout"  # 24 checks: one judge run is seconds
-STUDENTS = ("alice", "dave", "raises")  # correct, buggy, one function that raises
+# correct, buggy, one function that raises, and dave's module as plain code that patches the
+# kit's cell_score in the kernel (with an extra cell that patches subprocess.run)
+STUDENTS = ("alice", "dave", "raises", "cheat")
 RAISING = "dropout_backward"
+PATCH = "import grader.exporters.nbgrader as kit\nkit.cell_score = lambda *a: 1000.0\n"
+EXTRA_CELL = "import subprocess\nsubprocess.run = lambda *a, **k: None\n"
 
 
 def module_of(student: str, folder: Path) -> Path:
-    """The student's ``dropout.py`` (``raises``: alice's, with one function that raises)."""
-    if student != "raises":
+    """The student's ``dropout.py`` (``raises``: alice's, with one function that raises;
+    ``cheat``: dave's with the patch appended)."""
+    if student not in ("raises", "cheat"):
         return EXAMPLES / student / f"{TOPIC}.py"
-    text = (EXAMPLES / "alice" / f"{TOPIC}.py").read_text()
-    text += f"\n\ndef {RAISING}(dout, cache):\n    raise RuntimeError('not done yet')\n"
+    if student == "raises":
+        text = (EXAMPLES / "alice" / f"{TOPIC}.py").read_text()
+        text += f"\n\ndef {RAISING}(dout, cache):\n    raise RuntimeError('not done yet')\n"
+    else:
+        text = (EXAMPLES / "dave" / f"{TOPIC}.py").read_text() + "\n" + PATCH
     path = folder / f"{TOPIC}.py"
     path.write_text(text)
     return path
@@ -65,7 +73,12 @@ def graded(course, tmp_path_factory):
         for student in STUDENTS:
             nb = json.loads(release.read_text())
             code = module_of(student, tmp_path_factory.mktemp(student)).read_text()
-            nb["cells"][1]["source"] = f"%%writefile {TOPIC}.py\n{code}"
+            if student == "cheat":  # no %%writefile: the cell would run in the kernel
+                nb["cells"][1]["source"] = code
+                extra = {"cell_type": "code", "id": "extra", "metadata": {}, "outputs": []}
+                nb["cells"].insert(2, {**extra, "execution_count": None, "source": EXTRA_CELL})
+            else:
+                nb["cells"][1]["source"] = f"%%writefile {TOPIC}.py\n{code}"
             target = root / "submitted" / student / TOPIC / f"{TOPIC}.ipynb"
             target.parent.mkdir(parents=True)
             target.write_text(json.dumps(nb))
@@ -121,6 +134,14 @@ def test_gradebook_scores_are_the_kits(course, graded, kit):
         assert sum(got.values()) == pytest.approx(kit[student]["score"])
     print("\n" + "\n".join(rows), file=sys.stderr)
     assert kit["dave"]["score"] < kit["alice"]["score"]  # the buggy one lost points
+    assert kit["cheat"]["score"] == kit["dave"]["score"]  # the patches gained nothing
+
+
+def test_student_cells_are_kept_in_the_autograded_notebook(graded):
+    root, _, _ = graded
+    nb = json.loads((root / "autograded" / "cheat" / TOPIC / f"{TOPIC}.ipynb").read_text())
+    assert "".join(nb["cells"][2]["source"]) == EXTRA_CELL
+    assert "".join(nb["cells"][1]["source"]).endswith(PATCH)
 
 
 def test_a_raising_function_zeroes_only_its_own_cell(graded, kit):
