@@ -136,7 +136,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _export_parser(sub, lang: argparse.ArgumentParser) -> None:
     export = sub.add_parser(
-        "export", parents=[lang], help="the course as a platform's autograder (gradescope)"
+        "export",
+        parents=[lang],
+        help="the course as a platform's autograder (gradescope, nbgrader)",
     )
     targets = export.add_subparsers(dest="target", required=True)
     gradescope = targets.add_parser(
@@ -144,6 +146,13 @@ def _export_parser(sub, lang: argparse.ArgumentParser) -> None:
     )
     gradescope.add_argument("--out", type=Path, required=True, help="the zip to write")
     gradescope.add_argument(
+        "--topic", action="append", dest="topics", metavar="T", help="only this topic (repeatable)"
+    )
+    nbg = targets.add_parser(
+        "nbgrader", help="an nbgrader course: source notebooks whose grade cells call the judge"
+    )
+    nbg.add_argument("--course", type=Path, required=True, help="the course folder to write")
+    nbg.add_argument(
         "--topic", action="append", dest="topics", metavar="T", help="only this topic (repeatable)"
     )
 
@@ -311,6 +320,15 @@ def _export(course, args, terminal) -> int:
     from grader.exporters import gradescope
 
     topics = _topics(course, args.topics)
+    if args.target == "nbgrader":
+        from grader.exporters import nbgrader
+
+        made = nbgrader.export(course, args.config or config.find_config(), args.course, topics)
+        terminal.info(
+            f"wrote {made.course_dir}: nbgrader_config.py and {len(made.notebooks)} source "
+            "notebooks; run nbgrader generate_assignment there"
+        )
+        return EXIT_OK
     made = gradescope.export(course, args.config or config.find_config(), args.out, topics)
     terminal.info(
         f"wrote {made.zip_path} ({made.zip_path.stat().st_size / 1e6:.1f} MB, "
