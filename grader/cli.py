@@ -146,6 +146,11 @@ def _export_parser(sub, lang: argparse.ArgumentParser) -> None:
     gradescope.add_argument(
         "--topic", action="append", dest="topics", metavar="T", help="only this topic (repeatable)"
     )
+    otter = targets.add_parser("otter", help="DIR/<topic>/autograder.zip for otter-grader")
+    otter.add_argument("--out", type=Path, required=True, help="the folder to write")
+    otter.add_argument(
+        "--topic", action="append", dest="topics", metavar="T", help="only this topic (repeatable)"
+    )
 
 
 def _topics(course: config.Course, names: list[str] | None) -> tuple[str, ...]:
@@ -311,6 +316,12 @@ def _export(course, args, terminal) -> int:
     from grader.exporters import gradescope
 
     topics = _topics(course, args.topics)
+    if args.target == "otter":
+        from grader.exporters import otter
+
+        made_otter = otter.export(course, args.config or config.find_config(), args.out, topics)
+        terminal.info(f"wrote {len(made_otter.zips)} otter autograders under {args.out}")
+        return EXIT_OK
     made = gradescope.export(course, args.config or config.find_config(), args.out, topics)
     terminal.info(
         f"wrote {made.zip_path} ({made.zip_path.stat().st_size / 1e6:.1f} MB, "
