@@ -1,10 +1,11 @@
 """What an exported otter test case runs in otter's grading kernel: it reads the kit's verdict.
 
-The kernel never grades. ``grader.exporters.otter_plugin.KitJudge`` (run by otter in its own
-process, before the kernel starts) has the kit's judge grade the submission in fresh processes
-and writes the results to a file whose path it gives the kernel in ``RESULTS_ENV``; every case
-calls ``check(check_id)``, which prints nothing when the check passed (the doctest's expected
-output) and the kit's feedback otherwise, so the case fails with that feedback.
+With the kit's plugin (``grader.exporters.otter_plugin.KitJudge``) the kernel never sees the
+student's code and the plugin writes the judge's verdict over whatever these cases report, so
+``check`` only matters without the plugin: then it reads a results.json whose path is in
+``RESULTS_ENV`` (and says "not graded" when there is none), printing nothing when the check
+passed (the doctest's expected output) and the kit's feedback otherwise. Reading a verdict in
+the kernel is exactly what a submission can fake (tests/exporters/test_otter.py shows it).
 """
 
 from __future__ import annotations

@@ -5,17 +5,17 @@ submission can patch anything there (``subprocess.run``, numpy, otter's own chec
 plugin, shipped in the kit's installed package rather than in the zip, closes that:
 
 - ``before_execution`` grades the submission with ``grader grade`` in a child process (student
-  code runs only in the kit's sandboxed workers), writes the results to a private file, and
-  hands otter, instead of the student's code, one line that tells the kernel where that file is;
-- the tests' cases (``grader.exporters.otter_case.check``) only read that file.
+  code runs only in the kit's sandboxed workers), keeps the verdict in memory (no file outlives
+  the run) and hands otter's kernel a comment instead of the student's code;
+- ``after_grading`` rebuilds otter's results from the zip's tests and the judge's verdict, so
+  nothing the kernel did or reported (a patched checker, a crash) reaches the score.
 
-Whatever goes wrong, the file holds a score-0 result with the reason, so a run never ends
+Whatever goes wrong, the verdict is a score-0 result with the reason, so a run never ends
 without results. The plugin's config in ``otter_config.json`` is ``{"topic": NAME}``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import traceback
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from grader.exporters import gradescope_run
-from grader.exporters.otter_case import RESULTS_ENV
 
 try:  # otter imports this module; the kit itself never needs otter
     from otter.plugins import AbstractOtterPlugin
@@ -51,24 +50,57 @@ def judge(submission: Path, source: Path, topic: str) -> dict[str, Any]:
 
 
 class KitJudge(AbstractOtterPlugin):  # type: ignore[misc,valid-type]
-    """otter plugin: grade with the kit's judge out of the kernel; blank the kernel's input."""
+    """otter plugin: grade with the kit's judge out of the kernel, blank the kernel's input, and
+    write the judge's verdict over whatever the kernel reported."""
 
     def __init__(self, submission_path: str, submission_metadata: Any, plugin_config: Any):
         self.submission_path = submission_path
         self.submission_metadata = submission_metadata
         self.plugin_config = plugin_config or {}
+        self.verdict: dict[str, Any] | None = None
+
+    @property
+    def source(self) -> Path:
+        """The unpacked autograder zip (otter's ``source`` folder next to ``submission``)."""
+        return Path(self.submission_path).parent.parent / "source"
 
     def before_execution(self, submission: Any) -> Any:
-        """Return what otter's kernel runs instead of ``submission``: one assignment."""
+        """Grade ``submission``'s file with the judge (kept in memory: no file outlives the run)
+        and return what otter's kernel runs instead of the student's code: nothing."""
         path = Path(self.submission_path)
         topic = str(self.plugin_config.get("topic", path.stem))
-        data = judge(path, path.parent.parent / "source", topic)
-        fd, results = tempfile.mkstemp(prefix="grader-otter-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f)
-        code = f"import os\nos.environ[{RESULTS_ENV!r}] = {results!r}\n"
+        self.verdict = judge(path, self.source, topic)
+        code = "# graded by the course kit's judge, outside this kernel\n"
         if isinstance(submission, str):
             return code
         import nbformat  # a notebook submission: one cell, same effect
 
         return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+
+    def after_grading(self, results: Any) -> None:
+        """Replace every test file of ``results`` by the course's own, its case results taken
+        from the judge's verdict: what the kernel reported (even a crash) counts for nothing."""
+        from otter.test_files.abstract_test import TestCaseResult
+        from otter.test_files.ok_test import OKTestFile
+
+        verdict = self.verdict or gradescope_run.failed_result("the kit's judge did not run")
+        rows = {row["name"]: row for row in verdict.get("tests", [])}
+        fresh = {}
+        for path in sorted((self.source / "tests").glob("*.py")):
+            test_file = OKTestFile.from_file(str(path))
+            test_file.test_case_results = [
+                case_result(TestCaseResult, case, rows.get(case.name), verdict)
+                for case in test_file.test_cases
+            ]
+            fresh[test_file.name] = test_file
+        results.results = fresh
+        results._catastrophic_error = None  # the kernel's failure is not the student's result
+
+
+def case_result(make: Any, case: Any, row: dict[str, Any] | None, verdict: dict[str, Any]) -> Any:
+    """otter's ``TestCaseResult`` of ``case`` from the judge's ``row`` for it (None: no row, the
+    case fails with the verdict's overall output)."""
+    if row is None:
+        return make(case, verdict.get("output") or f"not graded: {case.name} has no result", False)
+    passed = row.get("status") == "passed" and row.get("score", 0) >= row.get("max_score", 0)
+    return make(case, None if passed else (row.get("output") or row.get("status")), passed)

@@ -9,20 +9,23 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
 
 from grader.batch import grade_batch
 from grader.exporters import otter
+from grader.exporters.otter_case import RESULTS_ENV
 
 pytest.importorskip("otter", reason="otter-grader is not installed (pip install -e '.[test]')")
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "submissions"
 TOPIC = "losses"  # one topic keeps the otter runs to seconds each
-# runs in otter's kernel if otter ever executes the submission: every comparison and every
-# otter check passes, and a test that shells out to a grader gets a "passed" back
+# what a submission can do in otter's kernel if otter ever executes it there: every comparison
+# passes, a test that shells out to a grader gets a "passed" back, otter's checker marks every
+# case passed and the kit's in-kernel reader reports no failure
 CHEAT = """
 import numpy, subprocess
 numpy.allclose = lambda *a, **k: True
@@ -32,12 +35,11 @@ class _Done:
     stdout = stderr = "passed"
 subprocess.run = lambda *a, **k: _Done()
 try:
-    import otter.test_files.abstract_test as _t
-    for _cls in vars(_t).values():
-        if isinstance(_cls, type) and hasattr(_cls, "run"):
-            _cls.run = lambda self, env: None
+    from otter.test_files.abstract_test import TestCaseResult as _R
     import otter.test_files.ok_test as _ok
-    _ok.OKTestFile.run = lambda self, env: None
+    def _all_pass(self, env):
+        self.test_case_results = [_R(c, None, True) for c in self.test_cases]
+    _ok.OKTestFile.run = _all_pass
     import grader.exporters.otter_case as _case
     _case.check = lambda check_id: None
 except Exception:
@@ -62,34 +64,76 @@ def submissions(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def kit_scores(course, submissions, tmp_path_factory) -> dict[str, float]:
+def kit_results(course, submissions, tmp_path_factory) -> dict[str, Path]:
+    """The kit's own results.json of every student (``grader`` graded directly, no otter)."""
     out = tmp_path_factory.mktemp("otter-direct")
     grade_batch(course, [p.parent for p in submissions.values()], out, (TOPIC,))
-    return {s: json.loads((out / s / "results.json").read_text())["score"] for s in STUDENTS}
+    return {s: out / s / "results.json" for s in STUDENTS}
 
 
 @pytest.fixture(scope="module")
-def otter_results(course, submissions, tmp_path_factory) -> dict[str, dict]:
-    base = tmp_path_factory.mktemp("otter-export")
-    made = otter.export(course, REPO / "autograder.yml", base / "export", (TOPIC,))
-    env = {
+def kit_scores(kit_results) -> dict[str, float]:
+    return {s: json.loads(path.read_text())["score"] for s, path in kit_results.items()}
+
+
+def without_plugin(zip_path: Path, target: Path) -> Path:
+    """A copy of the exported ``zip_path`` whose ``otter_config.json`` names no plugin: otter
+    then runs the submission in its kernel and the cases read a verdict there (a naive export)."""
+    with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(target, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "otter_config.json":
+                config = json.loads(data)
+                del config["plugins"]
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    return target
+
+
+def otter_run(zip_path: Path, submission: Path, out: Path, env: dict[str, str]) -> dict:
+    """otter's results.json of the real ``otter run`` of ``submission`` on ``zip_path``."""
+    out.mkdir()
+    command = [sys.executable, "-m", "otter", "run", "-a", str(zip_path), "-o", str(out)]
+    start = time.perf_counter()
+    done = subprocess.run([*command, str(submission)], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    print(f"otter run {submission.parent.name} on {zip_path.name}: {seconds:.1f} s")
+    return json.loads((out / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def run_env(tmp_path_factory) -> dict[str, str]:
+    """The otter runs' environment: this checkout's ``grader``, a temp folder of their own."""
+    return {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "TMPDIR": str(tmp_path_factory.mktemp("otter-tmp")),
     }
-    results = {}
-    for student, path in submissions.items():
-        out = base / student
-        out.mkdir()
-        command = [sys.executable, "-m", "otter", "run", "-a", str(made.zips[TOPIC])]
-        start = time.perf_counter()
-        done = subprocess.run(
-            [*command, "-o", str(out), str(path)], env=env, capture_output=True, text=True
-        )
-        seconds = time.perf_counter() - start
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-        results[student] = json.loads((out / "results.json").read_text())
-        print(f"otter run {student}: {seconds:.1f} s")
-    return results
+
+
+@pytest.fixture(scope="module")
+def exported(course, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("otter-export")
+    return otter.export(course, REPO / "autograder.yml", out, (TOPIC,)).zips[TOPIC]
+
+
+@pytest.fixture(scope="module")
+def otter_results(exported, submissions, run_env, tmp_path_factory) -> dict[str, dict]:
+    base = tmp_path_factory.mktemp("otter-runs")
+    return {s: otter_run(exported, p, base / s, run_env) for s, p in submissions.items()}
+
+
+@pytest.fixture(scope="module")
+def naive_results(exported, submissions, kit_results, run_env, tmp_path_factory):
+    """bob's and the cheat's otter results on the plugin-less export, each with the kit's true
+    verdict on it handed to the kernel (what the cases read there)."""
+    base = tmp_path_factory.mktemp("otter-naive")
+    naive = without_plugin(exported, base / "naive.zip")
+    return {
+        s: otter_run(naive, submissions[s], base / s, {**run_env, RESULTS_ENV: str(kit_results[s])})
+        for s in ("bob", "cheat")
+    }
 
 
 def otter_score(results: dict) -> float:
@@ -104,8 +148,21 @@ def test_scores_equal_the_kits(kit_scores, otter_results):
     assert kit_scores["alice"] > kit_scores["bob"]  # the run can tell right from wrong
 
 
-def test_the_cheat_gains_nothing(kit_scores, otter_results):
-    assert otter_score(otter_results["cheat"]) == pytest.approx(kit_scores["bob"])
+def test_the_cheat_gains_nothing(kit_scores, otter_results, naive_results):
+    full = sum(t.get("max_score") or 0.0 for t in otter_results["alice"]["tests"])
+    # the contrast: where the verdict is read in the kernel, the honest bob gets the kit's score
+    # but the cheat's patches give it every point its true verdict denies it
+    assert otter_score(naive_results["bob"]) == pytest.approx(kit_scores["bob"])
+    assert kit_scores["cheat"] == pytest.approx(kit_scores["bob"])
+    assert kit_scores["cheat"] < full
+    assert otter_score(naive_results["cheat"]) == pytest.approx(full)
+    # the kit's export: the same cheat gets exactly its true score
+    assert otter_score(otter_results["cheat"]) == pytest.approx(kit_scores["cheat"])
+
+
+def test_no_results_file_outlives_the_runs(otter_results, naive_results, run_env):
+    left = sorted(p.name for p in Path(run_env["TMPDIR"]).iterdir() if "grader-otter" in p.name)
+    assert left == []
 
 
 def test_points_and_visibility_follow_the_course(course):
