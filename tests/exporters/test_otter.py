@@ -76,18 +76,26 @@ def kit_scores(kit_results) -> dict[str, float]:
     return {s: json.loads(path.read_text())["score"] for s, path in kit_results.items()}
 
 
-def without_plugin(zip_path: Path, target: Path) -> Path:
-    """A copy of the exported ``zip_path`` whose ``otter_config.json`` names no plugin: otter
-    then runs the submission in its kernel and the cases read a verdict there (a naive export)."""
+def with_plugins(zip_path: Path, target: Path, plugins: list) -> Path:
+    """A copy of the exported ``zip_path`` whose ``otter_config.json`` names ``plugins``."""
     with zipfile.ZipFile(zip_path) as src, zipfile.ZipFile(target, "w") as dst:
         for item in src.infolist():
             data = src.read(item)
             if item.filename == "otter_config.json":
-                config = json.loads(data)
-                del config["plugins"]
-                data = json.dumps(config).encode()
+                data = json.dumps({**json.loads(data), "plugins": plugins}).encode()
             dst.writestr(item, data)
     return target
+
+
+# KitJudge with the student's code let into otter's kernel: only its after_grading protects
+LEAKY = """
+from grader.exporters.otter_plugin import KitJudge
+
+class Leaky(KitJudge):
+    def before_execution(self, submission):
+        super().before_execution(submission)
+        return submission
+"""
 
 
 def otter_run(zip_path: Path, submission: Path, out: Path, env: dict[str, str]) -> dict:
@@ -129,7 +137,8 @@ def naive_results(exported, submissions, kit_results, run_env, tmp_path_factory)
     """bob's and the cheat's otter results on the plugin-less export, each with the kit's true
     verdict on it handed to the kernel (what the cases read there)."""
     base = tmp_path_factory.mktemp("otter-naive")
-    naive = without_plugin(exported, base / "naive.zip")
+    # no plugin: otter runs the submission in its kernel and the cases read a verdict there
+    naive = with_plugins(exported, base / "naive.zip", [])
     return {
         s: otter_run(naive, submissions[s], base / s, {**run_env, RESULTS_ENV: str(kit_results[s])})
         for s in ("bob", "cheat")
@@ -158,6 +167,17 @@ def test_the_cheat_gains_nothing(kit_scores, otter_results, naive_results):
     assert otter_score(naive_results["cheat"]) == pytest.approx(full)
     # the kit's export: the same cheat gets exactly its true score
     assert otter_score(otter_results["cheat"]) == pytest.approx(kit_scores["cheat"])
+
+
+def test_after_grading_alone_makes_the_kernel_irrelevant(
+    exported, submissions, kit_scores, run_env, tmp_path_factory
+):
+    base = tmp_path_factory.mktemp("otter-leaky")
+    (base / "leaky_judge.py").write_text(LEAKY)
+    leaky = with_plugins(exported, base / "leaky.zip", [{"leaky_judge.Leaky": {"topic": TOPIC}}])
+    env = {**run_env, "PYTHONPATH": os.pathsep.join([str(base), run_env["PYTHONPATH"]])}
+    got = otter_run(leaky, submissions["cheat"], base / "cheat", env)
+    assert otter_score(got) == pytest.approx(kit_scores["cheat"])
 
 
 def test_no_results_file_outlives_the_runs(otter_results, naive_results, run_env):
