@@ -16,7 +16,9 @@ without results. The plugin's config in ``otter_config.json`` is ``{"topic": NAM
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
 import traceback
 from pathlib import Path
@@ -40,13 +42,42 @@ def judge(submission: Path, source: Path, topic: str) -> dict[str, Any]:
             # a tree of its own: otter's submission folder also holds its tests and __init__.py
             (root / "submission").mkdir()
             (root / "source").symlink_to(source.resolve())
-            (root / "submission" / f"{topic}.py").write_bytes(submission.read_bytes())
+            (root / "submission" / f"{topic}.py").write_text(module_source(submission))
             return gradescope_run.grade(root, [topic], timeout_s)
     except gradescope_run.GradingFailed as exc:
         return gradescope_run.failed_result(str(exc))
     except Exception:  # noqa: BLE001 -- whatever broke, the student gets a result
         traceback.print_exc()
         return gradescope_run.failed_result("the autograder failed (not your fault)")
+
+
+# top-level lines otter puts in a student notebook (its checks), which are not the student's module
+OTTER_LINES = re.compile(
+    r"(import otter\b|grader = otter\.Notebook\(|grader\.(check|check_all|export)\()"
+)
+
+
+def module_source(submission: Path) -> str:
+    """The ``.py`` the judge grades: the file itself, or a notebook's code cells joined in order
+    without IPython magics, shell lines (no Python) and otter's own top-level check calls."""
+    if submission.suffix != ".ipynb":
+        return submission.read_text(encoding="utf-8")
+    cells = json.loads(submission.read_text(encoding="utf-8")).get("cells", [])
+    chunks = []
+    for cell in cells:
+        if cell.get("cell_type") == "code":
+            source = cell.get("source", "")
+            lines = ("".join(source) if isinstance(source, list) else source).splitlines()
+            keep = [
+                ln
+                for ln in lines
+                if not ln.lstrip().startswith(("%", "!")) and not OTTER_LINES.match(ln)
+            ]
+            chunks.append("\n".join(keep))
+    return "\n\n".join(chunks) + "\n"
+
+
+CHECK_CALL = re.compile(r"check\((['\"])(?P<id>[^'\"]+)\1\)")
 
 
 class KitJudge(AbstractOtterPlugin):  # type: ignore[misc,valid-type]
@@ -64,12 +95,19 @@ class KitJudge(AbstractOtterPlugin):  # type: ignore[misc,valid-type]
         """The unpacked autograder zip (otter's ``source`` folder next to ``submission``)."""
         return Path(self.submission_path).parent.parent / "source"
 
+    @property
+    def course(self) -> Path:
+        """Where the zip's course is: its root (``grader export otter``) or ``files/`` (a zip
+        ``otter assign`` made from the kit's master notebook, ``autograder_files``)."""
+        root = self.source
+        return root if (root / "autograder.yml").exists() else root / "files"
+
     def before_execution(self, submission: Any) -> Any:
         """Grade ``submission``'s file with the judge (kept in memory: no file outlives the run)
         and return what otter's kernel runs instead of the student's code: nothing."""
         path = Path(self.submission_path)
         topic = str(self.plugin_config.get("topic", path.stem))
-        self.verdict = judge(path, self.source, topic)
+        self.verdict = judge(path, self.course, topic)
         code = "# graded by the course kit's judge, outside this kernel\n"
         if isinstance(submission, str):
             return code
@@ -89,17 +127,20 @@ class KitJudge(AbstractOtterPlugin):  # type: ignore[misc,valid-type]
         for path in sorted((self.source / "tests").glob("*.py")):
             test_file = OKTestFile.from_file(str(path))
             test_file.test_case_results = [
-                case_result(TestCaseResult, case, rows.get(case.name), verdict)
-                for case in test_file.test_cases
+                case_result(TestCaseResult, case, rows, verdict) for case in test_file.test_cases
             ]
             fresh[test_file.name] = test_file
         results.results = fresh
         results._catastrophic_error = None  # the kernel's failure is not the student's result
 
 
-def case_result(make: Any, case: Any, row: dict[str, Any] | None, verdict: dict[str, Any]) -> Any:
-    """otter's ``TestCaseResult`` of ``case`` from the judge's ``row`` for it (None: no row, the
-    case fails with the verdict's overall output)."""
+def case_result(make: Any, case: Any, rows: dict[str, Any], verdict: dict[str, Any]) -> Any:
+    """otter's ``TestCaseResult`` of ``case`` from the judge's row of its check in ``rows`` (by
+    the case's name, or the check id in its code: otter assign names cases "q - 1"); without a
+    row the case fails with the verdict's overall output."""
+    row = rows.get(case.name)
+    if row is None and (found := CHECK_CALL.search(str(case.body))):
+        row = rows.get(found["id"])
     if row is None:
         return make(case, verdict.get("output") or f"not graded: {case.name} has no result", False)
     passed = row.get("status") == "passed" and row.get("score", 0) >= row.get("max_score", 0)
