@@ -12,6 +12,9 @@ assignment of its own: ``DIR/<topic>/autograder.zip``, graded on ``<topic>.py``.
 - the course: ``autograder.yml``, the secret (in the config's ``secret_file``) and
   ``solutions/``, outside otter's ``files/`` (which otter copies over students' modules).
 
+Next to each zip, ``DIR/<topic>/master/<topic>.ipynb`` is the topic as a master notebook for
+``otter assign`` (``grader.exporters.otter_assign``), graded by the same plugin.
+
 The zips are generated from the registry and ``autograder.yml`` on every run and are the same
 bytes on every export of the same tree (sorted members, fixed timestamps).
 """
@@ -25,15 +28,15 @@ from pathlib import Path
 
 from grader.config import ConfigError, Course
 from grader.exporters.gradescope import _add, _tree
-
-PLUGIN = "grader.exporters.otter_plugin.KitJudge"
+from grader.exporters.otter_assign import PLUGIN, write_master
 
 
 @dataclass(frozen=True)
 class Export:
-    """What ``export`` wrote: one zip per topic."""
+    """What ``export`` wrote: one zip and one master notebook per topic."""
 
     zips: dict[str, Path]
+    masters: dict[str, Path]
 
 
 def otter_config(topic: str) -> dict[str, object]:
@@ -86,7 +89,7 @@ def export(course: Course, config_path: Path, out: Path, topics: tuple[str, ...]
     }
     common["autograder.yml"] = config_path.read_bytes()
     common[secret_file] = (course.secret + "\n").encode()
-    zips = {}
+    zips, masters = {}, {}
     for topic in topics:
         files = dict(common)
         files["otter_config.json"] = (json.dumps(otter_config(topic), indent=2) + "\n").encode()
@@ -99,4 +102,5 @@ def export(course: Course, config_path: Path, out: Path, topics: tuple[str, ...]
                 _add(archive, name, files[name])
         tmp.replace(target)
         zips[topic] = target
-    return Export(zips)
+        masters[topic] = write_master(course, config_path, out, topic)
+    return Export(zips, masters)

@@ -1,4 +1,4 @@
-"""``grader export otter --master``: one master notebook per topic for ``otter assign``.
+"""``grader export otter``'s master notebooks: one master notebook per topic for ``otter assign``.
 
 ``DIR/<topic>/master/<topic>.ipynb`` holds, in otter assign's v1 format:
 
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from grader.config import ConfigError, Course
 from grader.exporters.gradescope import _tree
-from grader.exporters.otter import PLUGIN
 
+PLUGIN = "grader.exporters.otter_plugin.KitJudge"
 SOLUTION_LINE = "# BEGIN SOLUTION NO PROMPT"
 
 

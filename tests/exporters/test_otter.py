@@ -106,7 +106,9 @@ def otter_run(zip_path: Path, submission: Path, out: Path, env: dict[str, str]) 
     done = subprocess.run([*command, str(submission)], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    print(f"otter run {submission.parent.name} on {zip_path.name}: {seconds:.1f} s")
+    print(
+        f"otter run {submission.parent.name}/{submission.name} on {zip_path.name}: {seconds:.1f} s"
+    )
     return json.loads((out / "results.json").read_text())
 
 
@@ -210,3 +212,33 @@ def test_feedback_of_a_failed_check_is_the_kits(otter_results):
     ]
     assert failed
     assert all(t.get("output") for t in failed)
+
+
+def filled(student_notebook: Path, module: Path, target: Path) -> Path:
+    """``student_notebook`` (otter assign's) with its module cell holding ``module``'s code."""
+    notebook = json.loads(student_notebook.read_text())
+    cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    cells[0]["source"] = module.read_text()
+    target.write_text(json.dumps(notebook))
+    return target
+
+
+def test_otter_assign_master_notebook(
+    course, exported, submissions, kit_scores, run_env, tmp_path_factory
+):
+    master = exported.parent / "master" / f"{TOPIC}.ipynb"
+    dist = tmp_path_factory.mktemp("otter-assign") / "dist"
+    command = [sys.executable, "-m", "otter", "assign", str(master), str(dist)]
+    done = subprocess.run(command, env=run_env, capture_output=True, text=True, cwd=master.parent)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    student = dist / "student" / f"{TOPIC}.ipynb"
+    code = [c for c in json.loads(student.read_text())["cells"] if c["cell_type"] == "code"]
+    starter = (course.assignments_dir / f"{TOPIC}.py").read_text()
+    assert "".join(code[0]["source"]).strip() == starter.strip()  # no solution, the kit's starter
+    handed_out = [p.read_bytes() for p in (dist / "student").rglob("*") if p.is_file()]
+    assert handed_out and not any(course.secret.encode() in data for data in handed_out)
+    (zip_path,) = (dist / "autograder").glob("*.zip")
+    for name in ("alice", "bob"):
+        notebook = filled(student, submissions[name], dist / f"{name}.ipynb")
+        got = otter_run(zip_path, notebook, dist / f"out-{name}", run_env)
+        assert otter_score(got) == pytest.approx(kit_scores[name]), name
