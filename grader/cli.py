@@ -320,7 +320,10 @@ def _export(course, args, terminal) -> int:
         from grader.exporters import otter
 
         made_otter = otter.export(course, args.config or config.find_config(), args.out, topics)
-        terminal.info(f"wrote {len(made_otter.zips)} otter autograders under {args.out}")
+        terminal.info(
+            f"wrote {len(made_otter.zips)} otter autograders (autograder.zip, and"
+            f" master/<topic>.ipynb for otter assign) under {args.out}"
+        )
         return EXIT_OK
     made = gradescope.export(course, args.config or config.find_config(), args.out, topics)
     terminal.info(
