@@ -155,6 +155,11 @@ def _export_parser(sub, lang: argparse.ArgumentParser) -> None:
     nbg.add_argument(
         "--topic", action="append", dest="topics", metavar="T", help="only this topic (repeatable)"
     )
+    otter = targets.add_parser("otter", help="DIR/<topic>/autograder.zip for otter-grader")
+    otter.add_argument("--out", type=Path, required=True, help="the folder to write")
+    otter.add_argument(
+        "--topic", action="append", dest="topics", metavar="T", help="only this topic (repeatable)"
+    )
 
 
 def _topics(course: config.Course, names: list[str] | None) -> tuple[str, ...]:
@@ -323,10 +328,19 @@ def _export(course, args, terminal) -> int:
     if args.target == "nbgrader":
         from grader.exporters import nbgrader
 
-        made = nbgrader.export(course, args.config or config.find_config(), args.course, topics)
+        made_nbg = nbgrader.export(course, args.config or config.find_config(), args.course, topics)
         terminal.info(
-            f"wrote {made.course_dir}: nbgrader_config.py and {len(made.notebooks)} source "
-            "notebooks; run nbgrader generate_assignment there"
+            f"wrote {made_nbg.course_dir}: nbgrader_config.py and {len(made_nbg.notebooks)} "
+            "source notebooks; run nbgrader generate_assignment there"
+        )
+        return EXIT_OK
+    if args.target == "otter":
+        from grader.exporters import otter
+
+        made_otter = otter.export(course, args.config or config.find_config(), args.out, topics)
+        terminal.info(
+            f"wrote {len(made_otter.zips)} otter autograders (autograder.zip, and"
+            f" master/<topic>.ipynb for otter assign) under {args.out}"
         )
         return EXIT_OK
     made = gradescope.export(course, args.config or config.find_config(), args.out, topics)
