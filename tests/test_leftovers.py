@@ -101,11 +101,20 @@ def _marked(marker: str) -> list[str]:
     ]
 
 
+def _running(pid: int) -> bool:
+    """Is ``pid`` a live process? A zombie is not: it has ended, and waits only to be reaped
+    by its parent (in a full test run that can be pytest itself, made a subreaper by an earlier
+    test, which never reaps the orphans it adopts)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _gone(pids: list[int], timeout: float = 5.0) -> list[int]:
     deadline = time.monotonic() + timeout
-    while (alive := [p for p in pids if Path(f"/proc/{p}").exists()]) and (
-        time.monotonic() < deadline
-    ):
+    while (alive := [p for p in pids if _running(p)]) and time.monotonic() < deadline:
         time.sleep(0.05)
     return alive
 
