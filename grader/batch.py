@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from grader import executors, journal, scratch
+from grader import executors, interrupts, journal, scratch
 from grader.config import Course
 from grader.executors import Executor
 from grader.judge.seeds import secret_id
@@ -272,6 +272,7 @@ def _grade_all(
     jobs = [executors.Job(p.sub, p.todo) for p in queued]
     try:
         executor.run(grade_job, course, sandbox, jobs, finished)
+        interrupts.check()  # a stop that library code swallowed on the way
     except (KeyboardInterrupt, Interrupted):
         raise Interrupted(len(reports), total) from None
     return reports

@@ -7,11 +7,10 @@ work happens in ``grader.pipeline``, ``grader.batch``, ``grader.validate``, ``gr
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
-from grader import __version__, config, executors, i18n, registry
+from grader import __version__, config, executors, i18n, interrupts, registry
 from grader.batch import Interrupted
 from grader.executors import ExecutorError
 from grader.layouts.kit import LayoutError
@@ -186,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     from grader.reports import terminal  # rich is imported only when output is needed
 
     # SIGTERM stops like Ctrl-C; orphans of the workers come back here to be killed
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    interrupts.install()
     process.become_subreaper()
     if args.command == "stats":  # reads an output folder: no course needed
         return _stats(args, terminal)

@@ -50,6 +50,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from grader import interrupts
 from grader.config import CheckPlan, Course, CourseConfig
 from grader.executors import ExecutorError, Grade, Job, OnDone
 from grader.judge.seeds import secret_id
@@ -419,12 +420,21 @@ class DaskExecutor:
             )
             futures[future] = index
         try:
-            for future in distributed.as_completed(futures):
+            pending = set(futures)
+            while pending:
+                interrupts.check()  # distributed's own callbacks can swallow a Ctrl-C
                 try:
-                    outcome = future.result()
-                except Exception as exc:  # KilledWorker, a task that raised every retry
-                    outcome = exc
-                on_done(futures[future], outcome)
+                    done, pending = distributed.wait(
+                        list(pending), timeout=0.25, return_when="FIRST_COMPLETED"
+                    )
+                except TimeoutError:
+                    continue
+                for future in done:
+                    try:
+                        outcome = future.result()
+                    except Exception as exc:  # KilledWorker, a task that raised every retry
+                        outcome = exc
+                    on_done(futures[future], outcome)
         except BaseException:
             client.cancel([*futures, course], force=True)
             try:
