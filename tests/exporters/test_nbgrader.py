@@ -16,6 +16,9 @@ from grader.batch import grade_batch
 from grader.exporters import nbgrader as exporter
 from grader.reports.checklist import listing
 
+# real nbgrader autograde, about 35 s: run with --runslow (CI skips it)
+pytestmark = pytest.mark.slow
+
 nbgrader_apps = pytest.importorskip(
     "nbgrader.apps", reason="nbgrader is not installed (pip install -e '.[test]')"
 )

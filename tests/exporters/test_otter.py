@@ -18,6 +18,9 @@ from grader.batch import grade_batch
 from grader.exporters import otter
 from grader.exporters.otter_case import RESULTS_ENV
 
+# real otter run and otter assign, about 70 s: run with --runslow (CI skips it)
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("otter", reason="otter-grader is not installed (pip install -e '.[test]')")
 
 REPO = Path(__file__).resolve().parents[2]
