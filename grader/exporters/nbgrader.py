@@ -35,6 +35,10 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.config import Course
 
 NBFORMAT = {"nbformat": 4, "nbformat_minor": 5}
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
@@ -143,7 +147,7 @@ def notebook(topic: str, stub: str, reference: str, config_path: Path, points: d
     return {"cells": cells, "metadata": meta, **NBFORMAT}
 
 
-def export(course, config_path: Path, course_dir: Path, topics: tuple[str, ...]) -> Export:
+def export(course: Course, config_path: Path, course_dir: Path, topics: tuple[str, ...]) -> Export:
     """Write the nbgrader course of ``course`` (read from ``config_path``) into ``course_dir``
     for ``topics``: ``nbgrader_config.py`` and ``source/<topic>/<topic>.ipynb``."""
     from grader.reports.checklist import listing

@@ -13,6 +13,7 @@ feedback show what the student wrote. The judge grades the written module in its
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade
@@ -31,7 +32,7 @@ def module_text(source: str) -> str:
 class WriteModules(NbGraderPreprocessor):
     """Write ``<topic>.py`` from the ``<topic>_module`` cell; blank the student's code cells."""
 
-    def preprocess(self, nb, resources):
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         folder = Path(resources["metadata"]["path"])
         stash = resources.setdefault(STASH, {})
         for index, cell in enumerate(nb.cells):
@@ -49,7 +50,7 @@ class WriteModules(NbGraderPreprocessor):
 class RestoreStudentCells(NbGraderPreprocessor):
     """Put back the sources :class:`WriteModules` set aside."""
 
-    def preprocess(self, nb, resources):
+    def preprocess(self, nb: Any, resources: dict) -> tuple[Any, dict]:
         for index, source in resources.pop(STASH, {}).items():
             nb.cells[index].source = source
         return nb, resources
