@@ -159,14 +159,16 @@ def _percent(part: float, whole: float) -> str:
 
 def _summary(view: stats.ClassStats) -> str:
     percents = [g.percent for g in view.graded]
-    said = f"{len(percents)} submissions graded"
+    said = tr("{n} submissions graded").format(n=len(percents))
     if percents:
-        said += (
-            f": mean {statistics.fmean(percents):.0f}%, median {statistics.median(percents):.0f}%,"
-            f" lowest {min(percents):.0f}%, highest {max(percents):.0f}%"
+        said += tr(": mean {mean}%, median {median}%, lowest {lowest}%, highest {highest}%").format(
+            mean=f"{statistics.fmean(percents):.0f}",
+            median=f"{statistics.median(percents):.0f}",
+            lowest=f"{min(percents):.0f}",
+            highest=f"{max(percents):.0f}",
         )
     if view.unreadable:
-        said += f"; {len(view.unreadable)} results.json unreadable"
+        said += tr("; {n} results.json unreadable").format(n=len(view.unreadable))
     return f"<p>{_e(said)}.</p>"
 
 
@@ -178,7 +180,7 @@ def _topics(view: stats.ClassStats) -> str:
                 percents.setdefault(topic, []).append(100 * score / max_score)
     parts = []
     if percents:
-        caption = "Each student's percentage of the topic's points (box: quartiles and median)"
+        caption = tr("Each student's percentage of the topic's points (box: quartiles and median)")
         parts.append(_figure(charts.distributions(percents), caption))
     rows = [
         [
@@ -189,7 +191,8 @@ def _topics(view: stats.ClassStats) -> str:
         ]
         for topic, score, max_score, full in view.topic_means()
     ]
-    parts.append(_table(["topic", "mean", "mean %", "full marks"], rows, {1, 2, 3}))
+    header = [tr("topic"), tr("mean"), tr("mean %"), tr("full marks")]
+    parts.append(_table(header, rows, {1, 2, 3}))
     return "".join(parts)
 
 
@@ -197,13 +200,12 @@ def _checks(view: stats.ClassStats) -> str:
     rates = view.check_rates()
     failing = [r for r in rates if r.passed < r.graded]
     if not failing:
-        return f"<p>Every one of the {len(rates)} checks passed for every student.</p>"
-    parts = [
-        f"<p>{len(failing)} of {len(rates)} checks failed for at least one student; "
-        "lowest pass rate first.</p>"
-    ]
+        said = tr("Every one of the {n} checks passed for every student.").format(n=len(rates))
+        return f"<p>{_e(said)}</p>"
+    said = tr("{failing} of {n} checks failed for at least one student; lowest pass rate first.")
+    parts = [f"<p>{_e(said.format(failing=len(failing), n=len(rates)))}</p>"]
     shown = failing[:TOP_CHART]
-    caption = f"Pass rate of the {len(shown)} checks failed most"
+    caption = tr("Pass rate of the {n} checks failed most").format(n=len(shown))
     parts.append(_figure(charts.pass_rates([(r.name, r.rate) for r in shown]), caption))
     rows = [
         [
@@ -214,30 +216,30 @@ def _checks(view: stats.ClassStats) -> str:
         ]
         for r in failing
     ]
-    parts.append(_table(["check", "passed", "rate", "failures"], rows, {1, 2}))
+    parts.append(_table([tr("check"), tr("passed"), tr("rate"), tr("failures")], rows, {1, 2}))
     return "".join(parts)
 
 
 def _mistakes(view: stats.ClassStats) -> str:
     mistakes = view.mistakes()
     if not mistakes:
-        return "<p>No named mistake was made.</p>"
+        return f"<p>{_e(tr('No named mistake was made.'))}</p>"
     rows = [
         [
-            _e(m.name),
+            _e(tr(m.name)),
             f"<code>{_e(m.where)}</code>",
             f"{len(m.students)}/{len(view.graded)}",
             _e(", ".join(m.students)),
         ]
         for m in mistakes
     ]
-    return _table(["mistake", "function", "students", "who"], rows, {2})
+    return _table([tr("mistake"), tr("function"), tr("students"), tr("who")], rows, {2})
 
 
 def _failed(view: stats.ClassStats) -> str:
     failed = view.failed()
     if not failed:
-        return "<p>None: every submission was graded.</p>"
+        return f"<p>{_e(tr('None: every submission was graded.'))}</p>"
     items = "".join(f"<li><strong>{_e(s)}</strong>: {_e(why)}</li>" for s, why in failed)
     return f"<ul>{items}</ul>"
 
@@ -249,26 +251,26 @@ def _students(view: stats.ClassStats, pages: set[str]) -> str:
         if g.student in pages:  # a relative link inside OUT: the folder name, URL-quoted
             name = f'<a href="{_e(quote(g.student))}/{FEEDBACK}">{name}</a>'
         rows.append([name, f"{g.score:g}/{g.max_score:g}", f"{g.percent:.0f}%", _e(g.status)])
-    return _table(["student", "score", "%", "status"], rows, {1, 2})
+    return _table([tr("student"), tr("score"), "%", tr("status")], rows, {1, 2})
 
 
 def class_page(view: stats.ClassStats, pages: set[str], title: str) -> str:
     """``OUT/report.html``: the class view; ``pages`` are the students with a feedback.html."""
     sections = [
-        ("distribution", "Score distribution", _summary(view)),
-        ("topics", "Topics", _topics(view)),
-        ("checks", "Checks failed most", _checks(view)),
-        ("mistakes", "Named mistakes", _mistakes(view)),
-        ("failed", "Grading failed", _failed(view)),
-        ("students", "Students", _students(view, pages)),
+        ("distribution", tr("Score distribution"), _summary(view)),
+        ("topics", tr("Topics"), _topics(view)),
+        ("checks", tr("Checks failed most"), _checks(view)),
+        ("mistakes", tr("Named mistakes"), _mistakes(view)),
+        ("failed", tr("Grading failed"), _failed(view)),
+        ("students", tr("Students"), _students(view, pages)),
     ]
     if view.graded:  # the histogram opens the first section
-        caption = "Students per score (percentage of the points, in steps of 10)"
+        caption = tr("Students per score (percentage of the points, in steps of 10)")
         figure = _figure(charts.histogram(view.histogram()), caption)
         sections[0] = (*sections[0][:2], sections[0][2] + figure)
     body = [f"<h1>{_e(title)}</h1>"]
     body += [f'<section id="{key}"><h2>{_e(h)}</h2>{html_}</section>' for key, h, html_ in sections]
-    return page(title, "\n".join(body))
+    return page(title, "\n".join(body), language())
 
 
 # -- the command -------------------------------------------------------------------------------
@@ -312,5 +314,6 @@ def write(out: Path) -> Written:
         written.append(path)
     pages = {p.parent.name for p in written}
     report = out / REPORT
-    write_atomic(report, class_page(view, pages, f"Class report: {out.resolve().name}"))
+    title = tr("Class report: {name}").format(name=out.resolve().name)
+    write_atomic(report, class_page(view, pages, title))
     return Written(report, tuple(written), tuple(without), time.perf_counter() - start)

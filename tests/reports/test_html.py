@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import i18n
 from grader.batch import grade_batch
 from grader.reports import charts, html, stats
 
@@ -272,3 +273,21 @@ def test_chromium_renders_the_page_with_no_console_message(out, written, page, t
     assert console == []
     colours, ink = _ink(shot)
     assert colours > 20 and ink > 0.05, (colours, ink)
+
+
+def test_the_class_page_speaks_the_chosen_language(out, tmp_path, monkeypatch):
+    copy = tmp_path / "graded"
+    shutil.copytree(out, copy)
+    monkeypatch.setenv(i18n.ENV, "zh")
+    page = html.write(copy).report.read_text()
+    assert '<html lang="zh">' in page
+    for english, chinese in [
+        ("Score distribution", "分数分布"),
+        ("Named mistakes", "已命名的常见错误"),
+        ("Students", "学生"),
+        ("Class report: ", "班级报告："),
+    ]:
+        assert f">{english}" not in page and chinese in page
+    monkeypatch.setenv(i18n.ENV, "en")
+    english_page = html.write(copy).report.read_text()
+    assert '<html lang="en">' in english_page and ">Score distribution<" in english_page
