@@ -15,7 +15,7 @@ import pytest
 
 from grader.batch import grade_batch
 from grader.config import ConfigError
-from grader.exporters import gradescope
+from grader.exporters import gradescope, gradescope_run
 from grader.reports.gradescope import validate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -220,3 +220,75 @@ def test_the_command_line_writes_the_zip(tmp_path):
     assert cli.main([*argv, "--topic", "losses"]) == 0
     assert "run_autograder" in zipfile.ZipFile(out).namelist()
     assert cli.main([*argv, "--topic", "no_such_topic"]) == cli.EXIT_USAGE
+
+
+METADATA = {
+    "id": 123456,
+    "created_at": "2026-12-02T10:00:00.000000-08:00",
+    "assignment": {"id": 42, "title": "losses"},
+    "users": [
+        {"email": "zoe@example.edu", "id": 9, "name": "Zoe \x1b[2J\u202eEvil"},
+        {"email": "bob@example.edu", "id": 8, "name": "Bob"},
+    ],
+}
+
+
+@pytest.mark.parametrize("student", ["bob", "corrupt"])
+def test_the_student_is_named_from_the_submission_metadata(
+    exported, kit_results, tmp_path, student
+):
+    import json
+
+    root = fresh_tree(exported, tmp_path / "autograder")
+    upload(root / "submission", student)
+    before = sorted(p.name for p in (root / "submission").iterdir())
+    (root / "submission_metadata.json").write_text(json.dumps(METADATA))
+    data = run_autograder(root)
+    assert data["extra_data"]["student_id"] == "bob_example.edu__zoe_example.edu"
+    assert per_test(data) == per_test(kit_results[student])
+    names = [u["name"] for u in data["extra_data"]["submitters"]]
+    assert names == ["Zoe \\x1b[2J\\u202eEvil", "Bob"]  # the student's text, escaped
+    # the upload is back where Gradescope put it, and the stage is gone
+    assert sorted(p.name for p in (root / "submission").iterdir()) == before
+    assert not (root / gradescope_run.STAGE).exists()
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    ["absent", "not json {", '["a list"]', '{"users": "nobody"}', "link", "fifo", "huge"],
+)
+def test_missing_or_malformed_metadata_keeps_the_upload_name(
+    exported, kit_results, tmp_path, metadata
+):
+    root = fresh_tree(exported, tmp_path / "autograder")
+    upload(root / "submission", "bob")
+    path = root / "submission_metadata.json"
+    if metadata == "link":
+        (tmp_path / "elsewhere.json").write_text('{"id": 1, "users": [{"email": "x@y"}]}')
+        path.symlink_to(tmp_path / "elsewhere.json")
+    elif metadata == "fifo":
+        os.mkfifo(path)  # opened without waiting for a writer, and refused
+    elif metadata == "huge":
+        path.write_text('{"id": 1, "pad": "' + "x" * (gradescope_run.MAX_METADATA_BYTES) + '"}')
+    elif metadata != "absent":
+        path.write_text(metadata)
+    data = run_autograder(root)
+    assert data["extra_data"]["student_id"] == "submission"
+    assert "submitters" not in data["extra_data"]
+    assert per_test(data) == per_test(kit_results["bob"])
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        (METADATA, "bob_example.edu__zoe_example.edu"),
+        ({"id": 5, "users": [{"id": 8}, {"id": 9, "email": "z@e"}]}, "8__9"),
+        ({"id": 5, "users": [{"name": "no id"}]}, "submission_5"),
+        ({"id": 5, "users": [{"email": "../../etc/passwd\n"}]}, "etc_passwd"),
+        ({"id": True, "users": [{"email": ["x"]}]}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
+def test_the_student_id_is_stable_and_a_safe_folder_name(metadata, expected):
+    assert gradescope_run.student_id(metadata) == expected
