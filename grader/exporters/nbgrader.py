@@ -23,6 +23,12 @@ hidden tests from the feedback (``ClearHiddenTests``) and drops warnings on stde
 (``IgnorePattern``), which would otherwise zero a grade cell. The export is generated from the
 registry and ``autograder.yml`` every time.
 
+No absolute path is written anywhere: ``nbgrader_config.py`` holds the path of
+``autograder.yml`` relative to the course folder, resolves it from its own ``__file__`` when
+nbgrader loads it and puts it in the environment (:data:`CONFIG_ENV`), which the grading kernel
+inherits; so the course folder can be renamed or moved with the kit (same relative place) and
+grades without exporting again. Nothing released to students names the config or its secret.
+
 This module is imported in the grading kernel: it imports nothing heavy at module level.
 """
 
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -45,7 +52,11 @@ KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3
 CODE_STUB = "# YOUR CODE HERE: fill in the functions above"
 IGNORED = (".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback")  # nbgrader's defaults
 WARNING_PATTERN = r"Warning"  # stderr outputs that carry a warning are not errors
+CONFIG_ENV = "GRADER_NBGRADER_CONFIG"  # autograder.yml for the grade cells, set by the config
 CONFIG_TEMPLATE = '''"""nbgrader's configuration (written by grader export nbgrader)."""
+
+import os
+from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import Autograde
@@ -54,6 +65,10 @@ from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
 from grader.exporters.nbgrader_preprocessors import RestoreStudentCells, WriteModules
 
 c = get_config()  # noqa: F821
+# the course's autograder.yml, relative to this folder (it can move): the grading kernel
+# inherits the environment, so its grade cells find the judge's config here
+_here = Path(__file__).resolve().parent
+os.environ[{env!r}] = str((_here / {config!r}).resolve())
 c.CourseDirectory.course_id = "course"
 c.ClearSolutions.code_stub = {{"python": {code_stub!r}}}
 # the module each notebook writes is the student's work: never the instructor's copy
@@ -105,9 +120,10 @@ def _module_source(stub: str, reference: str) -> str:
     return f"{stub.rstrip()}\n\n\n### BEGIN SOLUTION\n{body.rstrip()}\n### END SOLUTION\n"
 
 
-def notebook(topic: str, stub: str, reference: str, config_path: Path, points: dict) -> dict:
+def notebook(topic: str, stub: str, reference: str, points: dict) -> dict:
     """The source notebook of ``topic``: ``points`` maps each function to (points, checks,
-    hidden checks), in the order the functions are declared."""
+    hidden checks), in the order the functions are declared. It names no path: the grade
+    cells find ``autograder.yml`` through :data:`CONFIG_ENV`."""
     intro = (
         f"# {topic}\n\nWrite your functions in the next cell (it saves `{topic}.py`; run it "
         "after every change). Each grade cell below is one function, graded by the course's "
@@ -129,7 +145,7 @@ def notebook(topic: str, stub: str, reference: str, config_path: Path, points: d
             f"# {function}: {n} checks ({hidden} hidden) run by the course's judge\n"
             "### BEGIN HIDDEN TESTS\n"
             "from grader.exporters import nbgrader as _kit\n\n"
-            f"_kit.cell_score({topic!r}, {function!r}, {str(config_path)!r})\n"
+            f"_kit.cell_score({topic!r}, {function!r})\n"
             "### END HIDDEN TESTS\n"
         )
         cells.append(
@@ -152,7 +168,7 @@ def export(course: Course, config_path: Path, course_dir: Path, topics: tuple[st
     for ``topics``: ``nbgrader_config.py`` and ``source/<topic>/<topic>.ipynb``."""
     from grader.reports.checklist import listing
 
-    config_path = config_path.resolve()
+    config_rel = os.path.relpath(config_path.resolve(), course_dir.resolve())
     written, cells = [], {}
     for topic in topics:
         points: dict[str, list] = {}
@@ -163,7 +179,7 @@ def export(course: Course, config_path: Path, course_dir: Path, topics: tuple[st
             entry[2] += row.visibility != "visible"
         stub = (course.assignments_dir / f"{topic}.py").read_text()
         reference = (course.solutions_dir / f"{topic}.py").read_text()
-        nb = notebook(topic, stub, reference, config_path, {f: tuple(p) for f, p in points.items()})
+        nb = notebook(topic, stub, reference, {f: tuple(p) for f, p in points.items()})
         path = course_dir / "source" / topic / f"{topic}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(nb, indent=1, sort_keys=True) + "\n")
@@ -174,6 +190,8 @@ def export(course: Course, config_path: Path, course_dir: Path, topics: tuple[st
         exclude={t: [f"{t}.py"] for t in topics},
         ignore=[*IGNORED, *(f"{t}.py" for t in topics)],
         pattern=WARNING_PATTERN,
+        env=CONFIG_ENV,
+        config=Path(config_rel).as_posix(),
     )
     (course_dir / "nbgrader_config.py").write_text(text)
     return Export(course_dir, tuple(written), cells)
@@ -223,8 +241,17 @@ def _function(test_name: str) -> str:
     return test_name.split("/", 1)[-1].split(":", 1)[0].strip()
 
 
-def cell_score(topic: str, function: str, config: str) -> Score:
-    """The points ``function`` earned from the kit's judge, for the grade cell's result."""
+def cell_score(topic: str, function: str, config: str | None = None) -> Score:
+    """The points ``function`` earned from the kit's judge, for the grade cell's result.
+    ``config`` (autograder.yml) defaults to :data:`CONFIG_ENV`, which ``nbgrader_config.py``
+    sets; notebooks exported before that pass it themselves."""
+    config = config or os.environ.get(CONFIG_ENV)
+    if not config:
+        _minimal_traceback()
+        raise RuntimeError(
+            f"{CONFIG_ENV} is not set: grade from the course folder, whose nbgrader_config.py "
+            "sets it (or run grader export nbgrader --course DIR again)"
+        )
     module = Path.cwd() / f"{topic}.py"
     if not module.is_file():
         _minimal_traceback()
