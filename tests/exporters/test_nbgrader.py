@@ -55,8 +55,12 @@ def graded(course, tmp_path_factory):
     for every student; returns (course folder, {student: {grade_id: score}}, seconds each)."""
     if shutil.which("alembic") is None:
         pytest.skip("nbgrader needs alembic on PATH (the environment's bin folder)")
-    root = tmp_path_factory.mktemp("nbgrader_course")
-    made = exporter.export(course, REPO / "autograder.yml", root, (TOPIC,))
+    base = tmp_path_factory.mktemp("nbgrader_course")
+    made = exporter.export(course, REPO / "autograder.yml", base / "exported", (TOPIC,))
+    # the course folder is renamed after the export: every score below is from the moved one
+    root = (base / "exported").rename(base / "moved")
+    for written in (root / "nbgrader_config.py", *root.rglob("*.ipynb")):
+        assert str(REPO) not in written.read_text() and str(base) not in written.read_text()
     here = os.getcwd()
     os.chdir(root)  # nbgrader reads nbgrader_config.py from the working folder
     try:
