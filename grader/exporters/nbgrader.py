@@ -241,11 +241,10 @@ def _function(test_name: str) -> str:
     return test_name.split("/", 1)[-1].split(":", 1)[0].strip()
 
 
-def cell_score(topic: str, function: str, config: str | None = None) -> Score:
-    """The points ``function`` earned from the kit's judge, for the grade cell's result.
-    ``config`` (autograder.yml) defaults to :data:`CONFIG_ENV`, which ``nbgrader_config.py``
-    sets; notebooks exported before that pass it themselves."""
-    config = config or os.environ.get(CONFIG_ENV)
+def cell_score(topic: str, function: str) -> Score:
+    """The points ``function`` earned from the kit's judge, for the grade cell's result, graded
+    with the ``autograder.yml`` that ``nbgrader_config.py`` names in :data:`CONFIG_ENV`."""
+    config = os.environ.get(CONFIG_ENV)
     if not config:
         _minimal_traceback()
         raise RuntimeError(
