@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -191,6 +191,11 @@ def _source(course: Course, topic: str) -> Path:
     if release.is_release(course):
         return course.root / release.DATA / "api" / f"{topic}.py"
     return course.solutions_dir / f"{topic}.py"
+
+
+def preloads(course: Course, topics: Iterable[str]) -> set[tuple[str, ...]]:
+    """The worker templates ``topics`` fork from (what each imports beyond numpy)."""
+    return {_preload(_source(course, t)) for t in topics}
 
 
 @cache
@@ -373,6 +378,7 @@ def grade_topic(
         load_fault: StudentFault | None = None
     except StudentFault as fault:
         functions, load_fault = {}, fault
+    mistakes = _kept_mistakes(spec.misconceptions)  # once per topic: the same for every check
     for plan in plans:
         check = added.get(plan.check_id) or spec.check(plan.check_id)
         started = time.perf_counter()
@@ -398,7 +404,7 @@ def grade_topic(
                 student,
                 ref,
                 check_rng(course.secret, plan.check_id),
-                _kept_mistakes(spec.misconceptions),
+                mistakes,
                 mutation_policy=course.config.mutation,
                 speed=tcfg.speed,
             )
@@ -438,7 +444,7 @@ def grade_submission(
     isolation: list[str] = []
     outputs: list[str] = []
     starts: list[float] = []
-    for preload in {_preload(_source(course, t)) for t in topics if sub.modules.get(t)}:
+    for preload in preloads(course, (t for t in topics if sub.modules.get(t))):
         WorkerProcess.warm(replace(sandbox, preload=preload))  # torch imports while numpy grades
     for topic in topics:
         if on_topic:

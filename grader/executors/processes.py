@@ -13,7 +13,8 @@ over its own pipe; this process writes every file. Why this and not the alternat
   whereas here the one submission it was grading gets an "autograder failed" result, the
   process is replaced and the others go on; and the interrupt below needs each process's pid.
 
-Sandbox workers in judge processes: each judge process is a child subreaper
+Sandbox workers in judge processes fork from the batch's templates (one per kind, started
+here: ``template.Shared``), each judge process through a socket of its own. Each judge process is a child subreaper
 (``process.become_subreaper``) so that what a student detached is killed by its own judge
 (``process._live`` and ``kill_orphans`` are per process), and it dies with this process
 (``PR_SET_PDEATHSIG``): a batch killed outright (SIGKILL) takes its judge processes along,
@@ -41,7 +42,7 @@ from typing import Any
 
 from grader.config import Course
 from grader.executors import Grade, Job, OnDone
-from grader.sandbox import process
+from grader.sandbox import process, template
 from grader.sandbox.process import Sandbox
 
 PR_SET_PDEATHSIG = 1
@@ -80,9 +81,11 @@ def _arm(parent: int) -> None:
     process.become_subreaper()
 
 
-def serve(conn: Connection, parent: int) -> None:
-    """A judge process: grade what arrives on ``conn`` until it closes or sends None."""
+def serve(conn: Connection, parent: int, channels: dict[tuple[str, ...], Any]) -> None:
+    """A judge process: grade what arrives on ``conn`` until it closes or sends None; its
+    workers fork from the batch's templates through ``channels`` (``template.Shared``)."""
     _arm(parent)
+    template.adopt(channels, template.START_TIMEOUT_S)
     while True:
         try:
             task = conn.recv()
@@ -104,11 +107,14 @@ def serve(conn: Connection, parent: int) -> None:
 
 
 class _Judge:
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, shared: template.Shared | None) -> None:
         mine, theirs = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=serve, args=(theirs, os.getpid()), daemon=True)
+        channels = shared.channels() if shared else {}
+        self.proc = ctx.Process(target=serve, args=(theirs, os.getpid(), channels), daemon=True)
         self.proc.start()
         theirs.close()
+        for sock in channels.values():  # the judge process has its copies now
+            sock.close()
         self.conn: Connection = mine
         self.index: int | None = None
 
@@ -142,9 +148,9 @@ class ProcessExecutor:
         self.jobs = max(1, jobs)
         self._ctx = multiprocessing.get_context("spawn")
 
-    def _start(self) -> _Judge:
+    def _start(self, shared: template.Shared | None) -> _Judge:
         with _sigint_ignored():
-            return _Judge(self._ctx)
+            return _Judge(self._ctx, shared)
 
     def run(
         self,
@@ -156,6 +162,7 @@ class ProcessExecutor:
     ) -> None:
         queue = deque(range(len(jobs)))
         judges: list[_Judge] = []
+        shared = _shared_templates(course, sandbox, jobs)
 
         def dispatch(judge: _Judge) -> None:
             if queue:
@@ -165,7 +172,7 @@ class ProcessExecutor:
 
         try:
             for _ in range(min(self.jobs, len(jobs))):
-                judges.append(self._start())
+                judges.append(self._start(shared))
                 dispatch(judges[-1])
             while any(j.index is not None for j in judges):
                 busy = [j for j in judges if j.index is not None]
@@ -196,7 +203,7 @@ class ProcessExecutor:
                         if not queue:
                             continue
                         judge.conn.close()
-                        judges[judges.index(judge)] = judge = self._start()
+                        judges[judges.index(judge)] = judge = self._start(shared)
                     dispatch(judge)
         except BaseException:
             _stop(judges)
@@ -209,6 +216,22 @@ class ProcessExecutor:
                 if judge.proc.is_alive():
                     judge.proc.kill()
                     judge.proc.join()
+        finally:
+            if shared is not None:
+                shared.close()
+
+
+def _shared_templates(
+    course: Course, sandbox: Sandbox, jobs: Sequence[Job]
+) -> template.Shared | None:
+    """The batch's worker templates, one per kind its submitted topics need, shared by its
+    judge processes (None where workers are not forked from templates)."""
+    if sandbox.start != "fork" or not template.available():
+        return None
+    from grader.pipeline import preloads
+
+    kinds = preloads(course, {t for job in jobs for t in job.topics if job.sub.modules.get(t)})
+    return template.Shared(kinds, template.scrubbed_env(), sandbox.start_timeout_s)
 
 
 def _death(code: int | None) -> str:

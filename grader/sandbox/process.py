@@ -35,11 +35,11 @@ from grader.protocol.wire import (
     write_frame,
 )
 from grader.sandbox import allowlist, quiesce, template
+from grader.sandbox.template import PR_SET_CHILD_SUBREAPER, scrubbed_env
 
 GRADER_DIR = str(Path(grader.__file__).resolve().parent)  # the package, not the course around it
 PACKAGE_PARENT = str(Path(GRADER_DIR).parent)
 BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker.main import main; main()"
-PR_SET_CHILD_SUBREAPER = 36
 PYTHON_FLAGS = template.PYTHON_FLAGS  # -s -P: see there
 _uids = itertools.count()
 MAX_STALE_REPLIES = 4  # earlier replies skipped before a request's own (see WorkerProcess.request)
@@ -49,10 +49,6 @@ def worker_uid() -> int:
     """An unprivileged uid for one worker: distinct per worker of this judge (and, through the
     judge's pid, most likely of other judges on the machine); never a real account."""
     return 1_000_000 + (os.getpid() % 2000) * 1000 + next(_uids) % 1000
-
-
-# Variables that keep numerical libraries single-threaded and working on this machine.
-PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
 
 
 class WorkerDied(Exception):
@@ -85,7 +81,7 @@ class Sandbox:
     processes: int = 64
     output_kb: int = 64
     reply_mb: int = 256
-    start_timeout_s: float = 15.0
+    start_timeout_s: float = template.START_TIMEOUT_S
     isolate: bool = True
     hide: tuple[str, ...] = ()
     tmpfs_mb: int = 64
@@ -97,20 +93,6 @@ class Sandbox:
     # "allow-list": the worker's root holds only what grader.sandbox.allowlist names;
     # "deny-list": the host's, with ``hide`` covered (also the fallback where the first fails)
     filesystem: str = "allow-list"
-
-
-def scrubbed_env() -> dict[str, str]:
-    env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
-    env.update(
-        PATH="/usr/bin:/bin",
-        HOME="/tmp",
-        OMP_NUM_THREADS="1",
-        OPENBLAS_NUM_THREADS="1",
-        MKL_NUM_THREADS="1",
-        PYTHONHASHSEED="0",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    return env
 
 
 @dataclass

@@ -21,7 +21,14 @@ each exit status into that child's status pipe, which the judge reads (``ForkedP
 
 The template dies with the judge (the parent-death signal, armed by a thread of the judge that
 lives as long as the judge), its workers die with it, and a dead template is started again on
-the next request. Where a template cannot be used (not Linux, or it fails to start), workers are
+the next request.
+
+A batch graded by judge processes (``--executor processes``) starts one template per kind
+itself (``Shared``) and hands each judge process a socket of its own to it (``Channel``): one
+torch template for the batch, not one per judge process (about 200 MiB each). A judge's socket
+forks only that judge's workers; a judge process whose shared template died, or never started,
+starts one of its own. As its workers are no judge's children there, a shared template is the
+subreaper of their orphans and kills each within ``STRAY_POLL_S``. Where a template cannot be used (not Linux, or it fails to start), workers are
 started fresh, as before; ``Sandbox.start = "spawn"`` asks for that explicitly.
 """
 
@@ -44,6 +51,28 @@ _STATUS = struct.Struct("<i")  # the exit code as subprocess reports it (negativ
 # builds itself (scrubbed_env), not -I: -I also ignores PYTHONHASHSEED, and the order of a set
 # of strings would then change from run to run. Fresh workers start the same way.
 PYTHON_FLAGS = ("-s", "-P")
+
+
+# Variables that keep numerical libraries single-threaded and working on this machine.
+PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
+START_TIMEOUT_S = 15.0  # a worker (or template) that is not ready by then failed to start
+STRAY_POLL_S = 0.05  # how often a shared template looks for orphans to kill
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def scrubbed_env() -> dict[str, str]:
+    """The environment of workers and templates: nothing of the judge's but ``PASS_THROUGH``."""
+    env = {k: os.environ[k] for k in PASS_THROUGH if k in os.environ}
+    env.update(
+        PATH="/usr/bin:/bin",
+        HOME="/tmp",
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONHASHSEED="0",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
 
 
 class TemplateError(OSError):
@@ -90,9 +119,16 @@ class ForkedProc:
 
 
 class Template:
-    """One template process and the socket to it; ``fork`` is safe from any thread."""
+    """One template process and the socket to it; ``fork`` is safe from any thread. A
+    ``shared`` one also serves the judge processes of a batch (``attach``, ``Shared``)."""
 
-    def __init__(self, preload: tuple[str, ...], env: dict[str, str], start_timeout: float) -> None:
+    def __init__(
+        self,
+        preload: tuple[str, ...],
+        env: dict[str, str],
+        start_timeout: float,
+        shared: bool = False,
+    ) -> None:
         self.preload = preload
         self._lock = threading.Lock()
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -120,6 +156,7 @@ class Template:
                         **env,
                         "GRADER_TEMPLATE_FD": str(theirs.fileno()),
                         "GRADER_JUDGE_PID": str(os.getpid()),
+                        "GRADER_TEMPLATE_SHARED": "1" if shared else "",
                     },
                     cwd="/",
                     start_new_session=True,
@@ -163,22 +200,17 @@ class Template:
     ) -> ForkedProc:
         """A worker for ``cfg`` on these pipes (the caller closes its copies, as after Popen);
         ``extra``: descriptors it keeps as well (the arena, ``cfg["arena_fd"]``)."""
-        status_r, status_w = os.pipe()
+        with self._lock:
+            return _fork(self._sock, cfg, [req_r, rep_w, out_w], extra)
+
+    def attach(self, theirs: socket.socket) -> None:
+        """Have the template serve requests on ``theirs`` too (the other end of a judge
+        process's ``Channel``); the caller closes its copy."""
         try:
             with self._lock:
-                fds = [req_r, rep_w, out_w, status_w, *extra]
-                socket.send_fds(self._sock, [json.dumps(cfg).encode()], fds)
-                reply = self._sock.recv(64)
+                socket.send_fds(self._sock, [b"attach"], [theirs.fileno()])
         except OSError as exc:
-            os.close(status_r)
             raise TemplateError(f"the worker template failed: {exc}") from None
-        finally:
-            os.close(status_w)
-        pid = int(json.loads(reply)["pid"]) if reply else -1
-        if pid <= 0:
-            os.close(status_r)
-            raise TemplateError("the worker template could not fork a worker")
-        return ForkedProc(pid, status_r)
 
     def kill(self) -> None:
         try:
@@ -188,11 +220,66 @@ class Template:
         self._sock.close()
 
 
-_templates: dict[tuple[str, ...], Template] = {}
+def _fork(
+    sock: socket.socket, cfg: dict[str, Any], pipes: list[int], extra: tuple[int, ...]
+) -> ForkedProc:
+    status_r, status_w = os.pipe()
+    try:
+        socket.send_fds(sock, [json.dumps(cfg).encode()], [*pipes, status_w, *extra])
+        reply = sock.recv(64)
+    except OSError as exc:
+        os.close(status_r)
+        raise TemplateError(f"the worker template failed: {exc}") from None
+    finally:
+        os.close(status_w)
+    pid = int(json.loads(reply)["pid"]) if reply else -1
+    if pid <= 0:
+        os.close(status_r)
+        raise TemplateError("the worker template could not fork a worker")
+    return ForkedProc(pid, status_r)
+
+
+class Channel:
+    """A judge process's socket to a template its batch started (``Shared.channels``):
+    ``fork`` as a ``Template``'s; alive while the template (or the batch, until the template is
+    up) holds the other end."""
+
+    def __init__(self, preload: tuple[str, ...], sock: socket.socket, start_timeout: float) -> None:
+        self.preload = preload
+        self._sock = sock
+        self._sock.settimeout(start_timeout)  # a template that never answers is a failed one
+        self._lock = threading.Lock()
+
+    pid = -1  # not this judge's child: nothing of ours to reap or spare
+
+    def alive(self) -> bool:
+        if self._sock.fileno() < 0:
+            return False
+        ready, _, _ = select.select([self._sock], [], [], 0)
+        return not ready  # a template only answers requests: readable here means it closed
+
+    def fork(
+        self,
+        cfg: dict[str, Any],
+        req_r: int,
+        rep_w: int,
+        out_w: int,
+        extra: tuple[int, ...] = (),
+    ) -> ForkedProc:
+        with self._lock:
+            return _fork(self._sock, cfg, [req_r, rep_w, out_w], extra)
+
+    def kill(self) -> None:
+        self._sock.close()  # the template goes on for the other judges
+
+
+_templates: dict[tuple[str, ...], Template | Channel] = {}
 _templates_lock = threading.Lock()
 
 
-def template(preload: tuple[str, ...], env: dict[str, str], start_timeout: float) -> Template:
+def template(
+    preload: tuple[str, ...], env: dict[str, str], start_timeout: float
+) -> Template | Channel:
     """The running template with these pre-imports, started (again) when there is none."""
     with _templates_lock:
         current = _templates.get(preload)
@@ -216,9 +303,86 @@ def warm(preload: tuple[str, ...], env: dict[str, str], start_timeout: float) ->
     threading.Thread(target=start, name="warm-worker-template", daemon=True).start()
 
 
+def adopt(channels: dict[tuple[str, ...], socket.socket], start_timeout: float) -> None:
+    """Fork this judge's workers from templates of another process (its batch's, see
+    ``Shared``), through ``channels`` (preload -> socket); one that fails is replaced by a
+    template of this judge's own."""
+    with _templates_lock:
+        for preload, sock in channels.items():
+            _templates[preload] = Channel(preload, sock, start_timeout)
+
+
+class Shared:
+    """Templates of this process (a batch) shared with its judge processes: one template per
+    kind for the whole batch instead of one per judge process (torch's costs about 200 MiB).
+
+    They start in the background. ``channels`` gives a judge process its sockets at once; a
+    request the judge sends before its template is ready waits in the socket until the
+    template is up and attached, as a judge waits for a template of its own. A kind that fails
+    to start closes its channels, and each judge then falls back to a template of its own."""
+
+    def __init__(
+        self, preloads: set[tuple[str, ...]], env: dict[str, str], start_timeout: float
+    ) -> None:
+        self._lock = threading.Lock()
+        self._made: dict[tuple[str, ...], Template | None] = {}  # None: it failed to start
+        self._pending: dict[tuple[str, ...], list[socket.socket]] = {p: [] for p in preloads}
+        for preload in sorted(preloads):
+            threading.Thread(
+                target=self._start,
+                args=(preload, env, start_timeout),
+                name=f"shared-template{preload}",
+                daemon=True,
+            ).start()
+
+    def _start(self, preload: tuple[str, ...], env: dict[str, str], timeout: float) -> None:
+        try:
+            made: Template | None = Template(preload, env, timeout, shared=True)
+        except TemplateError:
+            made = None
+        with self._lock:
+            self._made[preload] = made
+            for theirs in self._pending.pop(preload, []):
+                self._hand(preload, theirs)
+
+    def _hand(self, preload: tuple[str, ...], theirs: socket.socket) -> None:
+        made = self._made.get(preload)
+        try:
+            if made is not None:
+                made.attach(theirs)
+        except TemplateError:
+            pass
+        finally:
+            theirs.close()  # without a template: the judge reads EOF and uses its own
+
+    def channels(self) -> dict[tuple[str, ...], socket.socket]:
+        """One socket per kind for a new judge process (``adopt`` there)."""
+        out: dict[tuple[str, ...], socket.socket] = {}
+        with self._lock:
+            for preload in sorted({*self._made, *self._pending}):
+                mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                out[preload] = mine
+                if preload in self._made:
+                    self._hand(preload, theirs)
+                else:
+                    self._pending[preload].append(theirs)
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            for made in self._made.values():
+                if made is not None:
+                    made.kill()
+            for pending in self._pending.values():
+                for theirs in pending:
+                    theirs.close()
+            self._made.clear()
+            self._pending.clear()
+
+
 def template_pids() -> set[int]:
     with _templates_lock:
-        return {t.pid for t in _templates.values()}
+        return {t.pid for t in _templates.values() if t.pid > 0}
 
 
 def available() -> bool:
@@ -317,15 +481,47 @@ def _child(cfg: dict[str, Any], fds: list[int], template_pid: int) -> None:
         os._exit(status_code)
 
 
+def _kill_strays(status: dict[int, int]) -> None:
+    """As a subreaper: kill every child that is not a worker this template forked (an orphan a
+    worker left, re-parented here); ``_reap`` then collects it."""
+    for pid in _children():
+        if pid not in status:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _children() -> list[int]:
+    found: list[int] = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children", "rb") as fh:
+                found += [int(c) for c in fh.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def serve() -> None:
-    """The template's main loop: fork a worker per request, reap, report exit statuses."""
+    """The template's main loop: fork a worker per request, reap, report exit statuses.
+
+    It serves the judge that started it and every judge given a channel (``attach``, sent by
+    that judge on its own socket only); it ends when the last channel closes. A template that
+    serves other judges (``GRADER_TEMPLATE_SHARED``) is the subreaper of its workers' orphans
+    and kills each within ``STRAY_POLL_S``: they are no judge's children there."""
     sock_fd = int(os.environ.pop("GRADER_TEMPLATE_FD"))
     judge_pid = int(os.environ.pop("GRADER_JUDGE_PID"))
+    shared = os.environ.pop("GRADER_TEMPLATE_SHARED", "") == "1"
     preload = json.loads(sys.argv[1])
     from grader.sandbox import layers
 
     layers.die_with_parent(judge_pid)  # tied to the judge's keeper thread
-    sock = socket.socket(fileno=sock_fd)
+    if shared:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    owner = socket.socket(fileno=sock_fd)
     _preimport(preload)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
@@ -333,10 +529,13 @@ def serve() -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     status: dict[int, int] = {}
-    sock.send(b"ready")
+    owner.send(b"ready")
     me = os.getpid()
-    while True:
-        ready, _, _ = select.select([sock, wake_r], [], [])
+    channels = [owner]
+    while channels:
+        ready, _, _ = select.select([*channels, wake_r], [], [], STRAY_POLL_S if shared else None)
+        if shared:
+            _kill_strays(status)
         if wake_r in ready:
             try:
                 while os.read(wake_r, 512):
@@ -344,27 +543,33 @@ def serve() -> None:
             except BlockingIOError:
                 pass
             _reap(status)
-        if sock not in ready:
-            continue
-        try:
-            message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)
-        except OSError:
-            message, fds = b"", []
-        if not message:  # the judge closed its end
-            os._exit(0)
-        if not 4 <= len(fds) <= 5:
-            for fd in fds:
+        for sock in [c for c in channels if c in ready]:
+            try:
+                message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)
+            except OSError:
+                message, fds = b"", []
+            if not message:  # that judge closed its end
+                channels.remove(sock)
+                sock.close()
+                continue
+            if message == b"attach" and sock is owner and len(fds) == 1:
+                channels.append(socket.socket(fileno=fds[0]))
+                continue
+            if not 4 <= len(fds) <= 5:
+                for fd in fds:
+                    os.close(fd)
+                sock.send(json.dumps({"pid": -1}).encode())
+                continue
+            cfg = json.loads(message)
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                for channel in channels:
+                    channel.close()
+                _child(cfg, fds, me)
+            for fd in (*fds[:3], *fds[4:]):
                 os.close(fd)
-            sock.send(json.dumps({"pid": -1}).encode())
-            continue
-        cfg = json.loads(message)
-        sys.stdout.flush()
-        pid = os.fork()
-        if pid == 0:
-            sock.close()
-            _child(cfg, fds, me)
-        for fd in (*fds[:3], *fds[4:]):
-            os.close(fd)
-        status[pid] = fds[3]
-        sock.send(json.dumps({"pid": pid}).encode())
-        _reap(status)  # a child that ended at once
+            status[pid] = fds[3]
+            sock.send(json.dumps({"pid": pid}).encode())
+            _reap(status)  # a child that ended at once
+    os._exit(0)

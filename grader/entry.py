@@ -1,0 +1,39 @@
+"""The ``grader`` command's entry point (``python -m grader`` too): ``grader.cli.main``, with the
+worker template of ``grader check`` started first.
+
+The judge's imports (numpy, pydantic, the registry) take a few tenths of a second, and so does
+the template's start (an interpreter importing numpy and the worker's modules). Started here,
+before the judge imports anything heavy, the template gets ready on another core while the judge
+imports, instead of after. This module imports nothing but the light template module; when the
+course later asks for fresh workers (``start: spawn``) the template is simply not used and dies
+with the judge, as every template does.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from grader.sandbox import template
+
+VALUED = ("--config", "--lang")  # the top-level options that take a value
+
+
+def command(argv: list[str]) -> str | None:
+    """The subcommand named in ``argv`` (None without one, or when help is asked for)."""
+    words = iter(argv)
+    for word in words:
+        if word in ("-h", "--help", "--version"):
+            return None
+        if word in VALUED:
+            next(words, None)
+        elif not word.startswith("-"):
+            return None if {"-h", "--help"} & set(argv) else word
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    if command(sys.argv[1:] if argv is None else argv) == "check" and template.available():
+        template.warm((), template.scrubbed_env(), template.START_TIMEOUT_S)
+    from grader.cli import main as cli_main
+
+    return cli_main(argv)
