@@ -14,8 +14,10 @@ over its own pipe; this process writes every file. Why this and not the alternat
   process is replaced and the others go on; and the interrupt below needs each process's pid.
 
 Sandbox workers in judge processes fork from the batch's templates (one per kind, started
-here: ``template.Shared``), each judge process through a socket of its own. Each judge process is a child subreaper
-(``process.become_subreaper``) so that what a student detached is killed by its own judge
+here: ``template.Shared``), each judge process through a socket of its own; a shared template
+kills its workers' orphans itself. Each judge process is a child subreaper
+(``process.become_subreaper``) so that what a student detached from a worker it started
+itself (a fresh one, or one of its own template's) is killed by its own judge
 (``process._live`` and ``kill_orphans`` are per process), and it dies with this process
 (``PR_SET_PDEATHSIG``): a batch killed outright (SIGKILL) takes its judge processes along,
 and their workers follow them (a worker dies with its judge). SIGINT is ignored there (a
