@@ -4,9 +4,10 @@ worker template of ``grader check`` started first.
 The judge's imports (numpy, pydantic, the registry) take a few tenths of a second, and so does
 the template's start (an interpreter importing numpy and the worker's modules). Started here,
 before the judge imports anything heavy, the template gets ready on another core while the judge
-imports, instead of after. This module imports nothing but the light template module; when the
-course later asks for fresh workers (``start: spawn``) the template is simply not used and dies
-with the judge, as every template does.
+imports, instead of after; and ``grader check``'s templates are daemons
+(``grader.sandbox.daemon``), which the student's next check finds running. This module imports
+nothing but the light template module; when the course later asks for fresh workers (``start:
+spawn``) the template is simply not used.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def command(argv: list[str]) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     if command(sys.argv[1:] if argv is None else argv) == "check" and template.available():
+        template.use_daemons()  # left running for the student's next check (GRADER_DAEMON)
         template.warm((), template.scrubbed_env(), template.START_TIMEOUT_S)
     from grader.cli import main as cli_main
 

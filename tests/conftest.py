@@ -21,6 +21,11 @@ settings.register_profile(
 settings.register_profile("dev", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# `grader check` leaves its worker templates running for the next check (grader.sandbox.daemon);
+# tests start checks as subprocesses and look for what they left running: no daemons here, but
+# in tests/sandbox/test_daemon.py, which turns them on in a folder of its own
+os.environ.setdefault("GRADER_DAEMON", "off")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--runslow", action="store_true", help="run tests marked slow")

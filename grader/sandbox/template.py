@@ -28,12 +28,19 @@ itself (``Shared``) and hands each judge process a socket of its own to it (``Ch
 torch template for the batch, not one per judge process (about 200 MiB each). A judge's socket
 forks only that judge's workers; a judge process whose shared template died, or never started,
 starts one of its own. As its workers are no judge's children there, a shared template is the
-subreaper of their orphans and kills each within ``STRAY_POLL_S``. Where a template cannot be used (not Linux, or it fails to start), workers are
-started fresh, as before; ``Sandbox.start = "spawn"`` asks for that explicitly.
+subreaper of their orphans and kills each within ``STRAY_POLL_S``; the workers of a judge
+whose socket closes are killed.
+
+``grader check`` forks from a daemon instead (``grader.sandbox.daemon``): the same template,
+left running between a student's checks, so that torch is not imported again each time.
+
+Where a template cannot be used (not Linux, or it fails to start), workers are started fresh,
+as before; ``Sandbox.start = "spawn"`` asks for that explicitly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -43,6 +50,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +65,7 @@ PYTHON_FLAGS = ("-s", "-P")
 PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LANG", "LC_ALL")
 START_TIMEOUT_S = 15.0  # a worker (or template) that is not ready by then failed to start
 STRAY_POLL_S = 0.05  # how often a shared template looks for orphans to kill
+IDLE_POLL_S = 1.0  # the same without a worker running (a dead worker's orphans)
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -240,17 +249,18 @@ def _fork(
 
 
 class Channel:
-    """A judge process's socket to a template its batch started (``Shared.channels``):
-    ``fork`` as a ``Template``'s; alive while the template (or the batch, until the template is
-    up) holds the other end."""
+    """A judge's socket to a template another process started (its batch's, ``Shared``) or
+    to a daemon (``grader.sandbox.daemon``): ``fork`` as a ``Template``'s; alive while the
+    template (or the batch, until the template is up) holds the other end."""
 
-    def __init__(self, preload: tuple[str, ...], sock: socket.socket, start_timeout: float) -> None:
+    def __init__(
+        self, preload: tuple[str, ...], sock: socket.socket, start_timeout: float, pid: int = -1
+    ) -> None:
         self.preload = preload
+        self.pid = pid  # a daemon's (spared by ``process.kill_orphans``); else not known here
         self._sock = sock
         self._sock.settimeout(start_timeout)  # a template that never answers is a failed one
         self._lock = threading.Lock()
-
-    pid = -1  # not this judge's child: nothing of ours to reap or spare
 
     def alive(self) -> bool:
         if self._sock.fileno() < 0:
@@ -286,8 +296,30 @@ def template(
         if current is None or not current.alive():
             if current is not None:
                 current.kill()
-            current = _templates[preload] = Template(preload, env, start_timeout)
+            current = _templates[preload] = _new(preload, env, start_timeout)
         return current
+
+
+_daemons = threading.Event()  # set: fork from daemons (grader check), see ``use_daemons``
+
+
+def use_daemons() -> None:
+    """From now on, templates are daemons left running for the next run (``grader check``),
+    where ``GRADER_DAEMON`` allows them; a daemon that cannot be used gives a template of
+    this process's own."""
+    _daemons.set()
+
+
+def _new(preload: tuple[str, ...], env: dict[str, str], start_timeout: float) -> Template | Channel:
+    if _daemons.is_set():
+        from grader.sandbox import daemon
+
+        if daemon.enabled():
+            try:
+                return daemon.channel(preload, env, start_timeout)
+            except TemplateError:
+                pass
+    return Template(preload, env, start_timeout)
 
 
 def warm(preload: tuple[str, ...], env: dict[str, str], start_timeout: float) -> None:
@@ -507,33 +539,45 @@ def serve() -> None:
     """The template's main loop: fork a worker per request, reap, report exit statuses.
 
     It serves the judge that started it and every judge given a channel (``attach``, sent by
-    that judge on its own socket only); it ends when the last channel closes. A template that
-    serves other judges (``GRADER_TEMPLATE_SHARED``) is the subreaper of its workers' orphans
-    and kills each within ``STRAY_POLL_S``: they are no judge's children there."""
-    sock_fd = int(os.environ.pop("GRADER_TEMPLATE_FD"))
-    judge_pid = int(os.environ.pop("GRADER_JUDGE_PID"))
-    shared = os.environ.pop("GRADER_TEMPLATE_SHARED", "") == "1"
+    that judge on its own socket only), and ends when the last channel closes; the workers of
+    a channel that closes (its judge is gone) are killed. A template that serves other judges
+    (``GRADER_TEMPLATE_SHARED``) is the subreaper of its workers' orphans and kills each within
+    ``STRAY_POLL_S``: they are no judge's children there. A daemon (``grader.sandbox.daemon``,
+    ``GRADER_TEMPLATE_LISTEN``) has no judge of its own: judges of the same user connect to
+    its socket, and it ends after ``daemon.IDLE_S`` without any."""
+    listen_path = os.environ.pop("GRADER_TEMPLATE_LISTEN", "")
+    shared = listen_path != "" or os.environ.pop("GRADER_TEMPLATE_SHARED", "") == "1"
     preload = json.loads(sys.argv[1])
     from grader.sandbox import layers
 
-    layers.die_with_parent(judge_pid)  # tied to the judge's keeper thread
+    if listen_path:
+        from grader.sandbox import daemon
+
+        listener, owner = daemon.Listener(Path(listen_path)), None
+    else:
+        layers.die_with_parent(int(os.environ.pop("GRADER_JUDGE_PID")))  # the judge's thread
+        listener, owner = None, socket.socket(fileno=int(os.environ.pop("GRADER_TEMPLATE_FD")))
     if shared:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    owner = socket.socket(fileno=sock_fd)
     _preimport(preload)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    status: dict[int, int] = {}
-    owner.send(b"ready")
+    status: dict[int, int] = {}  # worker -> its status pipe
+    asked: dict[int, socket.socket] = {}  # worker -> the channel that asked for it
+    if owner is not None:
+        owner.send(b"ready")
     me = os.getpid()
-    channels = [owner]
-    while channels:
-        ready, _, _ = select.select([*channels, wake_r], [], [], STRAY_POLL_S if shared else None)
+    channels = [owner] if owner is not None else []
+    last_seen = time.monotonic()
+    while channels or listener is not None:
+        waiting = [*channels, wake_r, *([listener.sock] if listener is not None else [])]
+        poll = (STRAY_POLL_S if status else IDLE_POLL_S) if shared else None
+        ready, _, _ = select.select(waiting, [], [], poll)
         if shared:
             _kill_strays(status)
         if wake_r in ready:
@@ -543,13 +587,24 @@ def serve() -> None:
             except BlockingIOError:
                 pass
             _reap(status)
+        if listener is not None:
+            if listener.sock in ready and (joined := listener.accept()) is not None:
+                channels.append(joined)
+            if channels or status:
+                last_seen = time.monotonic()
+            elif listener.finished(last_seen):
+                break
         for sock in [c for c in channels if c in ready]:
             try:
                 message, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)
             except OSError:
                 message, fds = b"", []
-            if not message:  # that judge closed its end
+            if not message:  # that judge closed its end: its workers go too
                 channels.remove(sock)
+                for pid in [p for p, by in asked.items() if by is sock]:
+                    del asked[pid]
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                 sock.close()
                 continue
             if message == b"attach" and sock is owner and len(fds) == 1:
@@ -564,12 +619,15 @@ def serve() -> None:
             sys.stdout.flush()
             pid = os.fork()
             if pid == 0:
-                for channel in channels:
+                for channel in [*channels, *([listener.sock] if listener is not None else [])]:
                     channel.close()
                 _child(cfg, fds, me)
             for fd in (*fds[:3], *fds[4:]):
                 os.close(fd)
             status[pid] = fds[3]
+            asked[pid] = sock
             sock.send(json.dumps({"pid": pid}).encode())
             _reap(status)  # a child that ended at once
+        for pid in [p for p in asked if p not in status]:  # reaped
+            del asked[pid]
     os._exit(0)

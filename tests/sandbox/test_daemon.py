@@ -1,0 +1,177 @@
+"""``grader check``'s worker templates as daemons, found running by the next check."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.judge.student import Call, StudentModule
+from grader.sandbox import daemon, template
+from grader.sandbox.process import Sandbox
+
+pytestmark = pytest.mark.skipif(not template.available(), reason="templates need Linux")
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = textwrap.dedent(
+    """
+    import time
+
+    def one():
+        return 1.0
+
+    def nap():
+        time.sleep(60)
+    """
+)
+
+
+@pytest.fixture
+def runtime(monkeypatch) -> Path:
+    """A private ``XDG_RUNTIME_DIR`` with daemons on (short: a socket's path has at most 107
+    bytes); every daemon started there is killed."""
+    folder = Path(tempfile.mkdtemp(prefix="gd-", dir="/tmp"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    monkeypatch.setenv(daemon.ENV, "on")
+    yield folder
+    for sock in (folder / f"grader-{os.getuid()}").glob("*.sock"):
+        pid = owner(sock)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def owner(sock_path: Path) -> int | None:
+    """The pid of the daemon listening at ``sock_path`` (None when nothing listens)."""
+    try:
+        channel = daemon.channel_if_running(sock_path)
+    except template.TemplateError:
+        return None
+    if channel is None:
+        return None
+    pid = channel.pid
+    channel.kill()
+    return pid
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_until(condition, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+@pytest.fixture
+def module(tmp_path: Path) -> Path:
+    path = tmp_path / "served.py"
+    path.write_text(SOURCE)
+    return path
+
+
+def check(topic: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "grader", "check", topic, "--submission", "solutions"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_next_check_forks_from_the_daemon_the_first_left(runtime):
+    env = dict(os.environ)
+    first = check("dropout", env)
+    assert first.returncode == 0, first.stdout + first.stderr
+    sockets = sorted((runtime / f"grader-{os.getuid()}").glob("*.sock"))
+    assert len(sockets) == 1  # dropout forks from the numpy template only
+    pid = owner(sockets[0])
+    assert pid is not None and alive(pid)
+    second = check("dropout", env)
+    assert second.returncode == 0
+    assert owner(sockets[0]) == pid  # the same daemon served it
+    without = check("dropout", {**env, daemon.ENV: "off"})
+    assert without.stdout == second.stdout  # same verdicts, same report
+
+
+def test_without_daemons_a_check_leaves_nothing_running(runtime, monkeypatch):
+    monkeypatch.setenv(daemon.ENV, "off")
+    done = check("dropout", dict(os.environ))
+    assert done.returncode == 0
+    assert not list(runtime.glob("grader-*/*.sock"))
+
+
+def test_a_folder_others_may_enter_is_refused(runtime):
+    shared = runtime / f"grader-{os.getuid()}"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    with pytest.raises(template.TemplateError, match="private"):
+        daemon.channel((), template.scrubbed_env(), 5.0)
+    done = check("dropout", dict(os.environ))  # the check still runs, on a template of its own
+    assert done.returncode == 0
+    assert not list(shared.glob("*.sock"))
+
+
+def test_a_socket_path_too_long_is_refused(tmp_path, monkeypatch):
+    (long := tmp_path / ("x" * 90)).mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(long))
+    with pytest.raises(template.TemplateError, match="too long"):
+        daemon.socket_path((), template.scrubbed_env())
+
+
+def test_an_edited_kit_or_other_imports_get_a_daemon_of_their_own(tmp_path, monkeypatch):
+    env = template.scrubbed_env()
+    assert daemon.key((), env) != daemon.key(("torch",), env)
+    assert daemon.key((), env) != daemon.key((), {**env, "LANG": "xx"})
+    copy = tmp_path / "grader"
+    copy.mkdir()
+    (copy / "a.py").write_text("x = 1\n")
+    monkeypatch.setattr(daemon, "_GRADER", copy)
+    before = daemon.key((), env)
+    (copy / "a.py").write_text("x = 22\n")
+    assert daemon.key((), env) != before
+
+
+def test_a_closed_connection_takes_its_workers_along(runtime, module, monkeypatch):
+    channel = daemon.channel((), template.scrubbed_env(), 10.0)
+    monkeypatch.setitem(template._templates, (), channel)
+    s = StudentModule(module, "served", Sandbox(), 5.0, 5.0)
+    s.loaded_functions()
+    worker = s.worker.proc.pid
+    assert s.call(Call("one")).value == 1.0
+    channel.kill()  # as when the check is killed outright
+    assert wait_until(lambda: not alive(worker), 5.0)
+    assert alive(channel.pid)  # the daemon itself stays for the next check
+    s.close()
+
+
+def test_an_idle_daemon_ends_and_removes_its_socket(runtime, monkeypatch):
+    monkeypatch.setattr(daemon, "IDLE_S", 0.3)
+    channel = daemon.channel((), template.scrubbed_env(), 10.0)
+    path = daemon.socket_path((), template.scrubbed_env())
+    assert path.exists()
+    pid = channel.pid
+    channel.kill()
+    assert wait_until(lambda: not alive(pid), 0.3 + template.IDLE_POLL_S + 5.0)
+    assert not path.exists()
+
+
+def test_a_removed_socket_ends_the_daemon(runtime):
+    channel = daemon.channel((), template.scrubbed_env(), 10.0)
+    path = daemon.socket_path((), template.scrubbed_env())
+    pid = channel.pid
+    channel.kill()
+    path.unlink()
+    assert wait_until(lambda: not alive(pid), template.IDLE_POLL_S + 5.0)
