@@ -33,7 +33,13 @@ def command(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if command(sys.argv[1:] if argv is None else argv) == "check" and template.available():
+    words = sys.argv[1:] if argv is None else argv
+    if command(words) == "check" and template.available():
+        from grader import resident
+        from grader.sandbox import daemon
+
+        if daemon.enabled() and (code := resident.run(words)) is not None:
+            return code
         template.use_daemons()  # left running for the student's next check (GRADER_DAEMON)
         template.warm((), template.scrubbed_env(), template.START_TIMEOUT_S)
     from grader.cli import main as cli_main

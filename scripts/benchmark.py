@@ -12,7 +12,9 @@ Sections (each a median of ``--runs`` repetitions; the machine's core count is r
 - ``batch``: ``--batch`` copies of examples/submissions/alice graded with ``--jobs`` 1, 2 and up
   to the core count: seconds per submission, the speed-up over ``--jobs 1``, and the peak
   memory (PSS: forked workers share their template's pages) of the tree at ``--jobs 2``;
-- ``check``: ``grader check TOPIC`` on a complete submission, for every topic;
+- ``check``: ``grader check TOPIC`` on a complete submission, for every topic, as a student
+  runs it again: with the worker-template daemons an earlier check left (the default) and
+  without them (``GRADER_DAEMON=off``), interleaved; the first check's time too;
 - ``worker_start``: one worker started by forking the template vs a fresh interpreter, and
   forked with the deny-list file system instead of the allow-list root (the root's cost).
 
@@ -187,21 +189,45 @@ def otter(runs: int, tmp: Path) -> dict | None:
 
 
 def check(runs: int) -> dict:
+    """``grader check TOPIC`` per topic, as a student runs it again and again: with the worker
+    template daemons the first check left (``daemon``, the default) and without
+    (``GRADER_DAEMON=off``, every check starting its own), interleaved."""
     from grader import registry
+    from grader.sandbox import daemon
 
     alice = ROOT / "examples" / "submissions" / "alice"
-    found = {}
-    for topic in registry.available():
-        times = []
-        for _ in range(runs):
+    runtime = Path(tempfile.mkdtemp(prefix="gb-", dir="/tmp"))  # short: a socket's path
+    kinds = {
+        "daemon": {daemon.ENV: "on", "XDG_RUNTIME_DIR": str(runtime)},
+        "no_daemon": {daemon.ENV: "off"},
+    }
+    found: dict = {}
+    try:
+        for topic in registry.available():
             cmd = [sys.executable, "-m", "grader", "check", topic, "--submission", str(alice), "-q"]
-            wall, _, code = timed_process(cmd, ROOT)
-            if code != 0:
-                found[topic] = {"error": f"exit code {code}"}
-                break
-            times.append(wall)
-        else:
-            found[topic] = {"median_s": _median(times), "runs_s": times}
+            first, _, _ = timed_process(cmd, ROOT, kinds["daemon"])  # starts the daemons
+            times: dict[str, list[float]] = {kind: [] for kind in kinds}
+            for _ in range(runs):
+                for kind, env in kinds.items():
+                    wall, _, code = timed_process(cmd, ROOT, env)
+                    if code != 0:
+                        found[topic] = {"error": f"exit code {code} ({kind})"}
+                        break
+                    times[kind].append(wall)
+            if topic not in found:
+                found[topic] = {
+                    "median_s": _median(times["daemon"]),
+                    "no_daemon_median_s": _median(times["no_daemon"]),
+                    "first_run_s": first,
+                    "runs_s": times,
+                }
+    finally:
+        for sock in runtime.glob("grader-*/*.sock"):
+            channel = daemon.channel_if_running(sock)
+            if channel is not None:
+                os.kill(channel.pid, 9)
+                channel.kill()
+        shutil.rmtree(runtime, ignore_errors=True)
     return found
 
 

@@ -70,12 +70,12 @@ def _stamp(path: Path) -> str:
     return f"{path}:{info.st_size}:{info.st_mtime_ns}"
 
 
-def key(preload: tuple[str, ...], env: dict[str, str]) -> str:
-    """What a daemon must match to be used: interpreter, kit, numpy and torch as installed,
-    pre-imports and the workers' environment."""
+def key(preload: tuple[str, ...], env: dict[str, str], libraries: tuple[str, ...] = ()) -> str:
+    """What a daemon must match to be used: interpreter, kit, numpy and the pre-imports (or
+    ``libraries``) as installed, and the workers' environment."""
     parts = [sys.executable, sys.version, repr(preload), repr(sorted(env.items()))]
     parts += sorted(_stamp(p) for p in _GRADER.rglob("*.py"))
-    for name in ("numpy", *preload):
+    for name in libraries or ("numpy", *preload):
         spec = find_spec(name)
         parts.append(_stamp(Path(spec.origin)) if spec and spec.origin else f"{name}:-")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
@@ -84,8 +84,10 @@ def key(preload: tuple[str, ...], env: dict[str, str]) -> str:
 SUN_PATH = 107  # bytes a Unix socket's path may have (and its NUL)
 
 
-def socket_path(preload: tuple[str, ...], env: dict[str, str]) -> Path:
-    path = folder() / f"t-{key(preload, env)}.sock"
+def socket_path(
+    preload: tuple[str, ...], env: dict[str, str], libraries: tuple[str, ...] = ()
+) -> Path:
+    path = folder() / f"t-{key(preload, env, libraries)}.sock"
     if len(os.fsencode(path)) + len(f"..{2**22}") > SUN_PATH:  # as bound: .NAME.PID
         raise template.TemplateError(f"{path} is too long for a socket's path")
     return path
@@ -111,6 +113,13 @@ def channel_if_running(
     path: Path, preload: tuple[str, ...] = (), timeout: float = template.START_TIMEOUT_S
 ) -> template.Channel | None:
     """A connection to the daemon listening at ``path``, or None when none does."""
+    found = connect(path)
+    return None if found is None else template.Channel(preload, found[0], timeout, pid=found[1])
+
+
+def connect(path: Path) -> tuple[socket.socket, int] | None:
+    """A socket connected to the daemon at ``path`` and the daemon's pid (None when nothing
+    listens there); refused when the daemon is another user's."""
     sock = _connect(path)
     if sock is None:
         return None
@@ -119,8 +128,8 @@ def channel_if_running(
     )
     if uid != os.getuid():
         sock.close()
-        raise template.TemplateError("the template daemon's socket belongs to another user")
-    return template.Channel(preload, sock, timeout, pid=pid)
+        raise template.TemplateError("the daemon's socket belongs to another user")
+    return sock, pid
 
 
 def _connect(path: Path) -> socket.socket | None:
@@ -136,7 +145,7 @@ def _connect(path: Path) -> socket.socket | None:
 def _start(path: Path, preload: tuple[str, ...], env: dict[str, str]) -> subprocess.Popen:
     import json
 
-    return subprocess.Popen(
+    started = subprocess.Popen(
         [
             sys.executable,
             *template.PYTHON_FLAGS,
@@ -151,6 +160,8 @@ def _start(path: Path, preload: tuple[str, ...], env: dict[str, str]) -> subproc
         cwd="/",
         start_new_session=True,  # not in the check's process group: a Ctrl-C there spares it
     )
+    template.started_daemon(started.pid)
+    return started
 
 
 # -- in the daemon -------------------------------------------------------------------------

@@ -412,9 +412,23 @@ class Shared:
             self._pending.clear()
 
 
+_daemons_started: set[int] = set()  # daemons this process started: its children, to spare
+_daemons_lock = threading.Lock()  # not _templates_lock: a daemon starts while that is held
+
+
+def started_daemon(pid: int) -> None:
+    """Note a daemon this process started (``grader.sandbox.daemon``, ``grader.resident``):
+    it outlives this process, and ``process.kill_orphans`` must not take it for an orphan."""
+    with _daemons_lock:
+        _daemons_started.add(pid)
+
+
 def template_pids() -> set[int]:
+    """The templates and daemons of this process (children that are no workers' orphans)."""
     with _templates_lock:
-        return {t.pid for t in _templates.values() if t.pid > 0}
+        pids = {t.pid for t in _templates.values() if t.pid > 0}
+    with _daemons_lock:
+        return pids | _daemons_started
 
 
 def available() -> bool:
