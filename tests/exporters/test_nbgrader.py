@@ -4,7 +4,6 @@ autogrades students' copies and writes their feedback; the gradebook's scores ar
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -15,7 +14,7 @@ import pytest
 
 from grader.batch import grade_batch
 from grader.exporters import nbgrader as exporter
-from grader.reports.checklist import listing
+from grader.exporters import nbgrader_course as nbc
 
 # real nbgrader autograde, about 35 s: run with --runslow (CI skips it)
 pytestmark = pytest.mark.slow
@@ -63,47 +62,28 @@ def graded(course, tmp_path_factory):
     for written in (root / "nbgrader_config.py", *root.rglob("*.ipynb")):
         text = written.read_text()  # a relative path may pass through REPO: none starts there
         assert not re.search(f"[\"']{re.escape(str(REPO))}", text) and str(base) not in text
-    here = os.getcwd()
-    os.chdir(root)  # nbgrader reads nbgrader_config.py from the working folder
-    try:
-        from nbgrader.apps import NbGraderAPI
-        from traitlets.config.loader import PyFileConfigLoader
-
-        config = PyFileConfigLoader("nbgrader_config.py", str(root)).load_config()  # exported
-        config.CourseDirectory.root = str(root)
-        config.Exchange.root = str(root / "exchange")
-        api = NbGraderAPI(config=config)
+    with nbc.opened(root) as api:
         # the instructor ran the source notebook: the reference module lies beside it
         shutil.copy(course.solutions_dir / f"{TOPIC}.py", root / "source" / TOPIC)
         result = api.generate_assignment(TOPIC)
         assert result["success"], result["log"]
-        release = root / "release" / TOPIC / f"{TOPIC}.ipynb"
-        seconds = {}
+        seconds, scores = {}, {}
         for student in STUDENTS:
-            nb = json.loads(release.read_text())
             code = module_of(student, tmp_path_factory.mktemp(student)).read_text()
-            if student == "cheat":  # no %%writefile: the cell would run in the kernel
-                nb["cells"][1]["source"] = code
+            # cheat: no %%writefile (the cell would run in the kernel) and an extra cell
+            cheat = student == "cheat"
+            nb = nbc.with_module(nbc.released(root, TOPIC), TOPIC, code, writefile=not cheat)
+            if cheat:
                 extra = {"cell_type": "code", "id": "extra", "metadata": {}, "outputs": []}
                 nb["cells"].insert(2, {**extra, "execution_count": None, "source": EXTRA_CELL})
-            else:
-                nb["cells"][1]["source"] = f"%%writefile {TOPIC}.py\n{code}"
-            target = root / "submitted" / student / TOPIC / f"{TOPIC}.ipynb"
-            target.parent.mkdir(parents=True)
-            target.write_text(json.dumps(nb))
+            nbc.hand_in(root, TOPIC, student, nb)
             start = time.perf_counter()
             result = api.autograde(TOPIC, student, create=True)
             seconds[student] = time.perf_counter() - start
             assert result["success"], result["log"]
             result = api.generate_feedback(TOPIC, student)
             assert result["success"], result["log"]
-        scores = {}
-        with api.gradebook as gb:
-            for student in STUDENTS:
-                sub = gb.find_submission_notebook(TOPIC, TOPIC, student)
-                scores[student] = {g.name: g.score for g in sub.grades}
-    finally:
-        os.chdir(here)
+            scores[student] = nbc.gradebook_scores(api, TOPIC, student)
     print(f"\nnbgrader autograde seconds per submission: {seconds}", file=sys.stderr)
     return root, made, scores
 
@@ -122,21 +102,11 @@ def kit(course, graded, tmp_path_factory) -> dict[str, dict]:
     return {s: json.loads((base / "out" / s / "results.json").read_text()) for s in STUDENTS}
 
 
-def per_function(course, results: dict) -> dict[str, float]:
-    """The kit's points per function (``grader checks``' function of each check id)."""
-    function = {row.check_id: row.function for row in listing(course, (TOPIC,))}
-    scores: dict[str, float] = {}
-    for test in results["tests"]:
-        name = f"{TOPIC}_{function[test['name']]}"
-        scores[name] = scores.get(name, 0.0) + test["score"]
-    return scores
-
-
 def test_gradebook_scores_are_the_kits(course, graded, kit):
     _, made, scores = graded
     rows = []
     for student in STUDENTS:
-        expected = per_function(course, kit[student])
+        expected = nbc.kit_cell_scores(course, kit[student], TOPIC)
         got = {k: v for k, v in scores[student].items() if k in made.cells[TOPIC]}
         rows.append(f"{student}: kit {kit[student]['score']} nbgrader {sum(got.values())}")
         assert got == pytest.approx(expected), student
