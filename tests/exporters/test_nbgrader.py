@@ -16,7 +16,7 @@ from grader.batch import grade_batch
 from grader.exporters import nbgrader as exporter
 from grader.exporters import nbgrader_course as nbc
 
-# real nbgrader autograde, about 35 s: run with --runslow (CI skips it)
+# real nbgrader autograde, about 110 s (the slow module alone 45): run with --runslow (CI skips it)
 pytestmark = pytest.mark.slow
 
 nbgrader_apps = pytest.importorskip(
@@ -26,22 +26,30 @@ nbgrader_apps = pytest.importorskip(
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "submissions"
 TOPIC = "dropout"  # 24 checks: one judge run is seconds
-# correct, buggy, one function that raises, and dave's module as plain code that patches the
-# kit's cell_score in the kernel (with an extra cell that patches subprocess.run)
-STUDENTS = ("alice", "dave", "raises", "cheat")
+# correct, buggy, one function that raises, dave's module as plain code that patches the
+# kit's cell_score in the kernel (with an extra cell that patches subprocess.run), and a right
+# but slow one whose judge run outlasts nbgrader's default cell timeout
+STUDENTS = ("alice", "dave", "raises", "cheat", "slow")
 RAISING = "dropout_backward"
+NBGRADER_CELL_TIMEOUT_S = 30  # nbgrader's default Execute.timeout
+SLOW_S = 7.0  # per dropout_backward call (6 calls): under the kit's 10 s call deadline
 PATCH = "import grader.exporters.nbgrader as kit\nkit.cell_score = lambda *a: 1000.0\n"
 EXTRA_CELL = "import subprocess\nsubprocess.run = lambda *a, **k: None\n"
 
 
 def module_of(student: str, folder: Path) -> Path:
     """The student's ``dropout.py`` (``raises``: alice's, with one function that raises;
-    ``cheat``: dave's with the patch appended)."""
-    if student not in ("raises", "cheat"):
+    ``slow``: alice's, with one function that sleeps first; ``cheat``: dave's with the patch
+    appended)."""
+    if student not in ("raises", "cheat", "slow"):
         return EXAMPLES / student / f"{TOPIC}.py"
     if student == "raises":
         text = (EXAMPLES / "alice" / f"{TOPIC}.py").read_text()
         text += f"\n\ndef {RAISING}(dout, cache):\n    raise RuntimeError('not done yet')\n"
+    elif student == "slow":
+        text = (EXAMPLES / "alice" / f"{TOPIC}.py").read_text()
+        text += f"\n\nimport time\n\n_right = {RAISING}\n\n\ndef {RAISING}(dout, cache):\n"
+        text += f"    time.sleep({SLOW_S})\n    return _right(dout, cache)\n"
     else:
         text = (EXAMPLES / "dave" / f"{TOPIC}.py").read_text() + "\n" + PATCH
     path = folder / f"{TOPIC}.py"
@@ -52,7 +60,7 @@ def module_of(student: str, folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def graded(course, tmp_path_factory):
     """An exported course taken through generate_assignment, autograde and generate_feedback
-    for every student; returns (course folder, {student: {grade_id: score}}, seconds each)."""
+    for every student; returns (course folder, the export, {student: {grade_id: score}})."""
     if shutil.which("alembic") is None:
         pytest.skip("nbgrader needs alembic on PATH (the environment's bin folder)")
     base = tmp_path_factory.mktemp("nbgrader_course")
@@ -85,6 +93,7 @@ def graded(course, tmp_path_factory):
             assert result["success"], result["log"]
             scores[student] = nbc.gradebook_scores(api, TOPIC, student)
     print(f"\nnbgrader autograde seconds per submission: {seconds}", file=sys.stderr)
+    assert seconds["slow"] > NBGRADER_CELL_TIMEOUT_S  # the exported cell timeout is longer
     return root, made, scores
 
 
@@ -114,6 +123,7 @@ def test_gradebook_scores_are_the_kits(course, graded, kit):
     print("\n" + "\n".join(rows), file=sys.stderr)
     assert kit["dave"]["score"] < kit["alice"]["score"]  # the buggy one lost points
     assert kit["cheat"]["score"] == kit["dave"]["score"]  # the patches gained nothing
+    assert kit["slow"]["score"] == kit["alice"]["score"]  # right, and every call in time
 
 
 def test_student_cells_are_kept_in_the_autograded_notebook(graded):
