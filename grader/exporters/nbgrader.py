@@ -20,8 +20,10 @@ writes the module from the solution cell and sets the student's code cells aside
 ``nbgrader_config.py`` keeps the instructor's module from being copied over the student's
 (``Autograde.exclude_overwriting``) or into the release (``CourseDirectory.ignore``), strips
 hidden tests from the feedback (``ClearHiddenTests``) and drops warnings on stderr
-(``IgnorePattern``), which would otherwise zero a grade cell. The export is generated from the
-registry and ``autograder.yml`` every time.
+(``IgnorePattern``), which would otherwise zero a grade cell, and gives each cell the kit's
+time limit for a whole grading run (``Execute.timeout``): the first grade cell runs the judge on
+the whole topic, which may take longer than nbgrader's default 30 s. The export is generated
+from the registry and ``autograder.yml`` every time.
 
 No absolute path is written anywhere: ``nbgrader_config.py`` holds the path of
 ``autograder.yml`` relative to the course folder, resolves it from its own ``__file__`` when
@@ -78,6 +80,10 @@ c.Autograde.exclude_overwriting = {exclude!r}
 c.CourseDirectory.ignore = {ignore!r}
 c.IgnorePattern.pattern = {pattern!r}
 c.IgnorePattern.enabled = True
+# the first grade cell runs the judge on the whole topic (the later ones read its results):
+# the judge's own deadlines bound each call, so the cell gets the kit's limit for a whole run,
+# not nbgrader's 30 s per cell (a slow but correct module would lose every grade cell)
+c.Execute.timeout = {cell_timeout!r}
 # student code never runs in the grading kernel: the module is written, the cells set aside
 _steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
 _at = _steps.index(Execute)
@@ -166,6 +172,7 @@ def notebook(topic: str, stub: str, reference: str, points: dict) -> dict:
 def export(course: Course, config_path: Path, course_dir: Path, topics: tuple[str, ...]) -> Export:
     """Write the nbgrader course of ``course`` (read from ``config_path``) into ``course_dir``
     for ``topics``: ``nbgrader_config.py`` and ``source/<topic>/<topic>.ipynb``."""
+    from grader.exporters.gradescope_run import DEFAULT_TIMEOUT_S as RUN_TIMEOUT_S
     from grader.reports.checklist import listing
 
     config_rel = os.path.relpath(config_path.resolve(), course_dir.resolve())
@@ -192,6 +199,7 @@ def export(course: Course, config_path: Path, course_dir: Path, topics: tuple[st
         pattern=WARNING_PATTERN,
         env=CONFIG_ENV,
         config=Path(config_rel).as_posix(),
+        cell_timeout=int(RUN_TIMEOUT_S),
     )
     (course_dir / "nbgrader_config.py").write_text(text)
     return Export(course_dir, tuple(written), cells)

@@ -4,7 +4,6 @@ autogrades students' copies and writes their feedback; the gradebook's scores ar
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import sys
@@ -15,9 +14,9 @@ import pytest
 
 from grader.batch import grade_batch
 from grader.exporters import nbgrader as exporter
-from grader.reports.checklist import listing
+from grader.exporters import nbgrader_course as nbc
 
-# real nbgrader autograde, about 35 s: run with --runslow (CI skips it)
+# real nbgrader autograde, about 110 s (the slow module alone 45): run with --runslow (CI skips it)
 pytestmark = pytest.mark.slow
 
 nbgrader_apps = pytest.importorskip(
@@ -27,22 +26,30 @@ nbgrader_apps = pytest.importorskip(
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "submissions"
 TOPIC = "dropout"  # 24 checks: one judge run is seconds
-# correct, buggy, one function that raises, and dave's module as plain code that patches the
-# kit's cell_score in the kernel (with an extra cell that patches subprocess.run)
-STUDENTS = ("alice", "dave", "raises", "cheat")
+# correct, buggy, one function that raises, dave's module as plain code that patches the
+# kit's cell_score in the kernel (with an extra cell that patches subprocess.run), and a right
+# but slow one whose judge run outlasts nbgrader's default cell timeout
+STUDENTS = ("alice", "dave", "raises", "cheat", "slow")
 RAISING = "dropout_backward"
+NBGRADER_CELL_TIMEOUT_S = 30  # nbgrader's default Execute.timeout
+SLOW_S = 7.0  # per dropout_backward call (6 calls): under the kit's 10 s call deadline
 PATCH = "import grader.exporters.nbgrader as kit\nkit.cell_score = lambda *a: 1000.0\n"
 EXTRA_CELL = "import subprocess\nsubprocess.run = lambda *a, **k: None\n"
 
 
 def module_of(student: str, folder: Path) -> Path:
     """The student's ``dropout.py`` (``raises``: alice's, with one function that raises;
-    ``cheat``: dave's with the patch appended)."""
-    if student not in ("raises", "cheat"):
+    ``slow``: alice's, with one function that sleeps first; ``cheat``: dave's with the patch
+    appended)."""
+    if student not in ("raises", "cheat", "slow"):
         return EXAMPLES / student / f"{TOPIC}.py"
     if student == "raises":
         text = (EXAMPLES / "alice" / f"{TOPIC}.py").read_text()
         text += f"\n\ndef {RAISING}(dout, cache):\n    raise RuntimeError('not done yet')\n"
+    elif student == "slow":
+        text = (EXAMPLES / "alice" / f"{TOPIC}.py").read_text()
+        text += f"\n\nimport time\n\n_right = {RAISING}\n\n\ndef {RAISING}(dout, cache):\n"
+        text += f"    time.sleep({SLOW_S})\n    return _right(dout, cache)\n"
     else:
         text = (EXAMPLES / "dave" / f"{TOPIC}.py").read_text() + "\n" + PATCH
     path = folder / f"{TOPIC}.py"
@@ -53,7 +60,7 @@ def module_of(student: str, folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def graded(course, tmp_path_factory):
     """An exported course taken through generate_assignment, autograde and generate_feedback
-    for every student; returns (course folder, {student: {grade_id: score}}, seconds each)."""
+    for every student; returns (course folder, the export, {student: {grade_id: score}})."""
     if shutil.which("alembic") is None:
         pytest.skip("nbgrader needs alembic on PATH (the environment's bin folder)")
     base = tmp_path_factory.mktemp("nbgrader_course")
@@ -63,48 +70,30 @@ def graded(course, tmp_path_factory):
     for written in (root / "nbgrader_config.py", *root.rglob("*.ipynb")):
         text = written.read_text()  # a relative path may pass through REPO: none starts there
         assert not re.search(f"[\"']{re.escape(str(REPO))}", text) and str(base) not in text
-    here = os.getcwd()
-    os.chdir(root)  # nbgrader reads nbgrader_config.py from the working folder
-    try:
-        from nbgrader.apps import NbGraderAPI
-        from traitlets.config.loader import PyFileConfigLoader
-
-        config = PyFileConfigLoader("nbgrader_config.py", str(root)).load_config()  # exported
-        config.CourseDirectory.root = str(root)
-        config.Exchange.root = str(root / "exchange")
-        api = NbGraderAPI(config=config)
+    with nbc.opened(root) as api:
         # the instructor ran the source notebook: the reference module lies beside it
         shutil.copy(course.solutions_dir / f"{TOPIC}.py", root / "source" / TOPIC)
         result = api.generate_assignment(TOPIC)
         assert result["success"], result["log"]
-        release = root / "release" / TOPIC / f"{TOPIC}.ipynb"
-        seconds = {}
+        seconds, scores = {}, {}
         for student in STUDENTS:
-            nb = json.loads(release.read_text())
             code = module_of(student, tmp_path_factory.mktemp(student)).read_text()
-            if student == "cheat":  # no %%writefile: the cell would run in the kernel
-                nb["cells"][1]["source"] = code
+            # cheat: no %%writefile (the cell would run in the kernel) and an extra cell
+            cheat = student == "cheat"
+            nb = nbc.with_module(nbc.released(root, TOPIC), TOPIC, code, writefile=not cheat)
+            if cheat:
                 extra = {"cell_type": "code", "id": "extra", "metadata": {}, "outputs": []}
                 nb["cells"].insert(2, {**extra, "execution_count": None, "source": EXTRA_CELL})
-            else:
-                nb["cells"][1]["source"] = f"%%writefile {TOPIC}.py\n{code}"
-            target = root / "submitted" / student / TOPIC / f"{TOPIC}.ipynb"
-            target.parent.mkdir(parents=True)
-            target.write_text(json.dumps(nb))
+            nbc.hand_in(root, TOPIC, student, nb)
             start = time.perf_counter()
             result = api.autograde(TOPIC, student, create=True)
             seconds[student] = time.perf_counter() - start
             assert result["success"], result["log"]
             result = api.generate_feedback(TOPIC, student)
             assert result["success"], result["log"]
-        scores = {}
-        with api.gradebook as gb:
-            for student in STUDENTS:
-                sub = gb.find_submission_notebook(TOPIC, TOPIC, student)
-                scores[student] = {g.name: g.score for g in sub.grades}
-    finally:
-        os.chdir(here)
+            scores[student] = nbc.gradebook_scores(api, TOPIC, student)
     print(f"\nnbgrader autograde seconds per submission: {seconds}", file=sys.stderr)
+    assert seconds["slow"] > NBGRADER_CELL_TIMEOUT_S  # the exported cell timeout is longer
     return root, made, scores
 
 
@@ -122,21 +111,11 @@ def kit(course, graded, tmp_path_factory) -> dict[str, dict]:
     return {s: json.loads((base / "out" / s / "results.json").read_text()) for s in STUDENTS}
 
 
-def per_function(course, results: dict) -> dict[str, float]:
-    """The kit's points per function (``grader checks``' function of each check id)."""
-    function = {row.check_id: row.function for row in listing(course, (TOPIC,))}
-    scores: dict[str, float] = {}
-    for test in results["tests"]:
-        name = f"{TOPIC}_{function[test['name']]}"
-        scores[name] = scores.get(name, 0.0) + test["score"]
-    return scores
-
-
 def test_gradebook_scores_are_the_kits(course, graded, kit):
     _, made, scores = graded
     rows = []
     for student in STUDENTS:
-        expected = per_function(course, kit[student])
+        expected = nbc.kit_cell_scores(course, kit[student], TOPIC)
         got = {k: v for k, v in scores[student].items() if k in made.cells[TOPIC]}
         rows.append(f"{student}: kit {kit[student]['score']} nbgrader {sum(got.values())}")
         assert got == pytest.approx(expected), student
@@ -144,6 +123,7 @@ def test_gradebook_scores_are_the_kits(course, graded, kit):
     print("\n" + "\n".join(rows), file=sys.stderr)
     assert kit["dave"]["score"] < kit["alice"]["score"]  # the buggy one lost points
     assert kit["cheat"]["score"] == kit["dave"]["score"]  # the patches gained nothing
+    assert kit["slow"]["score"] == kit["alice"]["score"]  # right, and every call in time
 
 
 def test_student_cells_are_kept_in_the_autograded_notebook(graded):
