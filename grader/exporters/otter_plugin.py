@@ -7,6 +7,9 @@ plugin, shipped in the kit's installed package rather than in the zip, closes th
 - ``before_execution`` grades the submission with ``grader grade`` in a child process (student
   code runs only in the kit's sandboxed workers), keeps the verdict in memory (no file outlives
   the run) and hands otter's kernel a comment instead of the student's code;
+- on creation it deletes what otter copied from the zip's ``files/`` into the submission folder
+  (an ``otter assign`` zip carries the course there, its secret included): nothing the
+  student's code or otter's kernel can reach there holds the course;
 - ``after_grading`` rebuilds otter's results from the zip's tests and the judge's verdict, so
   nothing the kernel did or reported (a patched checker, a crash) reaches the score.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 import traceback
 from pathlib import Path
@@ -77,6 +81,35 @@ def module_source(submission: Path) -> str:
     return "\n\n".join(chunks) + "\n"
 
 
+def remove_course_copies(files: Path, submission: Path) -> None:
+    """Delete from ``submission``'s folder the copy of every entry of ``files``.
+
+    Before it grades, otter copies each entry of the zip's ``files/`` into the submission folder,
+    next to the student's notebook (otter 7.0.0, ``otter/run/run_autograder/runners/
+    abstract_runner.py``, ``AbstractLanguageRunner.prepare_files``)::
+
+        if os.path.exists("./source/files"):
+            for file in os.listdir("./source/files"):
+                ...
+                    shutil.copy(fp, "./submission")
+
+    For a zip from the kit's master notebook these are the course's ``autograder.yml``,
+    ``solutions/`` and the secret. otter builds its plugins right after that (``PythonRunner.run``)
+    and before the kernel starts, so deleting them here leaves them in ``files/`` only, where
+    the judge reads them (``KitJudge.course``). The student's file itself is never deleted.
+    """
+    if not files.is_dir():
+        return
+    for entry in files.iterdir():
+        copy = submission.parent / entry.name
+        if copy == submission or not (copy.exists() or copy.is_symlink()):
+            continue
+        if copy.is_dir() and not copy.is_symlink():
+            shutil.rmtree(copy)
+        else:
+            copy.unlink()
+
+
 CHECK_CALL = re.compile(r"check\((['\"])(?P<id>[^'\"]+)\1\)")
 
 
@@ -89,6 +122,7 @@ class KitJudge(AbstractOtterPlugin):  # type: ignore[misc,valid-type]
         self.submission_metadata = submission_metadata
         self.plugin_config = plugin_config or {}
         self.verdict: dict[str, Any] | None = None
+        remove_course_copies(self.source / "files", Path(submission_path))
 
     @property
     def source(self) -> Path:
