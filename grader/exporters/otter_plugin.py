@@ -19,6 +19,7 @@ without results. The plugin's config in ``otter_config.json`` is ``{"topic": NAM
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -110,7 +111,18 @@ def remove_course_copies(files: Path, submission: Path) -> None:
             copy.unlink()
 
 
-CHECK_CALL = re.compile(r"check\((['\"])(?P<id>[^'\"]+)\1\)")
+# a case's ``check(<check id>)`` line; the id is a Python string literal (it may hold quotes)
+CHECK_CALL = re.compile(r"\bcheck\((?P<id>.+)\)\s*$", re.MULTILINE)
+
+
+def called_check(body: str) -> str | None:
+    """The check id in the ``check(...)`` call of a case's code ``body``, if any."""
+    found = CHECK_CALL.search(body)
+    try:
+        check_id = ast.literal_eval(found["id"]) if found else None
+    except (ValueError, SyntaxError):
+        return None
+    return check_id if isinstance(check_id, str) else None
 
 
 class KitJudge(AbstractOtterPlugin):  # type: ignore[misc,valid-type]
@@ -173,8 +185,8 @@ def case_result(make: Any, case: Any, rows: dict[str, Any], verdict: dict[str, A
     the case's name, or the check id in its code: otter assign names cases "q - 1"); without a
     row the case fails with the verdict's overall output."""
     row = rows.get(case.name)
-    if row is None and (found := CHECK_CALL.search(str(case.body))):
-        row = rows.get(found["id"])
+    if row is None and (check_id := called_check(str(case.body))):
+        row = rows.get(check_id)
     if row is None:
         return make(case, verdict.get("output") or f"not graded: {case.name} has no result", False)
     passed = row.get("status") == "passed" and row.get("score", 0) >= row.get("max_score", 0)
