@@ -23,7 +23,7 @@ import pytest
 from grader import config
 from grader.batch import grade_batch
 from grader.config import ConfigError
-from grader.exporters import otter, otter_assign
+from grader.exporters import otter, otter_assign, otter_plugin
 from grader.exporters.otter_case import RESULTS_ENV
 
 # real otter run and otter assign, about 70 s (and the all-topic test several minutes): run with
@@ -375,6 +375,15 @@ def test_split_module_keeps_decorators_comments_and_helpers():
     assert head + "".join(segments.values()) == source
     with pytest.raises(ConfigError, match="no top-level h"):
         otter_assign.split_module(source, {"f", "h"}, "m.py")
+
+
+def test_a_case_names_its_check_even_with_quotes_in_the_id():
+    # otter assign names its cases "q - 1": the plugin finds the check by the id in the code
+    check_id = "dropout/dropout_forward: an unknown mode ('eval', 'Train') raises ValueError"
+    body = f">>> from grader.exporters.otter_case import check\n>>> check({check_id!r})\n"
+    assert otter_plugin.called_check(body) == check_id
+    assert otter_plugin.called_check(">>> check(1)\n") is None
+    assert otter_plugin.called_check(">>> print('no check')\n") is None
 
 
 ALL_TOPICS = tuple(config.load(REPO / "autograder.yml").plans)
