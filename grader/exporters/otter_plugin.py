@@ -7,6 +7,9 @@ plugin, shipped in the kit's installed package rather than in the zip, closes th
 - ``before_execution`` grades the submission with ``grader grade`` in a child process (student
   code runs only in the kit's sandboxed workers), keeps the verdict in memory (no file outlives
   the run) and hands otter's kernel a comment instead of the student's code;
+- on creation it deletes what otter copied from the zip's ``files/`` into the submission folder
+  (an ``otter assign`` zip carries the course there, its secret included): nothing the
+  student's code or otter's kernel can reach there holds the course;
 - ``after_grading`` rebuilds otter's results from the zip's tests and the judge's verdict, so
   nothing the kernel did or reported (a patched checker, a crash) reaches the score.
 
@@ -16,9 +19,11 @@ without results. The plugin's config in ``otter_config.json`` is ``{"topic": NAM
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
+import shutil
 import tempfile
 import traceback
 from pathlib import Path
@@ -77,7 +82,47 @@ def module_source(submission: Path) -> str:
     return "\n\n".join(chunks) + "\n"
 
 
-CHECK_CALL = re.compile(r"check\((['\"])(?P<id>[^'\"]+)\1\)")
+def remove_course_copies(files: Path, submission: Path) -> None:
+    """Delete from ``submission``'s folder the copy of every entry of ``files``.
+
+    Before it grades, otter copies each entry of the zip's ``files/`` into the submission folder,
+    next to the student's notebook (otter 7.0.0, ``otter/run/run_autograder/runners/
+    abstract_runner.py``, ``AbstractLanguageRunner.prepare_files``)::
+
+        if os.path.exists("./source/files"):
+            for file in os.listdir("./source/files"):
+                ...
+                    shutil.copy(fp, "./submission")
+
+    For a zip from the kit's master notebook these are the course's ``autograder.yml``,
+    ``solutions/`` and the secret. otter builds its plugins right after that (``PythonRunner.run``)
+    and before the kernel starts, so deleting them here leaves them in ``files/`` only, where
+    the judge reads them (``KitJudge.course``). The student's file itself is never deleted.
+    """
+    if not files.is_dir():
+        return
+    for entry in files.iterdir():
+        copy = submission.parent / entry.name
+        if copy == submission or not (copy.exists() or copy.is_symlink()):
+            continue
+        if copy.is_dir() and not copy.is_symlink():
+            shutil.rmtree(copy)
+        else:
+            copy.unlink()
+
+
+# a case's ``check(<check id>)`` line; the id is a Python string literal (it may hold quotes)
+CHECK_CALL = re.compile(r"\bcheck\((?P<id>.+)\)\s*$", re.MULTILINE)
+
+
+def called_check(body: str) -> str | None:
+    """The check id in the ``check(...)`` call of a case's code ``body``, if any."""
+    found = CHECK_CALL.search(body)
+    try:
+        check_id = ast.literal_eval(found["id"]) if found else None
+    except (ValueError, SyntaxError):
+        return None
+    return check_id if isinstance(check_id, str) else None
 
 
 class KitJudge(AbstractOtterPlugin):  # type: ignore[misc,valid-type]
@@ -89,6 +134,7 @@ class KitJudge(AbstractOtterPlugin):  # type: ignore[misc,valid-type]
         self.submission_metadata = submission_metadata
         self.plugin_config = plugin_config or {}
         self.verdict: dict[str, Any] | None = None
+        remove_course_copies(self.source / "files", Path(submission_path))
 
     @property
     def source(self) -> Path:
@@ -139,8 +185,8 @@ def case_result(make: Any, case: Any, rows: dict[str, Any], verdict: dict[str, A
     the case's name, or the check id in its code: otter assign names cases "q - 1"); without a
     row the case fails with the verdict's overall output."""
     row = rows.get(case.name)
-    if row is None and (found := CHECK_CALL.search(str(case.body))):
-        row = rows.get(found["id"])
+    if row is None and (check_id := called_check(str(case.body))):
+        row = rows.get(check_id)
     if row is None:
         return make(case, verdict.get("output") or f"not graded: {case.name} has no result", False)
     passed = row.get("status") == "passed" and row.get("score", 0) >= row.get("max_score", 0)
