@@ -20,6 +20,7 @@ without results. The plugin's config in ``otter_config.json`` is ``{"topic": NAM
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
 import re
@@ -172,6 +173,7 @@ class KitJudge(AbstractOtterPlugin):  # type: ignore[misc,valid-type]
         fresh = {}
         for path in sorted((self.source / "tests").glob("*.py")):
             test_file = OKTestFile.from_file(str(path))
+            test_file.test_cases = [counted(case, rows) for case in test_file.test_cases]
             test_file.test_case_results = [
                 case_result(TestCaseResult, case, rows, verdict) for case in test_file.test_cases
             ]
@@ -180,13 +182,29 @@ class KitJudge(AbstractOtterPlugin):  # type: ignore[misc,valid-type]
         results._catastrophic_error = None  # the kernel's failure is not the student's result
 
 
-def case_result(make: Any, case: Any, rows: dict[str, Any], verdict: dict[str, Any]) -> Any:
-    """otter's ``TestCaseResult`` of ``case`` from the judge's row of its check in ``rows`` (by
-    the case's name, or the check id in its code: otter assign names cases "q - 1"); without a
-    row the case fails with the verdict's overall output."""
+def _row(case: Any, rows: dict[str, Any]) -> dict[str, Any] | None:
+    """The judge's row of ``case``'s check in ``rows``: by the case's name, or by the check id
+    in its code (otter assign names cases "q - 1")."""
     row = rows.get(case.name)
     if row is None and (check_id := called_check(str(case.body))):
         row = rows.get(check_id)
+    return row
+
+
+def counted(case: Any, rows: dict[str, Any]) -> Any:
+    """``case`` worth what the judge's row of its check is worth: a check that cannot run on
+    this grader (a GPU's without a GPU) counts 0 of 0 in the kit, and so it does in otter."""
+    row = _row(case, rows)
+    worth = row.get("max_score") if row is not None else None
+    if not isinstance(worth, (int, float)) or worth == case.points:
+        return case
+    return dataclasses.replace(case, points=float(worth))
+
+
+def case_result(make: Any, case: Any, rows: dict[str, Any], verdict: dict[str, Any]) -> Any:
+    """otter's ``TestCaseResult`` of ``case`` from the judge's row of its check in ``rows``;
+    without a row the case fails with the verdict's overall output."""
+    row = _row(case, rows)
     if row is None:
         return make(case, verdict.get("output") or f"not graded: {case.name} has no result", False)
     passed = row.get("status") == "passed" and row.get("score", 0) >= row.get("max_score", 0)

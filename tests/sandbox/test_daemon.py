@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -45,6 +46,8 @@ def runtime(monkeypatch) -> Path:
     for sock in (folder / f"grader-{os.getuid()}").glob("*.sock"):
         pid = owner(sock)
         if pid:
+            for child in children(pid):
+                os.kill(child, signal.SIGKILL)
             os.kill(pid, signal.SIGKILL)
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -52,14 +55,13 @@ def runtime(monkeypatch) -> Path:
 def owner(sock_path: Path) -> int | None:
     """The pid of the daemon listening at ``sock_path`` (None when nothing listens)."""
     try:
-        channel = daemon.channel_if_running(sock_path)
+        found = daemon.connect(sock_path)
     except template.TemplateError:
         return None
-    if channel is None:
+    if found is None:
         return None
-    pid = channel.pid
-    channel.kill()
-    return pid
+    found[0].close()
+    return found[1]
 
 
 def alive(pid: int) -> bool:
@@ -95,13 +97,14 @@ def test_the_next_check_forks_from_the_daemon_the_first_left(runtime):
     env = dict(os.environ)
     first = check("dropout", env)
     assert first.returncode == 0, first.stdout + first.stderr
-    sockets = sorted((runtime / f"grader-{os.getuid()}").glob("*.sock"))
-    assert len(sockets) == 1  # dropout forks from the numpy template only
-    pid = owner(sockets[0])
+    numpy_only = daemon.socket_path((), template.scrubbed_env())  # all dropout forks from
+    pid = owner(numpy_only)
     assert pid is not None and alive(pid)
     second = check("dropout", env)
     assert second.returncode == 0
-    assert owner(sockets[0]) == pid  # the same daemon served it
+    assert owner(numpy_only) == pid  # the same daemon served it
+    torch = daemon.socket_path(("torch",), template.scrubbed_env())
+    assert not torch.exists()  # no topic of this check needed it
     without = check("dropout", {**env, daemon.ENV: "off"})
     assert without.stdout == second.stdout  # same verdicts, same report
 
@@ -175,3 +178,99 @@ def test_a_removed_socket_ends_the_daemon(runtime):
     channel.kill()
     path.unlink()
     assert wait_until(lambda: not alive(pid), template.IDLE_POLL_S + 5.0)
+
+
+# -- the resident judge (grader.resident) ----------------------------------------------------
+def resident_pid() -> int | None:
+    from grader import resident
+
+    return owner(daemon.socket_path(resident.KIND, {}, resident.LIBRARIES))
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        found += [int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+    return found
+
+
+def started_resident(env: dict[str, str]) -> int:
+    check("dropout", env)  # the first check starts it (and runs itself)
+    assert wait_until(lambda: resident_pid() is not None, 30.0)
+    return resident_pid()
+
+
+def test_a_check_in_the_resident_judge_is_the_check_itself(runtime):
+    env = dict(os.environ)
+    pid = started_resident(env)
+    bob = ["--submission", str(ROOT / "examples/submissions/bob")]
+    for args in (["losses", *bob], ["dropout"], ["no_such_topic"], ["losses", "--help"]):
+        served = subprocess.run(
+            [sys.executable, "-m", "grader", "check", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        alone = subprocess.run(
+            [sys.executable, "-m", "grader", "check", *args],
+            cwd=ROOT,
+            env={**env, daemon.ENV: "off"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert served.returncode == alone.returncode, args  # 1: failures, 2: usage, 0: help
+        scratch = re.compile(r"/grader-scratch-\d+/[^/]+/[^/]+/")  # each run's own folder
+        assert scratch.sub("", served.stdout) == scratch.sub("", alone.stdout), args
+        assert scratch.sub("", served.stderr) == scratch.sub("", alone.stderr), args
+    assert resident_pid() == pid  # it served them all
+
+
+def test_ctrl_c_on_the_client_stops_the_check_in_the_resident_judge(runtime, tmp_path):
+    env = dict(os.environ)
+    pid = started_resident(env)
+    stuck = tmp_path / "stuck"
+    stuck.mkdir()
+    (stuck / "losses.py").write_text(
+        (ROOT / "examples/submissions/infinite_loop/losses.py").read_text()
+    )
+    client = subprocess.Popen(
+        [sys.executable, "-m", "grader", "check", "losses", "--submission", str(stuck)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert wait_until(lambda: children(pid), 30.0)  # the check runs in the resident judge
+    (check_pid,) = children(pid)
+    time.sleep(1.0)
+    client.send_signal(signal.SIGINT)
+    assert client.wait(timeout=30) == 130
+    assert "interrupted" in client.stderr.read()
+    assert wait_until(lambda: not alive(check_pid), 10.0)
+    assert resident_pid() == pid  # the resident judge goes on
+
+
+def test_a_killed_client_takes_its_check_along(runtime, tmp_path):
+    env = dict(os.environ)
+    pid = started_resident(env)
+    stuck = tmp_path / "stuck"
+    stuck.mkdir()
+    (stuck / "losses.py").write_text(
+        (ROOT / "examples/submissions/infinite_loop/losses.py").read_text()
+    )
+    client = subprocess.Popen(
+        [sys.executable, "-m", "grader", "check", "losses", "--submission", str(stuck)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert wait_until(lambda: children(pid), 30.0)
+    (check_pid,) = children(pid)
+    client.kill()
+    client.wait(timeout=10)
+    assert wait_until(lambda: not alive(check_pid), 10.0)
