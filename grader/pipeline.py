@@ -9,6 +9,7 @@ itself escapes as an exception, and the batch driver (``grader.batch``) turns th
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import importlib.util
 import inspect
@@ -42,6 +43,7 @@ from grader.judge.seeds import check_rng, check_seed, secret_id
 from grader.judge.student import StudentFault, StudentModule
 from grader.layouts.kit import Submission
 from grader.release.replay import DataReference, NotInData
+from grader.sandbox import daemon, template
 from grader.sandbox.process import Sandbox, WorkerProcess
 from grader.sim import worker_setup
 
@@ -166,6 +168,9 @@ def sandbox_for(course: Course, extra_hidden: tuple[Path, ...] = ()) -> Sandbox:
         hidden.append(folder)
     if course.secret_path:
         hidden.append(course.secret_path)
+    if template.using_daemons():  # grader check: no worker may ask a daemon for anything
+        with contextlib.suppress(template.TemplateError):
+            hidden.append(daemon.folder())
     return Sandbox(
         memory_mb=limits.memory_mb,
         cpu_s=limits.cpu_s,

@@ -310,6 +310,10 @@ def use_daemons() -> None:
     _daemons.set()
 
 
+def using_daemons() -> bool:
+    return _daemons.is_set()
+
+
 def _new(preload: tuple[str, ...], env: dict[str, str], start_timeout: float) -> Template | Channel:
     if _daemons.is_set():
         from grader.sandbox import daemon

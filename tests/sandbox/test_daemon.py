@@ -274,3 +274,43 @@ def test_a_killed_client_takes_its_check_along(runtime, tmp_path):
     client.kill()
     client.wait(timeout=10)
     assert wait_until(lambda: not alive(check_pid), 10.0)
+
+
+REACH = """
+import socket
+
+def reach(path):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.connect(path)
+    except OSError:
+        return False
+    return True
+"""
+
+
+@pytest.mark.parametrize("filesystem", ["allow-list", "deny-list"])
+def test_no_worker_reaches_a_daemon(runtime, tmp_path, monkeypatch, filesystem):
+    from dataclasses import replace
+
+    from grader import config, pipeline
+
+    monkeypatch.setattr(template, "_daemons", type(template._daemons)())
+    template.use_daemons()
+    course = config.load(ROOT / "autograder.yml")
+    sandbox = replace(pipeline.sandbox_for(course), filesystem=filesystem)
+    assert str(daemon.folder()) in sandbox.hide
+    channel = daemon.channel((), template.scrubbed_env(), 10.0)
+    path = daemon.socket_path((), template.scrubbed_env())
+    assert daemon.connect(path) is not None  # reachable from here
+    module = tmp_path / "reach.py"
+    module.write_text(REACH)
+    monkeypatch.setitem(template._templates, (), channel)
+    s = StudentModule(module, "reach", sandbox, 5.0, 5.0)
+    try:
+        s.loaded_functions()
+        if "mntns" not in s.isolation:  # a non-root user without namespaces: nothing hidden
+            pytest.skip("no mount namespace on this machine: the worker's files are the host's")
+        assert s.call(Call("reach", (str(path),))).value is False
+    finally:
+        s.close()
