@@ -41,6 +41,7 @@ as before; ``Sandbox.start = "spawn"`` asks for that explicitly.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import select
@@ -277,7 +278,13 @@ class Channel:
         extra: tuple[int, ...] = (),
     ) -> ForkedProc:
         with self._lock:
-            return _fork(self._sock, cfg, [req_r, rep_w, out_w], extra)
+            try:
+                return _fork(self._sock, cfg, [req_r, rep_w, out_w], extra)
+            except TemplateError:
+                # a late reply to this request would be read as the next one's: this channel
+                # is done (a template that closes it kills whatever it forked for it)
+                self._sock.close()
+                raise
 
     def kill(self) -> None:
         self._sock.close()  # the template goes on for the other judges
@@ -580,6 +587,10 @@ def serve() -> None:
 
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     _preimport(preload)
+    # what the imports made is never collected here, and a forked worker's collector should
+    # not walk it either: every page it writes a mark into would become the worker's own copy
+    gc.collect()
+    gc.freeze()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
     os.set_blocking(wake_w, False)
