@@ -175,17 +175,11 @@ def serve() -> None:
 
 def _finish(checks: dict[int, socket.socket]) -> None:
     """Tell each client whose check ended its exit status."""
-    while checks:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+    for pid, code in template.reaped():
         client = checks.pop(pid, None)
         if client is not None:
             try:
-                client.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
+                client.send(json.dumps({"exit": code}).encode())
             except OSError:
                 pass
             client.close()

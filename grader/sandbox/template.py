@@ -52,8 +52,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from grader.sandbox import quiesce
 
 _STATUS = struct.Struct("<i")  # the exit code as subprocess reports it (negative: a signal)
 # No user site-packages (-s), no script folder on sys.path (-P), and the environment the judge
@@ -128,7 +131,33 @@ class ForkedProc:
         return code
 
 
-class Template:
+class _Forks:
+    """``fork`` over ``self._sock`` under ``self._lock`` (a ``Template``'s or a ``Channel``'s)."""
+
+    _sock: socket.socket
+    _lock: threading.Lock
+
+    def fork(
+        self,
+        cfg: dict[str, Any],
+        req_r: int,
+        rep_w: int,
+        out_w: int,
+        extra: tuple[int, ...] = (),
+    ) -> ForkedProc:
+        """A worker for ``cfg`` on these pipes (the caller closes its copies, as after Popen);
+        ``extra``: descriptors it keeps as well (the arena, ``cfg["arena_fd"]``)."""
+        with self._lock:
+            try:
+                return _fork(self._sock, cfg, [req_r, rep_w, out_w], extra)
+            except TemplateError:
+                # a late reply to this request would be read as the next one's: this socket
+                # is done (a template that sees it close kills whatever it forked for it)
+                self._sock.close()
+                raise
+
+
+class Template(_Forks):
     """One template process and the socket to it; ``fork`` is safe from any thread. A
     ``shared`` one also serves the judge processes of a batch (``attach``, ``Shared``)."""
 
@@ -198,20 +227,7 @@ class Template:
         return self.proc.pid
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def fork(
-        self,
-        cfg: dict[str, Any],
-        req_r: int,
-        rep_w: int,
-        out_w: int,
-        extra: tuple[int, ...] = (),
-    ) -> ForkedProc:
-        """A worker for ``cfg`` on these pipes (the caller closes its copies, as after Popen);
-        ``extra``: descriptors it keeps as well (the arena, ``cfg["arena_fd"]``)."""
-        with self._lock:
-            return _fork(self._sock, cfg, [req_r, rep_w, out_w], extra)
+        return self._sock.fileno() >= 0 and self.proc.poll() is None
 
     def attach(self, theirs: socket.socket) -> None:
         """Have the template serve requests on ``theirs`` too (the other end of a judge
@@ -249,7 +265,7 @@ def _fork(
     return ForkedProc(pid, status_r)
 
 
-class Channel:
+class Channel(_Forks):
     """A judge's socket to a template another process started (its batch's, ``Shared``) or
     to a daemon (``grader.sandbox.daemon``): ``fork`` as a ``Template``'s; alive while the
     template (or the batch, until the template is up) holds the other end."""
@@ -268,23 +284,6 @@ class Channel:
             return False
         ready, _, _ = select.select([self._sock], [], [], 0)
         return not ready  # a template only answers requests: readable here means it closed
-
-    def fork(
-        self,
-        cfg: dict[str, Any],
-        req_r: int,
-        rep_w: int,
-        out_w: int,
-        extra: tuple[int, ...] = (),
-    ) -> ForkedProc:
-        with self._lock:
-            try:
-                return _fork(self._sock, cfg, [req_r, rep_w, out_w], extra)
-            except TemplateError:
-                # a late reply to this request would be read as the next one's: this channel
-                # is done (a template that closes it kills whatever it forked for it)
-                self._sock.close()
-                raise
 
     def kill(self) -> None:
         self._sock.close()  # the template goes on for the other judges
@@ -468,7 +467,8 @@ def _preimport(preload: list[str]) -> None:
         import torch.utils.data  # noqa: F401
 
 
-def _reap(status: dict[int, int]) -> None:
+def reaped() -> Iterator[tuple[int, int]]:
+    """``(pid, exit code)`` of each child of this process that has ended, without waiting."""
     while True:
         try:
             pid, wait_status = os.waitpid(-1, os.WNOHANG)
@@ -476,10 +476,15 @@ def _reap(status: dict[int, int]) -> None:
             return
         if pid == 0:
             return
+        yield pid, os.waitstatus_to_exitcode(wait_status)
+
+
+def _reap(status: dict[int, int]) -> None:
+    for pid, code in reaped():
         fd = status.pop(pid, None)
         if fd is not None:
             try:
-                os.write(fd, _STATUS.pack(os.waitstatus_to_exitcode(wait_status)))
+                os.write(fd, _STATUS.pack(code))
             except OSError:
                 pass
             os.close(fd)
@@ -541,23 +546,12 @@ def _child(cfg: dict[str, Any], fds: list[int], template_pid: int) -> None:
 def _kill_strays(status: dict[int, int]) -> None:
     """As a subreaper: kill every child that is not a worker this template forked (an orphan a
     worker left, re-parented here); ``_reap`` then collects it."""
-    for pid in _children():
+    for pid in quiesce.children(os.getpid()):
         if pid not in status:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-
-
-def _children() -> list[int]:
-    found: list[int] = []
-    for tid in os.listdir("/proc/self/task"):
-        try:
-            with open(f"/proc/self/task/{tid}/children", "rb") as fh:
-                found += [int(c) for c in fh.read().split()]
-        except (OSError, ValueError):
-            continue
-    return found
 
 
 def serve() -> None:

@@ -88,9 +88,13 @@ def module(tmp_path: Path) -> Path:
     return path
 
 
-def check(topic: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "grader", "check", topic, "--submission", "solutions"]
+def check_with(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "grader", "check", *args]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def check(topic: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return check_with([topic, "--submission", "solutions"], env)
 
 
 def test_the_next_check_forks_from_the_daemon_the_first_left(runtime):
@@ -205,22 +209,8 @@ def test_a_check_in_the_resident_judge_is_the_check_itself(runtime):
     pid = started_resident(env)
     bob = ["--submission", str(ROOT / "examples/submissions/bob")]
     for args in (["losses", *bob], ["dropout"], ["no_such_topic"], ["losses", "--help"]):
-        served = subprocess.run(
-            [sys.executable, "-m", "grader", "check", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        alone = subprocess.run(
-            [sys.executable, "-m", "grader", "check", *args],
-            cwd=ROOT,
-            env={**env, daemon.ENV: "off"},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        served = check_with(args, env)
+        alone = check_with(args, {**env, daemon.ENV: "off"})
         assert served.returncode == alone.returncode, args  # 1: failures, 2: usage, 0: help
         scratch = re.compile(r"/grader-scratch-\d+/[^/]+/[^/]+/")  # each run's own folder
         assert scratch.sub("", served.stdout) == scratch.sub("", alone.stdout), args
@@ -228,15 +218,14 @@ def test_a_check_in_the_resident_judge_is_the_check_itself(runtime):
     assert resident_pid() == pid  # it served them all
 
 
-def test_ctrl_c_on_the_client_stops_the_check_in_the_resident_judge(runtime, tmp_path):
-    env = dict(os.environ)
-    pid = started_resident(env)
+def stuck_check(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen:
+    """A ``grader check`` of a module that loops forever (stderr piped)."""
     stuck = tmp_path / "stuck"
     stuck.mkdir()
     (stuck / "losses.py").write_text(
         (ROOT / "examples/submissions/infinite_loop/losses.py").read_text()
     )
-    client = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "grader", "check", "losses", "--submission", str(stuck)],
         cwd=ROOT,
         env=env,
@@ -244,6 +233,12 @@ def test_ctrl_c_on_the_client_stops_the_check_in_the_resident_judge(runtime, tmp
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_ctrl_c_on_the_client_stops_the_check_in_the_resident_judge(runtime, tmp_path):
+    env = dict(os.environ)
+    pid = started_resident(env)
+    client = stuck_check(tmp_path, env)
     assert wait_until(lambda: children(pid), 30.0)  # the check runs in the resident judge
     (check_pid,) = children(pid)
     time.sleep(1.0)
@@ -257,18 +252,7 @@ def test_ctrl_c_on_the_client_stops_the_check_in_the_resident_judge(runtime, tmp
 def test_a_killed_client_takes_its_check_along(runtime, tmp_path):
     env = dict(os.environ)
     pid = started_resident(env)
-    stuck = tmp_path / "stuck"
-    stuck.mkdir()
-    (stuck / "losses.py").write_text(
-        (ROOT / "examples/submissions/infinite_loop/losses.py").read_text()
-    )
-    client = subprocess.Popen(
-        [sys.executable, "-m", "grader", "check", "losses", "--submission", str(stuck)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    client = stuck_check(tmp_path, env)
     assert wait_until(lambda: children(pid), 30.0)
     (check_pid,) = children(pid)
     client.kill()
