@@ -133,7 +133,7 @@ def _start(path: Path) -> None:
         )
     except OSError:
         return
-    template.started_daemon(started.pid)
+    template.spare(started.pid)
 
 
 # -- the resident judge ----------------------------------------------------------------------

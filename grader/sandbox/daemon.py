@@ -160,7 +160,7 @@ def _start(path: Path, preload: tuple[str, ...], env: dict[str, str]) -> subproc
         cwd="/",
         start_new_session=True,  # not in the check's process group: a Ctrl-C there spares it
     )
-    template.started_daemon(started.pid)
+    template.spare(started.pid)
     return started
 
 

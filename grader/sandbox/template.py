@@ -380,6 +380,7 @@ class Shared:
     def _start(self, preload: tuple[str, ...], env: dict[str, str], timeout: float) -> None:
         try:
             made: Template | None = Template(preload, env, timeout, shared=True)
+            spare(made.pid)  # a child of this process, not an orphan of its workers
         except TemplateError:
             made = None
         with self._lock:
@@ -422,23 +423,24 @@ class Shared:
             self._pending.clear()
 
 
-_daemons_started: set[int] = set()  # daemons this process started: its children, to spare
-_daemons_lock = threading.Lock()  # not _templates_lock: a daemon starts while that is held
+_spared: set[int] = set()  # children of this process that are neither workers nor orphans
+_spared_lock = threading.Lock()  # not _templates_lock: a daemon starts while that is held
 
 
-def started_daemon(pid: int) -> None:
-    """Note a daemon this process started (``grader.sandbox.daemon``, ``grader.resident``):
-    it outlives this process, and ``process.kill_orphans`` must not take it for an orphan."""
-    with _daemons_lock:
-        _daemons_started.add(pid)
+def spare(pid: int) -> None:
+    """Note a child of this process that is no worker and no orphan: a batch's shared template
+    (``Shared``), or a daemon it started (``grader.sandbox.daemon``, ``grader.resident``),
+    which outlives it. ``process.kill_orphans`` must not kill it."""
+    with _spared_lock:
+        _spared.add(pid)
 
 
 def template_pids() -> set[int]:
     """The templates and daemons of this process (children that are no workers' orphans)."""
     with _templates_lock:
         pids = {t.pid for t in _templates.values() if t.pid > 0}
-    with _daemons_lock:
-        return pids | _daemons_started
+    with _spared_lock:
+        return pids | _spared
 
 
 def available() -> bool:

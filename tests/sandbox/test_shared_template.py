@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -85,10 +86,10 @@ def test_two_judges_fork_from_the_same_template(module, shared, monkeypatch):
             assert s.call(Call("draw")).value == 1.0
             assert isinstance(s.worker.proc, template.ForkedProc)
             parents.append(parent_of(s.worker.proc.pid))
+            assert isinstance(template._templates[()], template.Channel)  # no template of its own
         finally:
             s.close()
     assert parents[0] == parents[1] != os.getpid()
-    assert template.template_pids().isdisjoint(parents)  # not this judge's own template
 
 
 def test_a_judge_whose_shared_template_died_forks_from_its_own(module, shared, monkeypatch):
@@ -141,3 +142,22 @@ def test_a_shared_template_kills_what_a_worker_detached(module, shared, monkeypa
         assert s.call(Call("draw")).value == 1.0  # the worker itself is untouched
     finally:
         s.close()
+
+
+def test_a_judges_orphan_sweep_spares_the_batchs_template(module, shared, monkeypatch):
+    from grader.sandbox import process
+
+    sweeping = threading.Event()
+    sweeping.set()  # as in the grading command, a subreaper: closing a worker kills orphans
+    monkeypatch.setattr(process, "_reaping", sweeping)
+    parents = []
+    for _ in range(2):
+        judge(monkeypatch, shared)
+        s = StudentModule(module, "shared", Sandbox(), 5.0, 5.0)
+        try:
+            assert s.call(Call("draw")).value == 1.0
+            parents.append(parent_of(s.worker.proc.pid))
+        finally:
+            s.close()
+    assert parents[0] == parents[1]  # the sweep after the first worker left the template be
+    assert not gone(parents[0], 0.2)
