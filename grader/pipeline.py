@@ -168,7 +168,7 @@ def sandbox_for(course: Course, extra_hidden: tuple[Path, ...] = ()) -> Sandbox:
         hidden.append(folder)
     if course.secret_path:
         hidden.append(course.secret_path)
-    if template.using_daemons():  # grader check: no worker may ask a daemon for anything
+    if template.using_daemons() and daemon.enabled():  # grader check: no worker may reach one
         with contextlib.suppress(template.TemplateError):
             hidden.append(daemon.folder())
     return Sandbox(

@@ -67,7 +67,9 @@ def run(argv: list[str]) -> int | None:
         "argv": argv,
         "cwd": os.getcwd(),
         "env": dict(os.environ),
-        "encodings": [getattr(s, "encoding", None) or "utf-8" for s in _STREAMS()],
+        "encodings": [
+            getattr(s, "encoding", None) or "utf-8" for s in (sys.stdin, sys.stdout, sys.stderr)
+        ],
     }
     try:
         socket.send_fds(sock, [json.dumps(request).encode()], [0, 1, 2])
@@ -94,14 +96,11 @@ def run(argv: list[str]) -> int | None:
     if not data:
         sys.stderr.write("grader: the resident judge ended during the check; run it again\n")
         return 1
-    return int(json.loads(data)["exit"])
+    code = int(json.loads(data)["exit"])
+    return 128 - code if code < 0 else code  # killed by signal N: 128 + N, as a shell says
 
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-def _STREAMS() -> tuple:  # noqa: N802 -- read when called: tests replace them
-    return (sys.stdin, sys.stdout, sys.stderr)
 
 
 def _send(pid: int, number: int) -> None:
