@@ -144,22 +144,14 @@ def serve() -> None:
     listener = daemon.Listener(Path(os.environ.pop("GRADER_TEMPLATE_LISTEN")))
     for name in PREIMPORTS:
         importlib.import_module(name)
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_r, False)
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
+    wake_r = template.child_wakeups()
     checks: dict[int, socket.socket] = {}  # child -> its client
     last_seen = time.monotonic()
     while True:
         waiting = [listener.sock, wake_r, *checks.values()]
         ready, _, _ = select.select(waiting, [], [], template.IDLE_POLL_S)
         if wake_r in ready:
-            try:
-                while os.read(wake_r, 512):
-                    pass
-            except BlockingIOError:
-                pass
+            template.drain(wake_r)
         _finish(checks)
         for pid, client in list(checks.items()):
             if client in ready:  # a client only waits: readable means it went away

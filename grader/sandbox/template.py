@@ -469,6 +469,25 @@ def _preimport(preload: list[str]) -> None:
         import torch.utils.data  # noqa: F401
 
 
+def child_wakeups() -> int:
+    """A descriptor that becomes readable when a child of this process ends (SIGCHLD through
+    the signal wake-up fd), for a ``select`` loop; ``drain`` it when it is."""
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    return wake_r
+
+
+def drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
 def reaped() -> Iterator[tuple[int, int]]:
     """``(pid, exit code)`` of each child of this process that has ended, without waiting."""
     while True:
@@ -587,11 +606,7 @@ def serve() -> None:
     # not walk it either: every page it writes a mark into would become the worker's own copy
     gc.collect()
     gc.freeze()
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_r, False)
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
+    wake_r = child_wakeups()
     status: dict[int, int] = {}  # worker -> its status pipe
     asked: dict[int, socket.socket] = {}  # worker -> the channel that asked for it
     if owner is not None:
@@ -606,11 +621,7 @@ def serve() -> None:
         if shared:
             _kill_strays(status)
         if wake_r in ready:
-            try:
-                while os.read(wake_r, 512):
-                    pass
-            except BlockingIOError:
-                pass
+            drain(wake_r)
             _reap(status)
         if listener is not None:
             if listener.sock in ready and (joined := listener.accept()) is not None:
