@@ -1,13 +1,12 @@
-"""The ``grader`` command's entry point (``python -m grader`` too): ``grader.cli.main``, with the
-worker template of ``grader check`` started first.
+"""The ``grader`` command's entry point (``python -m grader`` too): ``grader.cli.main``, and for
+``grader check`` first the resident judge, else the worker template started early.
 
-The judge's imports (numpy, pydantic, the registry) take a few tenths of a second, and so does
-the template's start (an interpreter importing numpy and the worker's modules). Started here,
-before the judge imports anything heavy, the template gets ready on another core while the judge
-imports, instead of after; and ``grader check``'s templates are daemons
-(``grader.sandbox.daemon``), which the student's next check finds running. This module imports
-nothing but the light template module; when the course later asks for fresh workers (``start:
-spawn``) the template is simply not used.
+A check goes to the resident judge (``grader.resident``) when one is running: the judge's
+imports are done there. Otherwise it runs here, and its worker template is started before the
+judge imports anything heavy, so that it gets ready on another core meanwhile; ``grader
+check``'s templates are daemons (``grader.sandbox.daemon``), which the student's next check
+finds running. This module imports nothing but the light template module; when the course
+asks for fresh workers (``start: spawn``) the template is simply not used.
 """
 
 from __future__ import annotations
