@@ -23,7 +23,6 @@ import os
 import select
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -117,22 +116,9 @@ def _start(path: Path) -> None:
         "from grader.resident import serve; serve()"
     )
     try:
-        started = subprocess.Popen(
-            [sys.executable, "-c", code],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={
-                **os.environ,
-                "GRADER_TEMPLATE_LISTEN": str(path),
-                daemon.IDLE_ENV: str(daemon.IDLE_S),
-            },
-            cwd="/",
-            start_new_session=True,
-        )
+        daemon.start([sys.executable, "-c", code], path, dict(os.environ))
     except OSError:
-        return
-    template.spare(started.pid)
+        pass
 
 
 # -- the resident judge ----------------------------------------------------------------------
@@ -141,7 +127,7 @@ def serve() -> None:
     stop the check of a client that goes away."""
     import importlib
 
-    listener = daemon.Listener(Path(os.environ.pop("GRADER_TEMPLATE_LISTEN")))
+    listener = daemon.Listener(Path(os.environ.pop(template.LISTEN_ENV)))
     for name in PREIMPORTS:
         importlib.import_module(name)
     wake_r = template.child_wakeups()

@@ -123,13 +123,19 @@ def connect(path: Path) -> tuple[socket.socket, int] | None:
     sock = _connect(path)
     if sock is None:
         return None
-    pid, uid, _gid = _PEERCRED.unpack(
-        sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-    )
+    pid, uid = _peer(sock)
     if uid != os.getuid():
         sock.close()
         raise template.TemplateError("the daemon's socket belongs to another user")
     return sock, pid
+
+
+def _peer(sock: socket.socket) -> tuple[int, int]:
+    """The pid and uid of the process at the other end of ``sock`` (``SO_PEERCRED``)."""
+    pid, uid, _gid = _PEERCRED.unpack(
+        sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
+    )
+    return pid, uid
 
 
 def _connect(path: Path) -> socket.socket | None:
@@ -145,20 +151,28 @@ def _connect(path: Path) -> socket.socket | None:
 def _start(path: Path, preload: tuple[str, ...], env: dict[str, str]) -> subprocess.Popen:
     import json
 
+    command = [
+        sys.executable,
+        *template.PYTHON_FLAGS,
+        "-c",
+        template.BOOTSTRAP,
+        json.dumps(list(preload)) + " " * template.TITLE_ROOM,
+    ]
+    return start(command, path, env)
+
+
+def start(command: list[str], path: Path, env: dict[str, str]) -> subprocess.Popen:
+    """Start the daemon ``command`` to listen at ``path`` (``Listener``), with ``env``: out of
+    this process's session, so that a Ctrl-C of the check spares it, and spared by
+    ``process.kill_orphans`` (it outlives this process)."""
     started = subprocess.Popen(
-        [
-            sys.executable,
-            *template.PYTHON_FLAGS,
-            "-c",
-            template.BOOTSTRAP,
-            json.dumps(list(preload)) + " " * template.TITLE_ROOM,
-        ],
+        command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**env, "GRADER_TEMPLATE_LISTEN": str(path), IDLE_ENV: str(IDLE_S)},
+        env={**env, template.LISTEN_ENV: str(path), IDLE_ENV: str(IDLE_S)},
         cwd="/",
-        start_new_session=True,  # not in the check's process group: a Ctrl-C there spares it
+        start_new_session=True,
     )
     template.spare(started.pid)
     return started
@@ -170,6 +184,7 @@ class Listener:
     daemon that lost a race to start simply idles out)."""
 
     def __init__(self, path: Path) -> None:
+        """``path``: the socket; ``IDLE_ENV`` (read once, as ``start`` set it): the idle limit."""
         self.path = path
         self.idle_s = float(os.environ.pop(IDLE_ENV, "") or IDLE_S)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -189,10 +204,7 @@ class Listener:
             conn, _ = self.sock.accept()
         except OSError:
             return None
-        _pid, uid, _gid = _PEERCRED.unpack(
-            conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
-        )
-        if uid != os.getuid():
+        if _peer(conn)[1] != os.getuid():
             conn.close()
             return None
         return conn

@@ -71,6 +71,7 @@ START_TIMEOUT_S = 15.0  # a worker (or template) that is not ready by then faile
 STRAY_POLL_S = 0.05  # how often a shared template looks for orphans to kill
 IDLE_POLL_S = 1.0  # the same without a worker running (a dead worker's orphans)
 PR_SET_CHILD_SUBREAPER = 36
+LISTEN_ENV = "GRADER_TEMPLATE_LISTEN"  # a daemon's socket (grader.sandbox.daemon.start)
 
 
 def scrubbed_env() -> dict[str, str]:
@@ -500,15 +501,16 @@ def reaped() -> Iterator[tuple[int, int]]:
         yield pid, os.waitstatus_to_exitcode(wait_status)
 
 
-def _reap(status: dict[int, int]) -> None:
+def _reap(workers: dict[int, tuple[int, socket.socket]]) -> None:
+    """Write each ended worker's exit status into its status pipe (orphans: just reaped)."""
     for pid, code in reaped():
-        fd = status.pop(pid, None)
-        if fd is not None:
+        worker = workers.pop(pid, None)
+        if worker is not None:
             try:
-                os.write(fd, _STATUS.pack(code))
+                os.write(worker[0], _STATUS.pack(code))
             except OSError:
                 pass
-            os.close(fd)
+            os.close(worker[0])
 
 
 def _close_all_but(keep: set[int]) -> None:
@@ -564,11 +566,11 @@ def _child(cfg: dict[str, Any], fds: list[int], template_pid: int) -> None:
         os._exit(status_code)
 
 
-def _kill_strays(status: dict[int, int]) -> None:
+def _kill_strays(workers: dict[int, tuple[int, socket.socket]]) -> None:
     """As a subreaper: kill every child that is not a worker this template forked (an orphan a
     worker left, re-parented here); ``_reap`` then collects it."""
     for pid in quiesce.children(os.getpid()):
-        if pid not in status:
+        if pid not in workers:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -585,7 +587,7 @@ def serve() -> None:
     ``STRAY_POLL_S``: they are no judge's children there. A daemon (``grader.sandbox.daemon``,
     ``GRADER_TEMPLATE_LISTEN``) has no judge of its own: judges of the same user connect to
     its socket, and it ends after ``daemon.IDLE_S`` without any."""
-    listen_path = os.environ.pop("GRADER_TEMPLATE_LISTEN", "")
+    listen_path = os.environ.pop(LISTEN_ENV, "")
     shared = listen_path != "" or os.environ.pop("GRADER_TEMPLATE_SHARED", "") == "1"
     preload = json.loads(sys.argv[1])
     from grader.sandbox import layers
@@ -607,26 +609,25 @@ def serve() -> None:
     gc.collect()
     gc.freeze()
     wake_r = child_wakeups()
-    status: dict[int, int] = {}  # worker -> its status pipe
-    asked: dict[int, socket.socket] = {}  # worker -> the channel that asked for it
+    workers: dict[int, tuple[int, socket.socket]] = {}  # pid -> its status pipe, its channel
     if owner is not None:
         owner.send(b"ready")
     me = os.getpid()
     channels = [owner] if owner is not None else []
+    listening = [listener.sock] if listener is not None else []
     last_seen = time.monotonic()
     while channels or listener is not None:
-        waiting = [*channels, wake_r, *([listener.sock] if listener is not None else [])]
-        poll = (STRAY_POLL_S if status else IDLE_POLL_S) if shared else None
-        ready, _, _ = select.select(waiting, [], [], poll)
+        poll = (STRAY_POLL_S if workers else IDLE_POLL_S) if shared else None
+        ready, _, _ = select.select([*channels, wake_r, *listening], [], [], poll)
         if shared:
-            _kill_strays(status)
+            _kill_strays(workers)
         if wake_r in ready:
             drain(wake_r)
-            _reap(status)
+            _reap(workers)
         if listener is not None:
             if listener.sock in ready and (joined := listener.accept()) is not None:
                 channels.append(joined)
-            if channels or status:
+            if channels or workers:
                 last_seen = time.monotonic()
             elif listener.finished(last_seen):
                 break
@@ -637,10 +638,9 @@ def serve() -> None:
                 message, fds = b"", []
             if not message:  # that judge closed its end: its workers go too
                 channels.remove(sock)
-                for pid in [p for p, by in asked.items() if by is sock]:
-                    del asked[pid]
+                for pid in [p for p, (_fd, by) in workers.items() if by is sock]:
                     with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
+                        os.kill(pid, signal.SIGKILL)  # reaped (and reported) as any worker
                 sock.close()
                 continue
             if message == b"attach" and sock is owner and len(fds) == 1:
@@ -655,15 +655,12 @@ def serve() -> None:
             sys.stdout.flush()
             pid = os.fork()
             if pid == 0:
-                for channel in [*channels, *([listener.sock] if listener is not None else [])]:
+                for channel in [*channels, *listening]:
                     channel.close()
                 _child(cfg, fds, me)
             for fd in (*fds[:3], *fds[4:]):
                 os.close(fd)
-            status[pid] = fds[3]
-            asked[pid] = sock
+            workers[pid] = (fds[3], sock)
             sock.send(json.dumps({"pid": pid}).encode())
-            _reap(status)  # a child that ended at once
-        for pid in [p for p in asked if p not in status]:  # reaped
-            del asked[pid]
+            _reap(workers)  # a child that ended at once
     os._exit(0)
