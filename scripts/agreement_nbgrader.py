@@ -17,7 +17,6 @@ what ran. Exits 1 when any pair disagrees. nbgrader needs ``alembic`` on PATH.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import statistics
@@ -27,15 +26,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+import agreement_common as common  # beside this script
+
+REPO = common.REPO
 sys.path.insert(0, str(REPO))
 
 from grader import config  # noqa: E402
 from grader.batch import grade_batch  # noqa: E402
 from grader.exporters import nbgrader  # noqa: E402
 from grader.exporters import nbgrader_course as nbc  # noqa: E402
-
-EXAMPLES = REPO / "examples" / "submissions"
 
 
 def kit_results(course: Any, student: Path, topics: list[str], work: Path) -> dict[str, Any]:
@@ -89,21 +88,19 @@ def agree(
 
 
 def table(student: str, rows: list[dict[str, Any]]) -> str:
-    lines = [
-        f"### {student}",
-        "",
-        "| topic | kit total | nbgrader total | every function equal | nbgrader s |",
-        "|---|---:|---:|:---:|---:|",
-    ]
-    for r in rows:
+    def mark(r: dict[str, Any]) -> str:
         if not r["present"]:
-            mark = "missing (0/0, not run)"
-        else:
-            mark = "yes" if r["functions_equal"] else "NO"
-        lines.append(
-            f"| {r['topic']} | {r['kit']:g} | {r['nbgrader']:g} | {mark} | {r['nbgrader_s']} |"
-        )
-    return "\n".join(lines) + "\n"
+            return "missing (0/0, not run)"
+        return "yes" if r["functions_equal"] else "NO"
+
+    columns = [
+        ("topic", "---", lambda r: r["topic"]),
+        ("kit total", "---:", lambda r: f"{r['kit']:g}"),
+        ("nbgrader total", "---:", lambda r: f"{r['nbgrader']:g}"),
+        ("every function equal", ":---:", mark),
+        ("nbgrader s", "---:", lambda r: r["nbgrader_s"]),
+    ]
+    return common.table(student, rows, columns)
 
 
 def summary(rows: list[dict[str, Any]]) -> str:
@@ -119,19 +116,11 @@ def summary(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--students", help="comma-separated student folders (default: all)")
-    parser.add_argument("--topics", help="comma-separated topics (default: all)")
-    parser.add_argument("--json", type=Path, help="write every row here as JSON")
-    parser.add_argument("--log", type=Path, help="append one JSON line per row as it finishes")
-    args = parser.parse_args(argv)
+    parser, args = common.arguments(__doc__, argv)
     if shutil.which("alembic") is None:
         parser.error("nbgrader needs alembic on PATH (the environment's bin folder)")
     course = config.load(REPO / "autograder.yml")
-    topics = tuple(args.topics.split(",")) if args.topics else course.topics
-    students = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
-    if args.students:
-        students = [EXAMPLES / s for s in args.students.split(",")]
+    topics, students = common.chosen(args, course.topics)
     handed = [t for t in topics if any((s / f"{t}.py").exists() for s in students)]
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="agreement-nbgrader-") as tmp:
@@ -152,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                 for topic in topics:
                     row = agree(course, api, made, student, topic, kit)
                     mine.append(row)
-                    if args.log:
-                        with args.log.open("a") as f:
-                            f.write(json.dumps(row) + "\n")
+                    common.log(args, row)
                 rows.extend(mine)
                 print(table(student.name, mine), flush=True)
     print(summary(rows))

@@ -12,7 +12,6 @@ appends one JSON line per (student, topic) as it finishes, so a cut-short run ke
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -22,14 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+import agreement_common as common  # beside this script
+
+REPO = common.REPO
 sys.path.insert(0, str(REPO))
 
 from grader import config  # noqa: E402
 from grader.batch import grade_batch  # noqa: E402
 from grader.exporters import otter  # noqa: E402
-
-EXAMPLES = REPO / "examples" / "submissions"
 
 
 def kit_questions(results: dict[str, Any], topic: str) -> dict[str, float]:
@@ -101,33 +100,24 @@ def agree(course: Any, student: Path, topic: str, zip_path: Path, work: Path) ->
 
 
 def table(student: str, rows: list[dict[str, Any]]) -> str:
-    lines = [
-        f"### {student}",
-        "",
-        "| topic | kit total | otter total | every question equal | kit s | otter s |",
-        "|---|---:|---:|:---:|---:|---:|",
+    def mark(r: dict[str, Any]) -> str:
+        return "missing (0/0)" if not r["present"] else ("yes" if r["questions_equal"] else "NO")
+
+    columns = [
+        ("topic", "---", lambda r: r["topic"]),
+        ("kit total", "---:", lambda r: f"{r['kit']:g}"),
+        ("otter total", "---:", lambda r: f"{r['otter']:g}"),
+        ("every question equal", ":---:", mark),
+        ("kit s", "---:", lambda r: r["kit_s"]),
+        ("otter s", "---:", lambda r: r["otter_s"]),
     ]
-    for r in rows:
-        mark = "missing (0/0)" if not r["present"] else ("yes" if r["questions_equal"] else "NO")
-        lines.append(
-            f"| {r['topic']} | {r['kit']:g} | {r['otter']:g} | {mark} | {r['kit_s']} | "
-            f"{r['otter_s']} |"
-        )
-    return "\n".join(lines) + "\n"
+    return common.table(student, rows, columns)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--students", help="comma-separated student folders (default: all)")
-    parser.add_argument("--topics", help="comma-separated topics (default: all)")
-    parser.add_argument("--json", type=Path, help="write every row here as JSON")
-    parser.add_argument("--log", type=Path, help="append one JSON line per row as it finishes")
-    args = parser.parse_args(argv)
+    _parser, args = common.arguments(__doc__, argv)
     course = config.load(REPO / "autograder.yml")
-    topics = tuple(args.topics.split(",")) if args.topics else course.topics
-    students = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
-    if args.students:
-        students = [EXAMPLES / s for s in args.students.split(",")]
+    topics, students = common.chosen(args, course.topics)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="agreement-otter-") as tmp:
         work = Path(tmp)
@@ -137,9 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             for topic in topics:
                 row = agree(course, student, topic, zips[topic], work / "runs")
                 mine.append(row)
-                if args.log:
-                    with args.log.open("a") as f:
-                        f.write(json.dumps(row) + "\n")
+                common.log(args, row)
             rows.extend(mine)
             print(table(student.name, mine), flush=True)
     disagree = [r for r in rows if not r["questions_equal"]]
