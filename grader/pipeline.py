@@ -38,9 +38,10 @@ from grader.checks.base import (
 )
 from grader.config import CheckPlan, Course
 from grader.judge import expected
+from grader.judge import plan as planning
 from grader.judge.expected import CachedReference
 from grader.judge.seeds import check_rng, check_seed, secret_id
-from grader.judge.student import StudentFault, StudentModule
+from grader.judge.student import Rerun, StudentFault, StudentModule
 from grader.layouts.kit import Submission
 from grader.release.replay import DataReference, NotInData
 from grader.sandbox import daemon, template
@@ -156,6 +157,44 @@ def reference_of(course: Course, topic: str) -> expected.CachedReference:
             store = expected.Store(cache_dir(course), topic, version, seal, cheap, 48, family)
             ref = _references[key] = expected.CachedReference(path, store, reference_module)
     return ref
+
+
+UNPLANNED_KINDS = frozenset({Kind.SPEED, Kind.GPU})  # timed call by call: never streamed
+_plans: dict[tuple[str, str], planning.Plan] = {}
+_plans_lock = threading.Lock()
+PLAN_SOURCES = ("checks", "judge", "protocol")  # grader code whose change changes the calls
+
+
+def plan_of(course: Course, topic: str, sandbox: Sandbox) -> planning.Plan:
+    """The topic's planned calls (``grader.judge.plan``): check id -> its first requests. Kept
+    for the life of this process and on disk beside the reference's answers; recorded, when
+    neither has them, by grading the reference solution in a worker (``GRADER_PLAN=off``:
+    none, every call is sent live)."""
+    if os.environ.get("GRADER_PLAN", "") == "off":
+        return {}
+    path = _source(course, topic)
+    package = Path(__file__).resolve().parent
+    sources = [*registry.topic_sources(topic)]
+    sources += [f for d in PLAN_SOURCES for f in sorted((package / d).glob("*.py"))]
+    settings = hashlib.blake2b(course.config.model_dump_json().encode(), digest_size=8)
+    version = f"{expected.version(path, sources)}-{settings.hexdigest()}-{secret_id(course.secret)}"
+    key = (version, topic)
+    with _plans_lock:
+        if (kept := _plans.get(key)) is not None:
+            return kept
+        seal = hashlib.sha256(b"planned calls\0" + course.secret.encode()).digest()
+        family = f"plan-{topic}-*-{secret_id(course.secret)}.pickle"
+        store = expected.Store(cache_dir(course), f"plan-{topic}", version, seal, 0.0, 64, family)
+        found = store.get("plan")
+        plan = planning.loads(found[0]) if found is not expected.MISS else None
+        if plan is None:
+            recorder = planning.Recorder()
+            grade_topic(course, topic, path, None, sandbox, recorder=recorder)
+            plan = recorder.result()
+            store.put("plan", (planning.dumps(plan), None, ()))
+            store.save()
+        _plans[key] = plan
+    return plan
 
 
 def sandbox_for(course: Course, extra_hidden: tuple[Path, ...] = ()) -> Sandbox:
@@ -291,14 +330,17 @@ def _left_out(ref: Any, check_id: str) -> Verdict | None:
     return Verdict(Outcome.NOT_RUN, f"not in the student release ({reason}): graded by the course")
 
 
-def run_check(check: Check, ctx: Context, worker_seed: int) -> Verdict:
-    """Run one check; every student fault becomes that check's verdict."""
+def run_check(check: Check, ctx: Context, worker_seed: int) -> Verdict | None:
+    """Run one check; every student fault becomes that check's verdict. None: run it again
+    (``grader.judge.student.Rerun``)."""
     try:
         ctx.student.seed(worker_seed)
         # the judge's own global generator too, so that the reference's answers are the same
         # in every run (and can be kept: grader.judge.expected keys them by this state)
         np.random.seed(worker_seed ^ 0x5EED)
         return check.run(ctx)
+    except Rerun:
+        return None
     except CheckFailed as failed:
         return failed.verdict
     except NotInData as missing:  # a release whose data lacks an answer: say so, never skip
@@ -351,10 +393,14 @@ def grade_topic(
     preset: dict[str, tuple[str, str]] | None = None,
     notes: dict[str, str] | None = None,
     extra: tuple[tuple[Check, CheckPlan], ...] = (),
+    recorder: planning.Recorder | None = None,
 ) -> tuple[list[CheckResult], StudentModule | None]:
     """Grade one topic; ``preset`` (function or ``"*"`` -> outcome, reason) are verdicts the
     layout decided without running code (not implemented, not found), ``notes`` (function ->
-    text) warnings added to that function's checks (a convention the layout detected)."""
+    text) warnings added to that function's checks (a convention the layout detected).
+
+    The topic's planned calls (``plan_of``) are fetched in streams before the checks run;
+    ``recorder`` records them instead (``plan_of`` grading the reference)."""
     spec = registry.topic(topic)
     preset, notes = preset or {}, notes or {}
     added = {plan.check_id: check for check, plan in extra}  # the layout's own (CS231n-only)
@@ -384,38 +430,48 @@ def grade_topic(
     except StudentFault as fault:
         functions, load_fault = {}, fault
     mistakes = _kept_mistakes(spec.misconceptions)  # once per topic: the same for every check
-    for plan in plans:
-        check = added.get(plan.check_id) or spec.check(plan.check_id)
+    checks = [(plan, added.get(plan.check_id) or spec.check(plan.check_id)) for plan in plans]
+
+    def decided(plan: CheckPlan, check: Check) -> Verdict | None:
+        """The check's verdict without running it (None: it runs)."""
+        if not_run := _not_run(check) or _left_out(ref, plan.check_id):
+            return not_run
+        if verdict := _preset(preset, check.function, False, check.function not in functions):
+            return verdict
+        if load_fault is not None:
+            return Verdict(Outcome(load_fault.outcome), load_fault.reason, load_fault.staff)
+        if check.function not in functions:
+            return Verdict(
+                Outcome.NOT_SUBMITTED, f"{check.function} is not defined in {module.name}"
+            )
+        if _defines(ref, check.function) and (
+            problem := _signature_problem(check.function, functions[check.function], ref)
+        ):
+            return Verdict(Outcome.EXCEPTION, problem)
+        return None
+
+    if recorder is not None:
+        student.recorder = recorder
+    elif not isinstance(ref, DataReference) and (planned := plan_of(course, topic, sandbox)):
+        student.prefetch(planned, [p.check_id for p, c in checks if decided(p, c) is None])
+    for plan, check in checks:
         started = time.perf_counter()
         if isinstance(ref, DataReference):
             ref.begin(plan.check_id)  # a release's data is kept and looked up per check
-        if not_run := _not_run(check) or _left_out(ref, plan.check_id):
-            verdict = not_run
-        elif decided := _preset(preset, check.function, False, check.function not in functions):
-            verdict = decided
-        elif load_fault is not None:
-            verdict = Verdict(Outcome(load_fault.outcome), load_fault.reason, load_fault.staff)
-        elif check.function not in functions:
-            verdict = Verdict(
-                Outcome.NOT_SUBMITTED, f"{check.function} is not defined in {module.name}"
-            )
-        elif _defines(ref, check.function) and (
-            problem := _signature_problem(check.function, functions[check.function], ref)
-        ):
-            verdict = Verdict(Outcome.EXCEPTION, problem)
-        else:
-            ctx = Context(
-                topic,
-                student,
-                ref,
-                check_rng(course.secret, plan.check_id),
-                mistakes,
-                mutation_policy=course.config.mutation,
-                speed=tcfg.speed,
-            )
-            verdict = run_check(
-                check, ctx, check_seed(course.secret, f"{plan.check_id}#worker") % 2**32
-            )
+        if (verdict := decided(plan, check)) is None:
+            worker_seed = check_seed(course.secret, f"{plan.check_id}#worker") % 2**32
+            student.begin(plan.check_id, check.kind not in UNPLANNED_KINDS)
+            while verdict is None:  # run again (live) at most once: grader.judge.student.Rerun
+                ctx = Context(
+                    topic,
+                    student,
+                    ref,
+                    check_rng(course.secret, plan.check_id),
+                    mistakes,
+                    mutation_policy=course.config.mutation,
+                    speed=tcfg.speed,
+                )
+                verdict = run_check(check, ctx, worker_seed)
         if note := notes.get(check.function):
             verdict = replace(verdict, warnings=(*verdict.warnings, note))
         if isinstance(ref, DataReference) and (missing := ref.note(plan.check_id)):

@@ -9,13 +9,15 @@ data (``grader.protocol``); anything else raises ``StudentFault`` with an outcom
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from grader.judge import plan as planning
 from grader.judge.environment import environment_hint
 from grader.protocol.values import Handle, from_wire, to_wire
 from grader.protocol.wire import ProtocolError
@@ -50,6 +52,18 @@ class Reply:
     value: Any
     echo: tuple[Any, ...]
     elapsed: float
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A planned request's reply, come back in a stream: served when a check makes it."""
+
+    digest: bytes
+    header: dict[str, Any]
+    arrays: list[np.ndarray]
+    index: int  # in the worker's stream
+    tail: bool = False  # its check goes on live after it (the generators' state is kept)
+    fault: Exception | None = None  # the stream ended at this request: its timeout or crash
 
 
 @dataclass(frozen=True)
@@ -168,6 +182,14 @@ class StudentModule:
         self.start_times: list[float] = []
         self.pending_seed: int | None = None
         self.threads_after_load = 0  # of the serving process, once the module is loaded
+        # planned calls (grader.judge.plan): recorded here when grading the reference, or
+        # fetched in streams and served to the checks that make them
+        self.recorder: planning.Recorder | None = None
+        self._fetched: dict[str, deque[Fetched]] = {}
+        self._fetched_from: WorkerProcess | None = None  # None: the stream's worker is gone
+        self._cursor: deque[Fetched] = deque()
+        self._served: Fetched | None = None  # the check's last served request
+        self.streamed = 0  # requests served from streams
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _ensure(self) -> WorkerProcess:
@@ -216,6 +238,8 @@ class StudentModule:
         return worker
 
     def _retire(self) -> None:
+        if self._fetched_from is not None:  # served from this worker: no more (its handles)
+            self._drop_fetched()
         if self.worker is not None:
             self.worker.kill()
             self._collect_output()
@@ -228,6 +252,7 @@ class StudentModule:
                 self.output_log.append(text)
 
     def close(self) -> None:
+        self._drop_fetched()
         if self.worker is not None:
             self.worker.close()
             self._collect_output()
@@ -251,27 +276,36 @@ class StudentModule:
         if self.pending_seed is not None:  # the check's seed travels with its first request
             header = {**header, "seed": self.pending_seed}
             self.pending_seed = None
+        if self._served is not None:  # the first live call after served ones (see _live)
+            if worker is self._fetched_from:
+                header = {**header, "restore": self._served.index}
+            self._served = None
         try:
             return worker.request(header, blobs, timeout, answer)
-        except WorkerTimeout:
-            self.timed_out |= names
+        except (WorkerTimeout, WorkerDied) as exc:
             self._retire()
-            raise StudentFault(
+            raise self._fault(exc, names, timeout) from None
+
+    def _fault(self, exc: Exception, names: set[str], timeout: float) -> StudentFault:
+        """The fault of a request that timed out or lost its worker (counted against
+        ``names``: a function that timed out is not called again, nor one that crashed the
+        worker ``MAX_CRASHES`` times)."""
+        if isinstance(exc, WorkerTimeout):
+            self.timed_out |= names
+            return StudentFault(
                 "timeout",
                 f"{' / '.join(sorted(names))} did not return within {timeout:g} s; "
                 "the worker was stopped (an infinite loop?)",
-            ) from None
-        except WorkerDied as exc:
-            self._retire()
-            tally = self.bad_replies if isinstance(exc, WorkerBadReply) else self.crashes
-            for name in names:
-                tally[name] = tally.get(name, 0) + 1
-            if isinstance(exc, WorkerBadReply):  # the worker wrote its own frame: no value
-                raise StudentFault(
-                    "bad_output",
-                    f"{' / '.join(sorted(names))}: {exc.reason}; the worker was replaced",
-                ) from None
-            raise StudentFault("crashed", exc.reason) from None
+            )
+        reason = exc.reason if isinstance(exc, WorkerDied) else str(exc)
+        tally = self.bad_replies if isinstance(exc, WorkerBadReply) else self.crashes
+        for name in names:
+            tally[name] = tally.get(name, 0) + 1
+        if isinstance(exc, WorkerBadReply):  # the worker wrote its own frame: no value
+            return StudentFault(
+                "bad_output", f"{' / '.join(sorted(names))}: {reason}; the worker was replaced"
+            )
+        return StudentFault("crashed", reason)
 
     def _reply(self, header: dict[str, Any], arrays: list[np.ndarray], what: str) -> Reply:
         if not isinstance(header, dict):
@@ -308,10 +342,11 @@ class StudentModule:
         self._precheck(call.fn)
         blobs: list[np.ndarray] = []
         header = call.header(blobs)
+        timeout = timeout or self.call_timeout
+        if (fetched := self._planned((call,), False, header, blobs, timeout)) is not None:
+            return self._reply(fetched.header, fetched.arrays, call.fn)
         shared = self._share(header, call) if call.echo else {}
-        reply, arrays = self._request(
-            header, blobs, timeout or self.call_timeout, {call.fn}, call.answer
-        )
+        reply, arrays = self._request(header, blobs, timeout, {call.fn}, call.answer)
         result = self._reply(reply, arrays, call.fn)
         if not shared:
             return result
@@ -359,9 +394,13 @@ class StudentModule:
         for fn in names:
             self._precheck(fn)
         blobs: list[np.ndarray] = []
-        header = {"op": "batch", "ops": [c.header(blobs) for c in calls]}
+        header = planning.request_header(calls, True, blobs, None)
         timeout = self.call_timeout + 0.05 * len(calls)
-        reply, arrays = self._request(header, blobs, timeout, names)
+        fetched = self._planned(calls, True, header, blobs, timeout)
+        if fetched is not None:
+            reply, arrays = fetched.header, fetched.arrays
+        else:
+            reply, arrays = self._request(header, blobs, timeout, names)
         results = reply.get("results")
         if not isinstance(results, list) or len(results) != len(calls):
             raise StudentFault(
@@ -377,7 +416,128 @@ class StudentModule:
         self.pending_seed = seed
 
     def getattr(self, target: Handle, attr: str) -> Any:
+        if self.recorder is not None:
+            self.recorder.stop()
+        self._cursor.clear()  # the check goes on live
+        self._live()
         reply, arrays = self._request(
             {"op": "getattr", "target": target.id, "attr": attr}, [], self.call_timeout, {attr}
         )
         return self._reply(reply, arrays, f"reading .{attr}").value
+
+    # -- planned calls (grader.judge.plan) ---------------------------------------------------
+    def begin(self, check_id: str, planned: bool = True) -> None:
+        """The requests from here on are check ``check_id``'s: recorded (when grading the
+        reference for a plan) or served from what a stream fetched for it."""
+        if self.recorder is not None:
+            self.recorder.begin(check_id, planned)
+        self._cursor = self._fetched.pop(check_id, deque())
+        self._served = None
+
+    def _planned(
+        self,
+        calls: Sequence[Call],
+        batch: bool,
+        header: dict[str, Any],
+        blobs: list[np.ndarray],
+        timeout: float,
+    ) -> Fetched | None:
+        """Record this request, or serve it from a stream when it is the check's next planned
+        one (None: send it live, and so every later request of the check). Raises the fault
+        the stream met at this request, and ``Rerun`` for a check that was served from a
+        stream whose worker is gone and now asks something else: it runs again, live."""
+        if self.recorder is not None:
+            self.recorder.note(calls, batch, header, blobs, timeout, self.pending_seed)
+            return None
+        if not self._cursor:
+            return self._live()
+        worker = self.worker
+        if self._fetched_from is not None and (
+            worker is not self._fetched_from or not worker.alive()
+        ):  # the stream's worker died since (a crash in a live call): its handles with it
+            self._drop_fetched()
+            return None
+        sent = {**header, "seed": self.pending_seed} if self.pending_seed is not None else header
+        if planning.digest(sent, blobs) != self._cursor[0].digest:
+            self._cursor.clear()
+            return self._live()
+        fetched = self._cursor.popleft()
+        self.pending_seed = None  # it went with the stream
+        self._served = fetched
+        if fetched.fault is not None:
+            self._cursor.clear()
+            raise self._fault(fetched.fault, {c.fn for c in calls}, timeout)
+        self.streamed += 1
+        return fetched
+
+    def _live(self) -> None:
+        """A request of the check goes live. After served ones, that is as planned only for
+        a check the plan leaves to go on live (``tail``), in the stream's worker (its
+        generators are put back as the stream left them there: ``restore``); otherwise the
+        check asks what the reference was not asked, or its worker is gone, and it runs again
+        from its start, every request live (``Rerun``)."""
+        served = self._served
+        if served is None:
+            return
+        worker = self.worker
+        if served.tail and worker is self._fetched_from and worker is not None and worker.alive():
+            return
+        self._cursor.clear()
+        self._served = None  # the next run: live throughout
+        raise Rerun()
+
+    def _drop_fetched(self) -> None:
+        self._fetched, self._cursor, self._fetched_from = {}, deque(), None
+
+    def prefetch(self, plan: Mapping[str, planning.Steps], check_ids: Sequence[str]) -> None:
+        """Fetch the planned requests of ``check_ids`` (in that order) in a few streams.
+
+        A stream that ends early (a timeout, a crash, a reply out of step) keeps what is
+        served as if it had been sent live: the checks it answered whole, and the one it
+        ended in, up to that request, which meets the same fault when its check makes it.
+        The other checks send their calls live, in a new worker."""
+        entries = [(cid, p) for cid in check_ids if cid in plan for p in plan[cid].requests]
+        if not entries or self.recorder is not None:
+            return
+        try:
+            worker = self._ensure()
+        except StudentFault:
+            return  # the checks report it
+        fetched: dict[str, deque[Fetched]] = {}
+        planned = [p for _, p in entries]
+        # the last planned request of a check that goes on live: the state it leaves is kept
+        tails = {
+            i
+            for i, (cid, _) in enumerate(entries)
+            if not plan[cid].complete and (i + 1 == len(entries) or entries[i + 1][0] != cid)
+        }
+        for part, header, blobs in planning.stream_requests(planned, tails):
+            timeouts = [planned[i].timeout for i in part]
+            replies, fault = worker.stream(header, blobs, timeouts)
+            for i, (reply, arrays) in zip(part, replies):
+                cid, entry = entries[i]
+                tail = i in tails
+                fetched.setdefault(cid, deque()).append(
+                    Fetched(entry.digest, reply, arrays, i, tail)
+                )
+            if fault is not None:
+                self._retire()  # its handles and kept states went with it
+                failed = part[len(replies)]
+                cid, entry = entries[failed]
+                kept = {
+                    c: got
+                    for c, got in fetched.items()
+                    if c == cid or (plan[c].complete and len(got) == len(plan[c].requests))
+                }
+                kept.setdefault(cid, deque()).append(
+                    Fetched(entry.digest, {}, [], failed, fault=fault)
+                )
+                self._fetched = kept  # served without their worker (_fetched_from None)
+                return
+        self._fetched, self._fetched_from = fetched, worker
+
+
+class Rerun(BaseException):
+    """A check served from a stream whose worker is gone asked something the plan did not
+    have: it is run again from its start, every call live (``grader.pipeline.grade_topic``).
+    Not an ``Exception``: no check's own handler may take it for a fault of the student."""

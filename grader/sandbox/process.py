@@ -475,6 +475,34 @@ class WorkerProcess:
         self.kill()
         raise WorkerBadReply("a reply out of step with the requests (frames of its own?)")
 
+    def stream(
+        self, header: dict[str, Any], blobs: list[np.ndarray], timeouts: list[float]
+    ) -> tuple[list[tuple[dict[str, Any], list[np.ndarray]]], Exception | None]:
+        """Send a ``stream`` of requests (``header["ops"]``) and read its replies, one frame
+        each, in order: the i-th within ``timeouts[i]`` of the one before (a call's own
+        deadline, as if it were sent alone). Returns the replies read and, when they are not
+        all there, why (``WorkerTimeout``, ``WorkerDied`` or ``WorkerBadReply``: a frame that
+        is not the next part of this stream's reply); the worker is then gone. The worker
+        runs the requests back to back and is quiesced once, after the last."""
+        self._sequence += 1
+        self._resume()
+        replies: list[tuple[dict[str, Any], list[np.ndarray]]] = []
+        try:
+            self._send(header, blobs)
+            for part, timeout in enumerate(timeouts):
+                reply = self._read(time.monotonic() + timeout, what="stream")
+                number, index = reply[0].get("id"), reply[0].get("part")
+                if not (type(number) is int and number == self._sequence and index == part):
+                    self.kill()
+                    raise WorkerBadReply(
+                        "a reply out of step with the requests (frames of its own?)"
+                    )
+                replies.append(reply)
+        except (WorkerTimeout, WorkerDied) as exc:
+            return replies, exc
+        self._quiesce()
+        return replies, None
+
     def _answer(self, header: dict[str, Any], deadline: float) -> None:
         """Write an answer by the deadline: a worker that asks and never reads the answers
         must not block the judge on a full pipe."""

@@ -12,6 +12,11 @@ Requests (``header["op"]``):
 - ``seed``: seed the global ``numpy.random`` and ``random`` generators (per check, from the judge,
   usually folded into the check's first request as its ``seed`` key,
   so that student code drawing from them grades the same every time).
+- ``stream`` (answered in ``grader.worker.main.serve``): a list of ``call`` and ``batch``
+  requests, each answered by a frame of its own (``part``: its index) as soon as it is done, so
+  the judge sends a topic's planned calls at once (``grader.judge.plan``). A request's ``snap``
+  keeps the generators' state after it; a later request's ``restore`` puts that state back
+  first (the judge's first live call of a check whose first calls came from a stream).
 These are all the requests the judge sends (``grader.judge.student``); anything else is refused.
 
 A ``setup`` (from the judge's worker config) is applied at ``load``, before the student module
@@ -27,6 +32,7 @@ import random
 import sys
 import traceback
 import types
+from collections.abc import Iterator
 from time import perf_counter as _clock  # the real clock: a setup may replace time's clocks
 from typing import Any
 
@@ -60,6 +66,8 @@ class Evaluator:
         self.module: types.ModuleType | None = None
         self.handles: dict[int, Any] = {}
         self.next_id = 1
+        self.snapshots: dict[int, tuple] = {}  # stream index -> generators' state after it
+        self.last_snapshot: tuple | None = None
 
     # -- helpers -----------------------------------------------------------------------------
     def keep(self, obj: Any) -> int:
@@ -97,6 +105,10 @@ class Evaluator:
 
     # -- ops ---------------------------------------------------------------------------------
     def dispatch(self, header: dict[str, Any], arrays: list[np.ndarray], blobs: list) -> dict:
+        if "restore" in header:  # the generators as a stream left them after one of its calls
+            restored = self._restore(header["restore"])
+            if not restored.get("ok"):
+                return restored
         if "seed" in header and header.get("op") != "seed":  # a check's seed, sent along
             seeded = self._one({"op": "seed", "seed": header["seed"]}, arrays, blobs)
             if not seeded.get("ok"):
@@ -105,6 +117,41 @@ class Evaluator:
         if op == "batch":
             return {"ok": True, "results": [self._one(h, arrays, blobs) for h in header["ops"]]}
         return self._one(header, arrays, blobs)
+
+    def stream(
+        self, header: dict[str, Any], arrays: list[np.ndarray]
+    ) -> Iterator[tuple[dict, list]]:
+        """The requests of a ``stream``, in order: (reply, blobs) for each, yielded as each is
+        done (so that it is sent before the next one runs). After each, the state of the
+        global generators is kept by its index (shared with the previous one when no call
+        drew from them), for a later request's ``restore``."""
+        ops = header.get("ops")
+        if not isinstance(ops, list):
+            yield {"ok": False, "error": _protocol_error("a stream without a list of ops")}, []
+            return
+        for sub in ops:
+            blobs: list[np.ndarray] = []
+            sub = sub if isinstance(sub, dict) else {}
+            reply = self.dispatch(sub, arrays, blobs)
+            self._snapshot(sub.get("snap"))
+            yield reply, blobs
+
+    def _snapshot(self, index: Any) -> None:
+        if type(index) is not int:
+            return
+        state = (np.random.get_state(), random.getstate())
+        last = self.last_snapshot
+        if last is not None and _same_state(last, state):
+            state = last  # one copy for a run of calls that drew nothing
+        self.snapshots[index] = self.last_snapshot = state
+
+    def _restore(self, index: Any) -> dict:
+        state = self.snapshots.get(index) if type(index) is int else None
+        if state is None:
+            return {"ok": False, "error": _protocol_error(f"no kept state {index!r:.40}")}
+        np.random.set_state(state[0])
+        random.setstate(state[1])
+        return {"ok": True}
 
     def _one(self, header: dict[str, Any], arrays: list[np.ndarray], blobs: list) -> dict:
         try:
@@ -120,15 +167,7 @@ class Evaluator:
                 np.random.seed(header["seed"])
                 random.seed(header["seed"])
                 return {"ok": True}
-            return {
-                "ok": False,
-                "error": {
-                    "kind": "protocol",
-                    "type": "ValueError",
-                    "message": f"unknown op {op!r}",
-                    "traceback": "",
-                },
-            }
+            return {"ok": False, "error": _protocol_error(f"unknown op {op!r}")}
         except BaseException as exc:  # noqa: BLE001 (student code may raise SystemExit & co.)
             return {"ok": False, "error": self.describe(exc)}
 
@@ -212,3 +251,13 @@ def _params(obj: Any) -> list[list[str]] | None:
         [p.name, p.kind.name, "default" if p.default is not p.empty else ""]
         for p in sig.parameters.values()
     ]
+
+
+def _protocol_error(message: str) -> dict[str, Any]:
+    return {"kind": "protocol", "type": "ValueError", "message": message, "traceback": ""}
+
+
+def _same_state(a: tuple, b: tuple) -> bool:
+    """Two (numpy, random) generator states alike (numpy's: name, key, position, gauss)."""
+    (na, ra), (nb, rb) = a, b
+    return ra == rb and na[0] == nb[0] and na[2:] == nb[2:] and bool(np.array_equal(na[1], nb[1]))

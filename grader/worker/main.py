@@ -211,8 +211,18 @@ def serve(evaluator: Evaluator, req_fd: int, rep_fd: int) -> None:
         reap()  # before the call: what the judge killed after the last one is gone by now
         blobs: list[np.ndarray] = []
         number = header.get("id")  # repeated in the reply: the judge matches them up
+        if header.get("op") == "stream":  # one reply per request, each written as it is done
+            for part, (reply, blobs) in enumerate(evaluator.stream(header, arrays)):
+                _reply(rep_fd, {**reply, "id": number, "part": part}, blobs)
+                reap()
+            continue
         reply = evaluator.dispatch(header, arrays, blobs)
-        try:
-            write_frame(rep_fd, {**reply, "id": number}, blobs)
-        except Exception as exc:  # e.g. a value too large to encode: report, keep serving
-            write_frame(rep_fd, {"ok": False, "error": Evaluator.describe(exc), "id": number}, [])
+        _reply(rep_fd, {**reply, "id": number}, blobs)
+
+
+def _reply(rep_fd: int, reply: dict[str, Any], blobs: list[np.ndarray]) -> None:
+    try:
+        write_frame(rep_fd, reply, blobs)
+    except Exception as exc:  # e.g. a value too large to encode: report, keep serving
+        marks = {k: reply[k] for k in ("id", "part") if k in reply}
+        write_frame(rep_fd, {"ok": False, "error": Evaluator.describe(exc), **marks}, [])
