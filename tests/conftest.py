@@ -25,6 +25,17 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # tests start checks as subprocesses and look for what they left running: no daemons here, but
 # in tests/sandbox/test_daemon.py, which turns them on in a folder of its own
 os.environ.setdefault("GRADER_DAEMON", "off")
+# A topic's planned calls (grader.judge.plan) are recorded by grading the reference once per
+# course, secret and process: tests make many courses, and most grade each once, so the plan
+# would double their time. It is off here, and on where it is tested: tests/judge/test_plan.py
+# (the same results with it as without), the robustness batch and the determinism tests.
+os.environ.setdefault("GRADER_PLAN", "off")
+
+
+@pytest.fixture
+def planned(monkeypatch):
+    """Planned calls on for this test (``GRADER_PLAN`` unset: the kit's default)."""
+    monkeypatch.delenv("GRADER_PLAN", raising=False)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -19,7 +19,7 @@ def _without_timing(report) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-def test_grading_twice_is_identical(course, tmp_path):
+def test_grading_twice_is_identical(course, tmp_path, planned):
     source = (course.solutions_dir / "losses.py").read_text()
     buggy = source.replace("dW = X.T.dot(dscores) / num_train", "dW = X.T.dot(dscores) / 7", 1)
     folder = tmp_path / "student"
@@ -54,9 +54,14 @@ def _without_timings(report) -> str:
 
 
 @pytest.mark.parametrize("topic", registry.available())
-def test_each_topic_grades_a_buggy_submission_identically_twice(course, tmp_path, topic):
+def test_each_topic_grades_a_buggy_submission_identically_twice(
+    course, tmp_path, topic, monkeypatch
+):
+    """Once with the topic's planned calls (grader.judge.plan), once with every call live."""
     folder = topic_files.example_module(topic).parent  # the example with the topic's mistakes
+    monkeypatch.delenv("GRADER_PLAN", raising=False)
     first = grade_submission(course, submission(folder, (topic,), tmp_path), (topic,))
+    monkeypatch.setenv("GRADER_PLAN", "off")
     second = grade_submission(course, submission(folder, (topic,), tmp_path), (topic,))
     assert 0 < first.score < first.max_score
     assert _without_timings(first) == _without_timings(second)

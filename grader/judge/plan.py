@@ -5,7 +5,8 @@ and the check id), so the calls a check makes to a right solution are the same f
 the calls the checks make when they grade the reference solution itself. ``record`` grades the
 reference that way, in a worker like a student's, and keeps each check's first calls: those
 that are plain data (no handle of an earlier call, no arguments read back for mutation, no
-questions from a simulated device), up to the first one that is not. Speed and GPU checks are
+questions from a simulated device) and small (``MAX_PLANNED_BYTES``), up to the first one that
+is not. Speed and GPU checks are
 never planned: their calls are timed one by one, interleaved with the reference's.
 
 When a student's topic is graded, ``StudentModule.prefetch`` sends the planned calls of the
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
 # allows 4096) or requests (a request's header is small: far below the frame's 4 MiB)
 MAX_BLOBS = 2048
 MAX_OPS = 256
+# a request with more array bytes than this is not planned: its round trip is small beside its
+# data, which a plan would keep in memory for the whole batch (dropout's large masks)
+MAX_PLANNED_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -89,9 +93,13 @@ def digest(header: dict[str, Any], blobs: Sequence[np.ndarray]) -> bytes:
     return h.digest()
 
 
-def plannable(calls: Sequence[Call], header: dict[str, Any]) -> bool:
-    """Plain data only: no handle, no arguments read back, no questions answered."""
+def plannable(
+    calls: Sequence[Call], header: dict[str, Any], blobs: Sequence[np.ndarray] = ()
+) -> bool:
+    """Plain data only: no handle, no arguments read back, no questions answered; and small."""
     if any(c.target is not None or c.echo or c.answer is not None for c in calls):
+        return False
+    if sum(a.nbytes for a in blobs) > MAX_PLANNED_BYTES:
         return False
     return '"t":"handle"' not in json.dumps(header, separators=(",", ":"))
 
@@ -136,7 +144,7 @@ class Recorder:
         if self._current is None:
             self.incomplete.add(self._check)
             return
-        if not plannable(calls, header):
+        if not plannable(calls, header, blobs):
             self.stop()
             return
         sent = {**header, "seed": seed} if seed is not None else header

@@ -246,12 +246,15 @@ def test_a_check_served_by_a_gone_worker_that_asks_something_else_runs_again(mod
         student.close()
 
 
-def test_handles_arguments_read_back_and_questions_end_a_checks_plan():
+def test_handles_arguments_read_back_questions_and_large_arrays_end_a_checks_plan():
     assert planning.plannable([Call("f", (1,))], {"op": "call", "args": [{"t": "int"}]})
     assert not planning.plannable([Call("f", (1,), echo=[0])], {"op": "call"})
     assert not planning.plannable([Call("f", answer=lambda q: q)], {"op": "call"})
     header = {"op": "call", "args": [{"t": "handle", "id": 3}]}
     assert not planning.plannable([Call("f")], header)
+    big = np.zeros(planning.MAX_PLANNED_BYTES // 8 + 1)
+    assert planning.plannable([Call("f", (big[1:],))], {"op": "call"}, [big[1:]])
+    assert not planning.plannable([Call("f", (big,))], {"op": "call"}, [big])
 
 
 def test_stream_requests_stay_within_the_frames_limits():
