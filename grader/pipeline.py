@@ -168,9 +168,10 @@ PLAN_SOURCES = ("checks", "judge", "protocol")  # grader code whose change chang
 def plan_of(course: Course, topic: str, sandbox: Sandbox) -> planning.Plan:
     """The topic's planned calls (``grader.judge.plan``): check id -> its first requests. Kept
     for the life of this process and on disk beside the reference's answers; recorded, when
-    neither has them, by grading the reference solution in a worker (``GRADER_PLAN=off``:
-    none, every call is sent live)."""
-    if os.environ.get("GRADER_PLAN", "") == "off":
+    neither has them, by grading the reference solution in a worker. None (every call sent
+    live) with ``GRADER_PLAN=off``, and without the answers' folder
+    (``GRADER_EXPECTED_CACHE=off``): a plan that is not kept costs a run more than it saves."""
+    if os.environ.get("GRADER_PLAN", "") == "off" or cache_dir(course) is None:
         return {}
     path = _source(course, topic)
     package = Path(__file__).resolve().parent
