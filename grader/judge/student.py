@@ -443,9 +443,8 @@ class StudentModule:
         timeout: float,
     ) -> Fetched | None:
         """Record this request, or serve it from a stream when it is the check's next planned
-        one (None: send it live, and so every later request of the check). Raises the fault
-        the stream met at this request, and ``Rerun`` for a check that was served from a
-        stream whose worker is gone and now asks something else: it runs again, live."""
+        one (None: send it live, and so every later request of the check: see ``_live``).
+        Raises the fault the stream met at this request."""
         if self.recorder is not None:
             self.recorder.note(calls, batch, header, blobs, timeout, self.pending_seed)
             return None
@@ -456,7 +455,7 @@ class StudentModule:
             worker is not self._fetched_from or not worker.alive()
         ):  # the stream's worker died since (a crash in a live call): its handles with it
             self._drop_fetched()
-            return None
+            return self._live()
         sent = {**header, "seed": self.pending_seed} if self.pending_seed is not None else header
         if planning.digest(sent, blobs) != self._cursor[0].digest:
             self._cursor.clear()
@@ -538,6 +537,6 @@ class StudentModule:
 
 
 class Rerun(BaseException):
-    """A check served from a stream whose worker is gone asked something the plan did not
-    have: it is run again from its start, every call live (``grader.pipeline.grade_topic``).
+    """A check served from a stream asked what its plan did not have, or its stream's worker
+    is gone: it is run again from its start, every call live (``grader.pipeline.grade_topic``).
     Not an ``Exception``: no check's own handler may take it for a fault of the student."""
