@@ -191,15 +191,22 @@ def backward_pass(
     return BackwardRun(args, dout, seen, out, out_ref)
 
 
-def forward_cache(ctx: Context, forward: str, args: tuple, out_ref: Any) -> Any:
-    """Run the student's forward pass, check its ``out`` shape, return the cache handle."""
-    return forward_out_and_cache(ctx, forward, args, out_ref)[1]
-
-
 def forward_out_and_cache(ctx: Context, forward: str, args: tuple, out_ref: Any) -> tuple:
     """Run the student's forward pass, check its ``out`` shape; return (out, cache handle)."""
     reply = ctx.student.call(Call(forward, args, keep=[1]))
-    got = conform_outputs(reply.value, (out_ref, None), ("out", CACHE), forward)
+    return out_and_cache(forward, reply.value, out_ref)
+
+
+def forward_caches(ctx: Context, forward: str, inputs: list[tuple], outs_ref: list) -> list:
+    """The student's forward pass on each of ``inputs`` in one round trip, each ``out`` shape
+    checked; return the cache handles."""
+    replies = ctx.student.batch([Call(forward, args, keep=[1]) for args in inputs])
+    return [out_and_cache(forward, r.value, out)[1] for r, out in zip(replies, outs_ref)]
+
+
+def out_and_cache(forward: str, value: Any, out_ref: Any) -> tuple:
+    """A forward pass's reply as (out, cache handle), its ``out`` shaped as ``out_ref``."""
+    got = conform_outputs(value, (out_ref, None), ("out", CACHE), forward)
     if not isinstance(got[1], Handle):
         raise fail(Outcome.BAD_OUTPUT, f"{forward} did not return (out, cache)")
     return got[0], got[1]

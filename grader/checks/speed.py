@@ -32,7 +32,7 @@ import numpy as np
 from grader.checks.base import Context, Declared, Kind, Make, Outcome, SpeedSettings, Verdict
 from grader.checks.diagnose import Observation, judge_outputs
 from grader.checks.outputs import conform_outputs, describe_call
-from grader.checks.reference import as_tuple, cache_positions, forward_cache, param_names
+from grader.checks.reference import as_tuple, cache_positions, forward_caches, param_names
 from grader.judge.expected import source_path
 from grader.judge.student import Call, StudentModule
 
@@ -248,10 +248,7 @@ class BackwardSpeed(Declared):
             forwards = [Call(self.baseline_forward, args, keep=[1]) for args in inputs]
             caches = [reply.value for reply in reference.batch(forwards)]
             douts = [ctx.rng.standard_normal(np.shape(out)) for out, _ in caches]
-            handles = [
-                forward_cache(ctx, self.forward, args, out)
-                for args, (out, _) in zip(inputs, caches)
-            ]
+            handles = forward_caches(ctx, self.forward, inputs, [out for out, _ in caches])
             ref_s, answers = _timed(
                 reference.batch,
                 [Call(self.baseline, (d, cache)) for d, (_, cache) in zip(douts, caches)],

@@ -24,7 +24,7 @@ from grader.checks.reference import (
     as_tuple,
     backward_pass,
     cache_positions,
-    forward_out_and_cache,
+    forward_caches,
     param_names,
     student_and_reference,
 )
@@ -110,11 +110,10 @@ def backward_race(check: Any, ctx: Context) -> Verdict:
 
     def one_round(k: int) -> tuple[float, float] | Verdict:
         inputs = [check.make(ctx.rng) for _ in range(CALLS)]
-        naive_runs = [ctx.student.call(Call(naive_forward, a, keep=[1])).value for a in inputs]
+        naive_calls = [Call(naive_forward, a, keep=[1]) for a in inputs]
+        naive_runs = [r.value for r in ctx.student.batch(naive_calls)]
         outs = [np.asarray(r[0]) for r in naive_runs]
-        handles = [
-            forward_out_and_cache(ctx, check.forward, a, out)[1] for a, out in zip(inputs, outs)
-        ]
+        handles = forward_caches(ctx, check.forward, inputs, outs)
         douts = [ctx.rng.standard_normal(np.shape(out)) for out in outs]
         naive_s, wants = _timed(
             ctx.student.batch, [Call(naive, (d, r[1])) for d, r in zip(douts, naive_runs)]

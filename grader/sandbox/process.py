@@ -7,6 +7,7 @@ killed (its process group, and the PID namespace's init when namespaces are in u
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
@@ -182,13 +183,28 @@ def _kill_unknown_children(known: set[int]) -> int:
     return killed
 
 
+# A request or reply of a few MiB (a speed check's round of arrays) crosses a default 64 KiB
+# pipe in dozens of hand-overs between the two processes; 1 MiB (Linux's default most for an
+# unprivileged pipe) cuts them to a few.
+PIPE_BYTES = 1 << 20
+
+
+def _roomy_pipe() -> tuple[int, int]:
+    read_end, write_end = os.pipe()
+    try:
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:  # above /proc/sys/fs/pipe-max-size, or the user's pipe quota: keep 64 KiB
+        pass
+    return read_end, write_end
+
+
 class WorkerProcess:
     def __init__(self, module_path: Path, module_name: str, sandbox: Sandbox) -> None:
         if _stop.is_set():
             raise WorkerDied("grading was interrupted")
         self.sandbox = sandbox
-        req_r, self._req_w = os.pipe()
-        self._rep_r, rep_w = os.pipe()
+        req_r, self._req_w = _roomy_pipe()
+        self._rep_r, rep_w = _roomy_pipe()
         out_r, out_w = os.pipe()
         self.arena = Arena.create(sandbox.arena_mb)
         cfg = {

@@ -115,6 +115,28 @@ def test_start_up_is_fast_and_reports_its_layers(module):
         assert layers <= set(worker.isolation)
 
 
+def test_request_and_reply_pipes_hold_a_mebibyte_and_carry_a_bigger_array(module):
+    """A speed check's round (MiBs of arrays) crosses each pipe in a few hand-overs, not dozens:
+    both pipes are enlarged to PIPE_BYTES (where the system's pipe-max-size allows it)."""
+    import fcntl
+
+    from grader.sandbox.process import PIPE_BYTES
+
+    worker = WorkerProcess(module, "demo", Sandbox())
+    try:
+        allowed = int(Path("/proc/sys/fs/pipe-max-size").read_text()) >= PIPE_BYTES
+        for fd in (worker._req_w, worker._rep_r):
+            size = fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+            assert size >= PIPE_BYTES if allowed else size > 0
+    finally:
+        worker.close()
+    s = student(module)
+    x = np.random.default_rng(0).standard_normal(3 << 17)  # 3 MiB: more than one pipeful
+    out, _ = s.call(Call("double", (x,))).value
+    assert np.array_equal(out, 2 * x)
+    s.close()
+
+
 def test_call_with_handles(module):
     s = student(module)
     reply = s.call(Call("double", (np.arange(3.0),), keep=[1]))
