@@ -68,43 +68,62 @@ def nesting_depth(data: bytes) -> int:
     return int(np.cumsum(step).max(initial=0))
 
 
-def encode_frame(header: dict[str, Any], blobs: list[np.ndarray]) -> bytes:
-    """Return one frame: ``header`` plus the raw bytes of ``blobs`` (C order)."""
+# Most buffers one ``os.writev`` takes (Linux: 1024).
+IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 16
+
+
+def _frame_parts(header: dict[str, Any], blobs: list[np.ndarray]) -> list[memoryview]:
+    """A frame as buffers: the length and header, then each array's bytes in place (C order;
+    a non-contiguous array is copied once). Everything that can fail is done here, before any
+    byte is written."""
     descr = []
     parts = []
     for arr in blobs:
         if not arr.flags.c_contiguous:  # (np.ascontiguousarray would turn 0-d into 1-d)
             arr = arr.copy(order="C")
         descr.append({"dtype": arr.dtype.str, "shape": list(arr.shape)})
-        parts.append(arr.tobytes())
+        if arr.nbytes:
+            parts.append(memoryview(arr.reshape(-1).view(np.uint8)))
     head = json.dumps({**header, "blobs": descr}, separators=(",", ":")).encode()
-    return struct.pack(">I", len(head)) + head + b"".join(parts)
+    return [memoryview(struct.pack(">I", len(head)) + head), *parts]
+
+
+def encode_frame(header: dict[str, Any], blobs: list[np.ndarray]) -> bytes:
+    """Return one frame: ``header`` plus the raw bytes of ``blobs`` (C order)."""
+    return b"".join(_frame_parts(header, blobs))
 
 
 def write_frame(fd: int, header: dict[str, Any], blobs: list[np.ndarray]) -> None:
-    data = memoryview(encode_frame(header, blobs))
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
+    """Write one frame with ``os.writev``: the arrays' bytes go from their own memory into the
+    channel, with no frame-sized copy in between (a speed check's round is MiBs)."""
+    parts = _frame_parts(header, blobs)
+    first = 0
+    while first < len(parts):
+        written = os.writev(fd, parts[first : first + IOV_MAX])
+        while first < len(parts) and written >= len(parts[first]):
+            written -= len(parts[first])
+            first += 1
+        if written:
+            parts[first] = parts[first][written:]
 
 
-def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
-    chunks = []
-    remaining = n
-    while remaining:
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytearray:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise Deadline(f"no reply within the deadline ({n - remaining}/{n} bytes read)")
+                raise Deadline(f"no reply within the deadline ({got}/{n} bytes read)")
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
+        count = os.readv(fd, [view[got : got + min(n - got, 1 << 20)]])
+        if not count:
             raise PeerClosed("channel closed")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        got += count
+    return buf
 
 
 def _blob_nbytes(desc: Any) -> tuple[np.dtype, tuple[int, ...], int]:
@@ -163,7 +182,7 @@ def read_frame(
     total = sum(n for _, _, n in layout)
     if total > max_bytes:
         raise MalformedHeader(f"reply of {total} bytes exceeds the limit of {max_bytes} bytes")
-    payload = _read_exact(fd, total, deadline) if total else b""
+    payload = _read_exact(fd, total, deadline) if total else bytearray()
     arrays = []
     offset = 0
     for dtype, shape, nbytes in layout:
@@ -171,6 +190,8 @@ def read_frame(
             arrays.append(np.empty(shape, dtype=dtype))
             continue
         arr = np.frombuffer(payload, dtype=dtype, count=nbytes // dtype.itemsize, offset=offset)
-        arrays.append(arr.reshape(shape).copy())
+        # a view of this frame's own buffer (no other reader has it), copied only when its
+        # offset leaves it unaligned for its dtype
+        arrays.append(arr.reshape(shape) if arr.flags.aligned else arr.reshape(shape).copy())
         offset += nbytes
     return header, arrays

@@ -121,6 +121,35 @@ def test_write_frame_large_payload_through_a_pipe():
     assert header["op"] == "big" and np.array_equal(got, arr)
 
 
+def test_write_frame_more_arrays_than_one_writev_takes_and_unaligned_offsets():
+    """More buffers than IOV_MAX, partial writes through a pipe, and arrays whose offsets in the
+    frame are not multiples of their itemsize (a 3-byte bool array first): each arrives equal,
+    aligned and writable, none sharing memory with another."""
+    from grader.protocol.wire import IOV_MAX
+
+    rng = np.random.default_rng(0)
+    arrays = [np.array([True, False, True])]
+    arrays += [rng.standard_normal(int(rng.integers(1, 400))) for _ in range(IOV_MAX + 40)]
+    arrays += [np.int16(7) * np.ones((3, 5), np.int16).T, np.array(2.5), np.zeros((0, 3))]
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        write_frame(w, {"op": "many"}, arrays)
+        os._exit(0)
+    os.close(w)
+    header, got = read_frame(r, time.monotonic() + 10, 1 << 30)
+    os.waitpid(pid, 0)
+    os.close(r)
+    assert header["op"] == "many" and len(got) == len(arrays)
+    for sent, back in zip(arrays, got):
+        assert back.dtype == sent.dtype and back.shape == sent.shape
+        assert np.array_equal(back, sent)
+        assert back.flags.aligned and back.flags.writeable and back.flags.c_contiguous
+    got[1][...] = 0.0
+    assert np.array_equal(got[2], arrays[2])  # its neighbour in the frame is untouched
+
+
 def _file_with(data: bytes, folder) -> int:
     """A readable descriptor holding ``data`` (a file: a pipe's buffer is too small)."""
     path = folder / "frame"
