@@ -107,11 +107,17 @@ def write_frame(fd: int, header: dict[str, Any], blobs: list[np.ndarray]) -> Non
             parts[first] = parts[first][written:]
 
 
+# The first buffer a read sets aside; it doubles as the bytes arrive, so that a header that
+# declares a large frame and sends little costs the reader little.
+FIRST_READ_BYTES = 16 << 20
+
+
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytearray:
-    buf = bytearray(n)
-    view = memoryview(buf)
+    buf = bytearray(min(n, FIRST_READ_BYTES))
     got = 0
     while got < n:
+        if got == len(buf):  # (no view of buf is alive here: it can grow)
+            buf.extend(bytes(min(len(buf), n - len(buf))))
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -119,7 +125,7 @@ def _read_exact(fd: int, n: int, deadline: float | None) -> bytearray:
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
-        count = os.readv(fd, [view[got : got + min(n - got, 1 << 20)]])
+        count = os.readv(fd, [memoryview(buf)[got : min(len(buf), got + (1 << 20))]])
         if not count:
             raise PeerClosed("channel closed")
         got += count

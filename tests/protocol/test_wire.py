@@ -150,6 +150,47 @@ def test_write_frame_more_arrays_than_one_writev_takes_and_unaligned_offsets():
     assert np.array_equal(got[2], arrays[2])  # its neighbour in the frame is untouched
 
 
+def test_a_frame_larger_than_the_first_buffer_arrives_whole(monkeypatch):
+    """The read buffer grows as the bytes arrive (here from 1000 bytes to 1.6 MB)."""
+    from grader.protocol import wire
+
+    monkeypatch.setattr(wire, "FIRST_READ_BYTES", 1000)
+    arr = np.arange(200_000, dtype=np.float64)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        write_frame(w, {"op": "big"}, [arr[::2], arr])
+        os._exit(0)
+    os.close(w)
+    _, (half, whole) = read_frame(r, time.monotonic() + 10, 1 << 30)
+    os.waitpid(pid, 0)
+    os.close(r)
+    assert np.array_equal(half, arr[::2]) and np.array_equal(whole, arr)
+
+
+def test_a_header_that_declares_much_and_sends_little_costs_the_reader_little():
+    """A hostile worker's reply declares 200 MiB of arrays, sends 1 KiB and closes: the reader
+    sets aside its first buffer, not the 200 MiB, before the channel ends."""
+    import tracemalloc
+
+    from grader.protocol.wire import FIRST_READ_BYTES
+
+    head = json.dumps({"blobs": [{"dtype": "<f8", "shape": [200 << 17]}]}).encode()
+    r, w = os.pipe()
+    os.write(w, struct.pack(">I", len(head)) + head + b"x" * 1024)
+    os.close(w)
+    tracemalloc.start()
+    try:
+        with pytest.raises(PeerClosed):
+            read_frame(r, time.monotonic() + 5, 1 << 30)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+        os.close(r)
+    assert peak < 2 * FIRST_READ_BYTES < 200 << 20
+
+
 def _file_with(data: bytes, folder) -> int:
     """A readable descriptor holding ``data`` (a file: a pipe's buffer is too small)."""
     path = folder / "frame"
