@@ -12,8 +12,9 @@ idle rules it shares): one per user, interpreter and version of the kit and its 
 only its own user may connect; it ends after ``daemon.IDLE_S`` without a check, or when its
 socket goes; ``GRADER_DAEMON=off`` turns it off. A check whose client goes away is stopped
 (SIGTERM, which the command handles as Ctrl-C). Nothing of a check outlives it in the resident
-judge: each runs in a child forked from a process that has only imported modules; it reads the
-course, its config and the reference solutions afresh, as a fresh process does.
+judge: each runs in a child forked from a process that has only imported modules and built
+the registry's topics from them (kit code alone); it reads the course, its config and the
+reference solutions afresh, as a fresh process does.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ PREIMPORTS = (  # what every check imports; nothing here starts a thread or open
     "grader.pipeline",
     "grader.layouts.select",
     "grader.reports.student_view",
+    "grader.reports.terminal",
+    "rich.live",
+    "rich.progress",
+    "email.parser",  # importlib.metadata's, for the libraries' versions in the answers' key
+    "statistics",
 )
 
 
@@ -130,6 +136,7 @@ def serve() -> None:
     listener = daemon.Listener(Path(os.environ.pop(template.LISTEN_ENV)))
     for name in PREIMPORTS:
         importlib.import_module(name)
+    _load_topics()
     wake_r = template.child_wakeups()
     checks: dict[int, socket.socket] = {}  # child -> its client
     last_seen = time.monotonic()
@@ -148,6 +155,19 @@ def serve() -> None:
             last_seen = time.monotonic()
         elif listener.finished(last_seen):
             os._exit(0)
+
+
+def _load_topics() -> None:
+    """Every topic module and its checks, as the registry builds them (kit code only: the
+    daemon's name covers the kit's sources, and nothing there reads the environment or the
+    working folder). A topic that fails to load is left to fail in the check that uses it."""
+    from grader import registry
+
+    for name in registry.available():
+        try:
+            registry.topic(name)
+        except Exception:  # noqa: BLE001 -- the check's own load says what is wrong
+            pass
 
 
 def _finish(checks: dict[int, socket.socket]) -> None:

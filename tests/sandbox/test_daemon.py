@@ -208,14 +208,44 @@ def test_a_check_in_the_resident_judge_is_the_check_itself(runtime):
     env = dict(os.environ)
     pid = started_resident(env)
     bob = ["--submission", str(ROOT / "examples/submissions/bob")]
-    for args in (["losses", *bob], ["dropout"], ["no_such_topic"], ["losses", "--help"]):
-        served = check_with(args, env)
-        alone = check_with(args, {**env, daemon.ENV: "off"})
+    cases = (["losses", *bob], ["dropout"], ["no_such_topic"], ["losses", "--help"])
+    zh = {**env, "GRADER_LANG": "zh"}  # the topics the resident judge built say it in Chinese
+    for args, given in (*((args, env) for args in cases), (["losses", *bob], zh)):
+        served = check_with(args, given)
+        alone = check_with(args, {**given, daemon.ENV: "off"})
         assert served.returncode == alone.returncode, args  # 1: failures, 2: usage, 0: help
         scratch = re.compile(r"/grader-scratch-\d+/[^/]+/[^/]+/")  # each run's own folder
         assert scratch.sub("", served.stdout) == scratch.sub("", alone.stdout), args
         assert scratch.sub("", served.stderr) == scratch.sub("", alone.stderr), args
     assert resident_pid() == pid  # it served them all
+
+
+def test_the_resident_judge_builds_every_topic_and_imports_no_torch():
+    """What the resident judge loads before its first check: every topic's checks (the child
+    of a check starts with them built), and still not torch (seconds and 200 MiB more)."""
+    code = textwrap.dedent(
+        """
+        import sys
+        from grader import registry, resident
+        resident._load_topics()
+        built = registry.topic.cache_info().currsize
+        print(built, len(registry.available()), "torch" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    built, available, torch = done.stdout.split()
+    assert int(built) == int(available) > 0
+    assert torch == "False"
+
+
+def test_a_topic_that_fails_to_load_is_left_to_its_check(monkeypatch):
+    from grader import registry, resident
+
+    def broken(name):
+        raise registry.TopicError(f"{name}: broken")
+
+    monkeypatch.setattr(registry, "topic", broken)
+    resident._load_topics()  # the resident judge still starts
 
 
 def stuck_check(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen:
