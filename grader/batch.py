@@ -24,7 +24,7 @@ from grader.executors import Executor
 from grader.judge.seeds import secret_id
 from grader.layouts.kit import Submission
 from grader.layouts.select import discover
-from grader.pipeline import SubmissionReport, grade_submission, sandbox_for
+from grader.pipeline import NO_STUDENT_CODE, SubmissionReport, grade_submission, sandbox_for
 from grader.reports import feedback, gradebook, gradescope, safe_text
 from grader.reports.files import write_atomic
 from grader.sandbox import process
@@ -156,6 +156,43 @@ def _finish(course: Course, out: Path, plan: _Plan, graded: Graded) -> Submissio
     return report
 
 
+def _parts(queued: list[_Plan], parallel: int) -> list[tuple[int, tuple[str, ...]]]:
+    """The jobs of the queued submissions, as (submission index, topics): one per submission;
+    one per topic when there are fewer submissions than ``parallel`` gradings, so that one
+    student's course keeps every judge busy (``merge_parts`` puts a submission together)."""
+    split = parallel > 1 and len(queued) < parallel
+    return [
+        (i, topics)
+        for i, plan in enumerate(queued)
+        for topics in ([(t,) for t in plan.todo] if split and plan.todo else [plan.todo])
+    ]
+
+
+def merge_parts(
+    course: Course, sub: Submission, topics: tuple[str, ...], pieces: list[Graded]
+) -> Graded:
+    """One submission's grading from gradings of parts of its ``topics`` (in that order): as
+    if graded at once. A part the grader failed on fails the whole submission, as it would."""
+    if len(pieces) == 1:
+        return pieces[0]
+    failed = next((p for p in pieces if p.report.grader_error), None)
+    if failed is not None:
+        return _grader_failed(course, sub, topics, failed.crash)
+    reports = [p.report for p in pieces]
+    ran = [r.isolation for r in reports if r.isolation != NO_STUDENT_CODE]
+    first = reports[0]
+    merged = replace(
+        first,
+        results=tuple(x for r in reports for x in r.results),
+        isolation=ran[0] if ran else first.isolation,
+        elapsed=sum(r.elapsed for r in reports),
+        topics=topics,
+        student_output="\n".join(filter(None, (r.student_output for r in reports))),
+        worker_start_s=tuple(s for r in reports for s in r.worker_start_s),
+    )
+    return Graded(merged)
+
+
 def grade_one(
     course: Course,
     sub: Submission,
@@ -260,16 +297,29 @@ def _grade_all(
         else:
             queued.append(plan)
 
+    parts = _parts(queued, getattr(executor, "jobs", 1))
+    back: dict[int, dict[int, Graded | BaseException]] = {}  # submission -> its parts back
+
     def finished(index: int, outcome: Graded | BaseException) -> None:
-        plan = queued[index]
         if isinstance(outcome, Interrupted):  # its workers were stopped: not the student's
             raise KeyboardInterrupt
-        if isinstance(outcome, BaseException):  # the executor lost it: a grader failure
-            crash = "".join(traceback.format_exception(outcome))
-            outcome = _grader_failed(course, plan.sub, plan.todo, crash)
-        record(_finish(course, out, plan, outcome))
+        owner = parts[index][0]
+        plan, got = queued[owner], back.setdefault(owner, {})
+        got[index] = outcome
+        mine = [i for i, (o, _) in enumerate(parts) if o == owner]
+        if len(got) < len(mine):
+            return
+        del back[owner]
+        pieces = []
+        for i in mine:
+            piece = got[i]
+            if isinstance(piece, BaseException):  # the executor lost it: a grader failure
+                crash = "".join(traceback.format_exception(piece))
+                piece = _grader_failed(course, plan.sub, plan.todo, crash)
+            pieces.append(piece)
+        record(_finish(course, out, plan, merge_parts(course, plan.sub, plan.todo, pieces)))
 
-    jobs = [executors.Job(p.sub, p.todo) for p in queued]
+    jobs = [executors.Job(queued[owner].sub, topics) for owner, topics in parts]
     try:
         executor.run(grade_job, course, sandbox, jobs, finished)
         interrupts.check()  # a stop that library code swallowed on the way

@@ -491,6 +491,9 @@ def grade_topic(
     return results, student
 
 
+NO_STUDENT_CODE = "none (no student code ran)"  # a report's isolation when nothing ran
+
+
 def grade_submission(
     course: Course,
     sub: Submission,
@@ -531,7 +534,7 @@ def grade_submission(
     return SubmissionReport(
         student_id=sub.student_id,
         results=tuple(results),
-        isolation="+".join(isolation) if isolation else "none (no student code ran)",
+        isolation="+".join(isolation) if isolation else NO_STUDENT_CODE,
         seed_id=secret_id(course.secret),
         elapsed=time.perf_counter() - started,
         topics=topics,

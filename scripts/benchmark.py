@@ -108,25 +108,38 @@ def _grade(sub: Path, out: Path, jobs: int = 1, env: dict | None = None) -> tupl
 
 
 def course(runs: int, tmp: Path) -> dict:
+    """One submission, the whole course: ``--jobs 1``, and ``--jobs`` the core count (a
+    submission alone is then graded topic by topic in that many judge processes), the two
+    interleaved run by run."""
     sub = tmp / "course" / "reference"
     shutil.copytree(ROOT / "solutions", sub)
     cache = tmp / "expected-cache"
-    cold = [
-        _grade(sub.parent, tmp / f"cold{i}", env={"GRADER_EXPECTED_CACHE": "off"})
-        for i in range(runs)
-    ]
+    variants = sorted({1, os.cpu_count() or 1})
+    cold: dict[int, list] = {jobs: [] for jobs in variants}
+    warm: dict[int, list] = {jobs: [] for jobs in variants}
+    for i in range(runs):
+        for jobs in variants:
+            env = {"GRADER_EXPECTED_CACHE": "off"}
+            cold[jobs].append(_grade(sub.parent, tmp / f"cold{jobs}-{i}", jobs, env))
     _grade(sub.parent, tmp / "prime", env={"GRADER_EXPECTED_CACHE": str(cache)})
-    warm = [
-        _grade(sub.parent, tmp / f"warm{i}", env={"GRADER_EXPECTED_CACHE": str(cache)})
-        for i in range(runs)
-    ]
-    results = json.loads((tmp / "warm0" / "reference" / "results.json").read_text())
+    for i in range(runs):
+        for jobs in variants:
+            env = {"GRADER_EXPECTED_CACHE": str(cache)}
+            warm[jobs].append(_grade(sub.parent, tmp / f"warm{jobs}-{i}", jobs, env))
+    results = json.loads((tmp / "warm1-0" / "reference" / "results.json").read_text())
+    by_jobs = {
+        str(jobs): {
+            "cold_median_s": _median([w for w, _ in cold[jobs]]),
+            "warm_median_s": _median([w for w, _ in warm[jobs]]),
+            "cold_runs_s": [w for w, _ in cold[jobs]],
+            "warm_runs_s": [w for w, _ in warm[jobs]],
+            "peak_tree_pss_mib": max(p for _, p in cold[jobs] + warm[jobs]) / 2**20,
+        }
+        for jobs in variants
+    }
     return {
-        "cold_median_s": _median([w for w, _ in cold]),
-        "warm_median_s": _median([w for w, _ in warm]),
-        "cold_runs_s": [w for w, _ in cold],
-        "warm_runs_s": [w for w, _ in warm],
-        "peak_tree_pss_mib": max(p for _, p in cold + warm) / 2**20,
+        **by_jobs["1"],
+        "by_jobs": by_jobs,
         "score": results["score"],
         "max_score": results["max_score"],
     }
@@ -303,10 +316,12 @@ def main() -> None:
         if "otter" in wanted:
             report["otter"] = otter(args.runs, Path(tmp))
             if report["otter"] and "course" in report and "median_s" in report["otter"]:
-                for side in ("cold", "warm"):
-                    report["otter"][f"course_{side}_over_otter"] = (
-                        report["course"][f"{side}_median_s"] / report["otter"]["median_s"]
-                    )
+                for jobs, row in report["course"]["by_jobs"].items():
+                    for side in ("cold", "warm"):
+                        ratio = row[f"{side}_median_s"] / report["otter"]["median_s"]
+                        report["otter"][f"course_{side}_jobs{jobs}_over_otter"] = ratio
+                        if jobs == "1":
+                            report["otter"][f"course_{side}_over_otter"] = ratio
         if "check" in wanted:
             report["check"] = check(args.runs)
         if "batch" in wanted:

@@ -166,6 +166,87 @@ def test_a_grader_failure_fails_only_its_submission(
     assert compare_results.differences(reference, out) == []
 
 
+class _Recording:
+    """Judge processes, recording the topics of each job they are given."""
+
+    name = "processes"
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs, self.given = jobs, []
+        self._inner = executors.make("processes", jobs)
+
+    def run(self, grade, course, sandbox, jobs, on_done):
+        self.given = [(job.sub.student_id, job.topics) for job in jobs]
+        self._inner.run(grade, course, sandbox, jobs, on_done)
+
+
+SPLIT_TOPICS = ("losses", "dropout")
+
+
+@pytest.fixture(scope="module")
+def one_student(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("one")
+    shutil.copytree(EXAMPLES / "bob", folder / "bob")
+    return folder
+
+
+def test_one_submission_and_two_judges_is_graded_topic_by_topic_as_if_at_once(
+    course, one_student, tmp_path
+):
+    alone = tmp_path / "alone"
+    grade_batch(course, [one_student], alone, SPLIT_TOPICS, jobs=1, executor="threads")
+    split = _Recording(2)
+    out = tmp_path / "out"
+    grade_batch(course, [one_student], out, SPLIT_TOPICS, jobs=2, executor=split)
+    assert split.given == [("bob", ("losses",)), ("bob", ("dropout",))]
+    assert compare_results.differences(alone, out) == []
+    assert _files(out) == _files(alone)
+
+    def names(folder):  # in course order, as the student reads them
+        return [t["name"] for t in json.loads((folder / "bob/results.json").read_text())["tests"]]
+
+    assert names(out) == names(alone)
+    journal = json.loads((out / "bob" / "journal.json").read_text())
+    assert sorted(journal["fingerprints"]) == sorted(SPLIT_TOPICS)
+
+
+def test_more_submissions_than_judges_are_not_split(course, batch):
+    from grader.batch import _parts, _Plan
+
+    plans = [_Plan(s, SPLIT_TOPICS, {}, None) for s in (object(), object())]
+    assert _parts(plans, 2) == [(0, SPLIT_TOPICS), (1, SPLIT_TOPICS)]
+    assert _parts(plans, 3) == [
+        (0, ("losses",)),
+        (0, ("dropout",)),
+        (1, ("losses",)),
+        (1, ("dropout",)),
+    ]
+    assert _parts([_Plan(object(), (), {}, None)], 2) == [(0, ())]  # nothing to split
+
+
+def _grade_failing_in_dropout(course, sub, topics, sandbox):
+    if "dropout" in topics:
+        raise KeyError("a bug in the grader, in dropout only")
+    return _REAL_GRADE_JOB(course, sub, topics, sandbox)
+
+
+def test_a_grader_failure_in_one_topic_of_a_split_submission_fails_it_whole(
+    course, one_student, tmp_path, monkeypatch
+):
+    alone = tmp_path / "alone"
+    grade_batch(course, [one_student], alone, SPLIT_TOPICS, jobs=1, executor="threads")
+    out = tmp_path / "out"
+    monkeypatch.setattr(grader.batch, "grade_job", _grade_failing_in_dropout)
+    grade_batch(course, [one_student], out, SPLIT_TOPICS, jobs=2, executor="threads")
+    assert _gradebook(out)["bob"]["status"] == "grader_error"  # as when graded at once
+    assert "a bug in the grader, in dropout only" in (out / "bob" / "staff.log").read_text()
+    bob = json.loads((out / "bob" / "results.json").read_text())
+    assert [t["name"] for t in bob["tests"]] == ["grader/internal: autograder failed"]
+    monkeypatch.undo()
+    grade_batch(course, [one_student], out, SPLIT_TOPICS, jobs=2, executor="threads")
+    assert compare_results.differences(alone, out) == []  # regraded whole
+
+
 def _grade_killing_its_worker_once(course, sub, topics, sandbox):
     if sub.student_id == "bob":
         marks = Path(os.environ["GRADER_TEST_MARKS"])
