@@ -31,7 +31,17 @@ def command(argv: list[str]) -> str | None:
     return None
 
 
+INTERRUPTED = 130  # grader.cli.EXIT_INTERRUPTED (not imported: this module stays light)
+
+
 def main(argv: list[str] | None = None) -> int:
+    code = _run(argv)
+    if argv is None and code == INTERRUPTED:  # the program itself, not a caller's argv
+        _exit_interrupted()
+    return code
+
+
+def _run(argv: list[str] | None) -> int:
     words = sys.argv[1:] if argv is None else argv
     if command(words) == "check" and template.available():
         from grader import resident
@@ -44,3 +54,23 @@ def main(argv: list[str] | None = None) -> int:
     from grader.cli import main as cli_main
 
     return cli_main(argv)
+
+
+def _exit_interrupted() -> None:
+    """Exit with status 130 once an interrupt was handled: the exit functions run and the
+    output is flushed, but not the interpreter's own end. CPython 3.11 remembers a
+    KeyboardInterrupt that landed inside ``exec`` of a string (a dataclass being made, say)
+    even when it was caught, and then ends the process by SIGINT (status -2) instead of the
+    status the command returned; seen in CI with a Dask cluster closing."""
+    import atexit
+    import os
+
+    run_exit_functions = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_functions is not None:
+        run_exit_functions()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(INTERRUPTED)

@@ -28,10 +28,8 @@ def install() -> None:
 
 def stopped() -> None:
     """The stop is handled and the command exits with its status: a further SIGINT or SIGTERM
-    is ignored from here on (main thread only). The interpreter's shutdown (a Dask cluster's
-    closing) then runs to its end, and the exit status stays the interrupt's: the interpreter
-    puts its own handlers back to the default at its very end, where a late signal would
-    kill the process instead (seen once in CI: status -2, a Dask cluster closing)."""
+    is ignored from here on (main thread only), so that the exit functions (a Dask cluster's
+    closing) run to their end rather than print a traceback half-way."""
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -337,7 +337,10 @@ class DaskExecutor:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                silence_logs=logging.ERROR,
+                # its workers are this batch's own: what they would log (a heartbeat to a
+                # scheduler that an interrupt closed, with its traceback) the batch reports
+                # itself as results, a lost task included
+                silence_logs=logging.CRITICAL,
             )
         except Exception as exc:  # workers that did not start in time, no free port, ...
             raise ExecutorError(f"cannot start a local Dask cluster: {exc}") from exc
