@@ -298,6 +298,9 @@ def _grade_all(
             queued.append(plan)
 
     parts = _parts(queued, getattr(executor, "jobs", 1))
+    of: dict[int, list[int]] = {}  # submission -> the indices of its parts
+    for index, (owner, _) in enumerate(parts):
+        of.setdefault(owner, []).append(index)
     back: dict[int, dict[int, Graded | BaseException]] = {}  # submission -> its parts back
 
     def finished(index: int, outcome: Graded | BaseException) -> None:
@@ -306,12 +309,11 @@ def _grade_all(
         owner = parts[index][0]
         plan, got = queued[owner], back.setdefault(owner, {})
         got[index] = outcome
-        mine = [i for i, (o, _) in enumerate(parts) if o == owner]
-        if len(got) < len(mine):
+        if len(got) < len(of[owner]):
             return
         del back[owner]
         pieces = []
-        for i in mine:
+        for i in of[owner]:
             piece = got[i]
             if isinstance(piece, BaseException):  # the executor lost it: a grader failure
                 crash = "".join(traceback.format_exception(piece))

@@ -220,13 +220,11 @@ def main(argv: list[str] | None = None) -> int:
         terminal.error(str(exc))
         return EXIT_USAGE
     except Interrupted as stop:
-        interrupts.stopped()
         terminal.error(
             f"interrupted: {stop.done} of {stop.total} graded, rerun the same command to resume"
         )
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        interrupts.stopped()
         process.stop_all()
         terminal.error("interrupted")
         return EXIT_INTERRUPTED

@@ -61,9 +61,14 @@ def _exit_interrupted() -> None:
     output is flushed, but not the interpreter's own end. CPython 3.11 remembers a
     KeyboardInterrupt that landed inside ``exec`` of a string (a dataclass being made, say)
     even when it was caught, and then ends the process by SIGINT (status -2) instead of the
-    status the command returned; seen in CI with a Dask cluster closing."""
+    status the command returned; seen in CI with a Dask cluster closing. A further SIGINT or
+    SIGTERM is ignored meanwhile: the stop is already under way."""
     import atexit
     import os
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     run_exit_functions = getattr(atexit, "_run_exitfuncs", None)
     if run_exit_functions is not None:

@@ -26,17 +26,6 @@ def install() -> None:
     signal.signal(signal.SIGTERM, _handler)
 
 
-def stopped() -> None:
-    """The stop is handled and the command exits with its status: a further SIGINT or SIGTERM
-    is ignored from here on (main thread only), so that the exit functions (a Dask cluster's
-    closing) run to their end rather than print a traceback half-way."""
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    except ValueError:  # not the main thread
-        pass
-
-
 def check() -> None:
     """Raise ``KeyboardInterrupt`` if a stop was asked for, even one something swallowed."""
     if REQUESTED.is_set():
