@@ -203,6 +203,8 @@ class WorkerProcess:
         if _stop.is_set():
             raise WorkerDied("grading was interrupted")
         self.sandbox = sandbox
+        # before the worker is in ``_live``: an interrupt's ``stop_all`` may kill it from then on
+        self.inner_pid: int | None = None
         req_r, self._req_w = _roomy_pipe()
         self._rep_r, rep_w = _roomy_pipe()
         out_r, out_w = os.pipe()
@@ -245,7 +247,6 @@ class WorkerProcess:
         finally:
             for fd in (req_r, rep_w, out_w):
                 os.close(fd)
-        self.inner_pid: int | None = None
         self.output = _Output(limit=sandbox.output_kb * 1024)
         self._drain = threading.Thread(target=self._drain_output, args=(out_r,), daemon=True)
         self._drain.start()
