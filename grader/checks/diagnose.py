@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from grader.judge.compare import Comparison, exact, relative_error, whole_number
 from grader.protocol.values import RngSeed
 
 Metric = Callable[[str, np.ndarray, np.ndarray, float], Comparison]
+REAL = "biuf"  # numpy dtype kinds of real numbers: bool, int, unsigned, float
 
 
 def compare_tree(
@@ -50,6 +52,10 @@ def compare_outputs(
 def _same_or_both_nonfinite(name: str, got: np.ndarray, want: np.ndarray, tol: float):
     """Relative error where NaN and inf count as one value: an overflowing mistake (inf) and its
     model (NaN) are the same mistake."""
+    if got.ndim == 0 and want.ndim == 0 and got.dtype.kind in REAL and want.dtype.kind in REAL:
+        g, w = float(got), float(want)  # one number each: no arrays (the same arithmetic)
+        both = not math.isfinite(g) and not math.isfinite(w)
+        return relative_error(name, 0.0 if both else g, 0.0 if both else w, tol)
     both = ~np.isfinite(got) & ~np.isfinite(want)
     return relative_error(name, np.where(both, 0.0, got), np.where(both, 0.0, want), tol)
 

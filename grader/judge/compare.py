@@ -74,6 +74,8 @@ def exact_ratio(got: np.ndarray, expected: np.ndarray) -> float | None:
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape:
         return None
+    if got.ndim == 0:
+        return _scalar_ratio(float(got), float(expected))
     both_zero = (got == 0) & (expected == 0)
     g, e = got[~both_zero], expected[~both_zero]
     if g.size == 0 or not (np.all(np.isfinite(g)) and np.all(np.isfinite(e)) and np.all(e != 0)):
@@ -86,6 +88,18 @@ def exact_ratio(got: np.ndarray, expected: np.ndarray) -> float | None:
     if float(np.max(np.abs(ratios - c))) > RATIO_SPREAD * abs(c):
         return None
     if g.size == 1 and whole_number(c) is None and whole_number(1 / c) is None:
+        return None
+    return c
+
+
+def _scalar_ratio(g: float, e: float) -> float | None:
+    """``exact_ratio`` of two numbers, without arrays (the same arithmetic)."""
+    if g == 0 and e == 0 or not (math.isfinite(g) and math.isfinite(e) and e != 0):
+        return None
+    c = g / e
+    if not math.isfinite(c) or c == 0 or abs(c - 1) <= RATIO_SPREAD:
+        return None
+    if whole_number(c) is None and whole_number(1 / c) is None:
         return None
     return c
 
@@ -107,6 +121,8 @@ def relative_error(
     """
     got = np.asarray(got, dtype=np.float64)
     expected = np.asarray(expected, dtype=np.float64)
+    if got.ndim == 0 and expected.ndim == 0:
+        return _scalar_relative_error(name, float(got), float(expected), tolerance, floor, slack)
     with np.errstate(all="ignore"):
         diff = np.maximum(np.abs(got - expected) - slack, 0.0)
         err = diff / np.maximum(floor, np.abs(got) + np.abs(expected))
@@ -129,6 +145,36 @@ def relative_error(
         expected_value=float(expected.flat[flat]),
         metric=f"relative error max|a-b|/max({floor:g},|a|+|b|)",
         ratio=exact_ratio(got, expected) if error > tolerance else None,
+    )
+
+
+def _scalar_relative_error(
+    name: str, g: float, e: float, tolerance: float, floor: float, slack: float
+) -> Comparison:
+    """``relative_error`` of two numbers: the same arithmetic, step by step, in plain floats
+    (a check of a dict of counts compares hundreds of single numbers, each a dozen array
+    operations the other way)."""
+    if math.isinf(g) and g == e:
+        error = 0.0
+    else:
+        diff = abs(g - e) - slack  # NaN stays NaN, as through np.maximum
+        diff = 0.0 if diff <= 0.0 else diff
+        scale = abs(g) + abs(e)
+        scale = floor if scale <= floor else scale
+        if scale == 0.0:  # a floor of 0 and two zeros: 0 / 0, as numpy divides
+            error = math.nan if diff == 0.0 or math.isnan(diff) else math.inf
+        else:
+            error = diff / scale
+        error = math.inf if math.isnan(error) else error
+    return Comparison(
+        name=name,
+        error=error,
+        tolerance=tolerance,
+        worst_index=(),
+        got_value=g,
+        expected_value=e,
+        metric=f"relative error max|a-b|/max({floor:g},|a|+|b|)",
+        ratio=_scalar_ratio(g, e) if error > tolerance else None,
     )
 
 
