@@ -120,21 +120,45 @@ def _command(
     return cmd + [arg for t in TOPICS for arg in ("--topic", t)]
 
 
-# every executor: threads of the judge, judge processes of its own, a local Dask cluster
-KILL_CASES = [
-    *((point, ex) for ex in ("threads", "processes") for point in ("at start-up", "0 done")),
-    *((point, ex) for ex in ("threads", "processes") for point in ("1 done", "3 done")),
-    ("1 done", "dask-local"),
-]
-INTERRUPT_CASES = [
-    *(
-        (isolation, sig, ex)
-        for ex in ("threads", "processes")
-        for isolation in ("auto", "process")
-        for sig in (signal.SIGINT, signal.SIGTERM)
-    ),
-    ("auto", signal.SIGTERM, "dask-local"),
-]
+# every executor: threads of the judge, judge processes of its own, a local Dask cluster. CI
+# runs every moment, every executor and, for threads and processes, both signals and both
+# isolations; the rest of the grid is slow (--runslow runs all of it).
+def _grid(cases: list[tuple], in_ci: set[tuple]) -> list:
+    return [c if c in in_ci else pytest.param(*c, marks=pytest.mark.slow) for c in cases]
+
+
+KILL_CASES = _grid(
+    [
+        *((point, ex) for ex in ("threads", "processes") for point in ("at start-up", "0 done")),
+        *((point, ex) for ex in ("threads", "processes") for point in ("1 done", "3 done")),
+        ("1 done", "dask-local"),
+    ],
+    {
+        ("at start-up", "processes"),
+        ("0 done", "threads"),
+        ("1 done", "processes"),
+        ("3 done", "threads"),
+        ("1 done", "dask-local"),
+    },
+)
+INTERRUPT_CASES = _grid(
+    [
+        *(
+            (isolation, sig, ex)
+            for ex in ("threads", "processes")
+            for isolation in ("auto", "process")
+            for sig in (signal.SIGINT, signal.SIGTERM)
+        ),
+        ("auto", signal.SIGTERM, "dask-local"),
+    ],
+    {
+        ("auto", signal.SIGINT, "threads"),
+        ("process", signal.SIGTERM, "threads"),
+        ("auto", signal.SIGTERM, "processes"),
+        ("process", signal.SIGINT, "processes"),
+        ("auto", signal.SIGTERM, "dask-local"),
+    },
+)
 
 
 def _processes_mentioning(text: str) -> list[int]:
