@@ -6,6 +6,9 @@ import shutil
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
+
+import yaml
 
 from grader.validate import api_problems, validate
 
@@ -24,16 +27,40 @@ def test_validate_passes_on_the_shipped_course(course):
             assert r.outcome.value == ("not_implemented" if r.counts else "not_run"), r.check_id
 
 
-def test_validate_cli_exit_code(course):
-    proc = subprocess.run(
-        [sys.executable, "-m", "grader", "validate"],
-        cwd=course.root,
+def _two_topic_course(course, folder: Path, assignments: Path) -> Path:
+    """autograder.yml with two of its topics, the tree's solutions and ``assignments``: the
+    command line's part, without grading the whole course again (the test above does)."""
+    data = yaml.safe_load((course.root / "autograder.yml").read_text(encoding="utf-8"))
+    data["topics"] = {t: data["topics"][t] for t in ("losses", "dropout")}
+    data.update(solutions=str(course.solutions_dir), assignments=str(assignments))
+    data.pop("secret_file", None)
+    path = folder / "autograder.yml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def _validate_cli(config: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "grader", "--config", str(config), "validate"],
+        cwd=config.parent,
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_validate_cli_exit_code(course, tmp_path):
+    proc = _validate_cli(_two_topic_course(course, tmp_path, course.assignments_dir))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "validate: OK" in proc.stdout
+    # a stub out of step with its solution: the command fails, naming it
+    shutil.copytree(course.assignments_dir, tmp_path / "drifted")
+    stub = tmp_path / "drifted" / "dropout.py"
+    stub.write_text(stub.read_text().replace("def dropout_forward(", "def dropout_forward(z, "))
+    proc = _validate_cli(_two_topic_course(course, tmp_path, tmp_path / "drifted"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "dropout_forward" in proc.stdout + proc.stderr
+    assert "validate: OK" not in proc.stdout
 
 
 def test_signature_and_docstring_drift_is_reported(course, tmp_path):

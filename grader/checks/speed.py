@@ -15,11 +15,14 @@ so that a machine that slows down slows both. Every timed student output is comp
 reference's: a fast but wrong function fails as wrong, not as fast, and a known mistake is named.
 One warm-up round comes first; then ``repeats`` timed rounds (``ctx.speed``: the topic's
 ``speed`` block in autograder.yml), and the check passes when
-``median(reference) / median(student) >= min_ratio`` (0.2: at most 5 times slower).
+``median(reference) / median(student) >= min_ratio`` (0.2: at most 5 times slower). The rounds
+stop early only when the race is lost whatever the rest would measure (``lost_already``): the
+outcome is the one all of them would give, and a slow function, the costly case, costs less.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable, Iterator
@@ -127,7 +130,25 @@ def _judge(race: Race, cfg: SpeedSettings, advice: str) -> Verdict:
         "\n  (timed by the grader, on fresh inputs each round, interleaved with the reference)"
         f"\n  {advice}"
     )
+    if len(race.student) < cfg.repeats:
+        how += (
+            f"\n  (stopped after {len(race.student)} of {cfg.repeats} timed rounds: "
+            "no later round could have made it fast enough)"
+        )
     return Verdict(Outcome.WRONG, text + how)
+
+
+def lost_already(
+    student: list[float], reference: list[float], repeats: int, min_ratio: float
+) -> bool:
+    """Is the race lost whatever the rounds still to come measure? A median only grows when
+    one of its values does, so the final ratio of medians is at most the reference's median
+    with every round to come infinitely slow over the student's with every one taking no
+    time: when even that is below ``min_ratio``, the verdict cannot change."""
+    rest = repeats - len(student)
+    best_reference = statistics.median([*reference, *[math.inf] * rest])
+    best_student = statistics.median([*student, *[0.0] * rest])
+    return 0 < best_student and best_reference / best_student < min_ratio
 
 
 Round = Callable[[int], "tuple[float, float] | Verdict"]
@@ -146,6 +167,8 @@ def race(ctx: Context, function: str, baseline: str, one_round: Round, advice: s
         if k >= WARMUP_ROUNDS:
             reference_times.append(timed[0])
             student_times.append(timed[1])
+            if lost_already(student_times, reference_times, cfg.repeats, cfg.min_ratio):
+                break  # a slow function costs most of a check's time: no round it cannot win
     timings = Race(function, baseline, tuple(student_times), tuple(reference_times))
     return _judge(timings, cfg, advice)
 

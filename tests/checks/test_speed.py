@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from grader import registry
 from grader.checks.base import Context, Outcome, SpeedSettings, Verdict
-from grader.checks.speed import Race
+from grader.checks.speed import Race, lost_already, race
 from grader.judge.seeds import check_rng
 from grader.judge.student import StudentModule
 from grader.pipeline import reference_module, run_check, sandbox_for
@@ -25,7 +28,7 @@ CASE = "speed: x (4, 3, 16, 16) w (16, 3, 3, 3) vs the reference's vectorised ve
 FORWARD = f"conv/conv_forward_fast: {CASE}"
 BACKWARD = f"conv/conv_backward_fast: {CASE}"
 RATIO = re.compile(
-    r"took [\d.]+ ms \(median of 3\), the reference \w+ [\d.]+ ms timed the same way: "
+    r"took [\d.]+ ms \(median of [23]\), the reference \w+ [\d.]+ ms timed the same way: "
     r"([\d.]+)x (as fast|slower)"
 )
 MIN_RATIO = 0.2  # at most 5x slower
@@ -95,6 +98,9 @@ def test_slow_but_correct_fails_with_the_ratio(course, tmp_path, check_id):
     assert _ratio(verdict.message) < MIN_RATIO
     assert "at most 5x slower allowed" in verdict.message
     assert "vectorise" in verdict.message
+    # the naive loops are 30x+ slower: two timed rounds already lose whatever a third measures
+    stopped = "stopped after 2 of 3 timed rounds: no later round could have made it fast enough"
+    assert ("(median of 2)" in verdict.message) == (stopped in verdict.message)
 
 
 def test_the_worker_clock_does_not_count(course, tmp_path):
@@ -206,3 +212,52 @@ def test_race_ratio_and_message():
     slow = Race("f", "g", student=(0.2,), reference=(0.1,))
     assert "2x slower, at most 5x slower allowed" in slow.describe(0.2)
     assert "2x slower, at least 3x as fast required" in slow.describe(3)
+
+
+def _raced(rounds: list[tuple[float, float]]) -> tuple[Verdict, int]:
+    """``race`` over scripted (reference, student) seconds: the verdict and the rounds run."""
+    ran = []
+
+    def one_round(k: int) -> tuple[float, float]:
+        ran.append(k)
+        return rounds[k]
+
+    ctx = SimpleNamespace(speed=SpeedSettings(min_ratio=0.2, repeats=3))
+    return race(ctx, "f_fast", "f_ref", one_round, "vectorise"), len(ran)
+
+
+def test_a_race_lost_whatever_comes_next_stops_and_says_so():
+    # warm-up, then two timed rounds 10x slower: the third cannot lift the median enough
+    verdict, ran = _raced([(1.0, 1.0), (1.0, 10.0), (1.0, 10.0), (1.0, 0.0)])
+    assert ran == 3 and verdict.outcome is Outcome.WRONG
+    assert "(median of 2)" in verdict.message and "stopped after 2 of 3 timed" in verdict.message
+    # one slow round and one fast: the third decides, so it runs
+    verdict, ran = _raced([(1.0, 1.0), (1.0, 10.0), (1.0, 1.0), (1.0, 1.0)])
+    assert ran == 4 and verdict.outcome is Outcome.PASSED and "(median of 3)" in verdict.message
+    # a win is never cut short: every round's outputs are checked
+    verdict, ran = _raced([(1.0, 1.0)] * 4)
+    assert ran == 4 and verdict.outcome is Outcome.PASSED
+
+
+TIMES = st.floats(1e-6, 1e3)
+
+
+@given(
+    st.integers(1, 7).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.tuples(TIMES, TIMES), min_size=n, max_size=n),
+            st.integers(1, n),
+        )
+    ),
+    st.sampled_from([0.2, 1.0, 4.0]),
+)
+def test_a_race_called_lost_is_lost_whatever_the_rest_measures(case, min_ratio):
+    repeats, rounds, known = case
+    reference, student = ([r[i] for r in rounds] for i in (0, 1))
+    if lost_already(student[:known], reference[:known], repeats, min_ratio):
+        final = Race("f", "g", tuple(student), tuple(reference))
+        assert final.ratio < min_ratio
+    if known == repeats:  # nothing left to measure: lost exactly when the full race is
+        full = Race("f", "g", tuple(student), tuple(reference))
+        assert lost_already(student, reference, repeats, min_ratio) == (full.ratio < min_ratio)

@@ -9,6 +9,7 @@ conv_forward_naive and max_pool_forward_naive are correct.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ def test_slow_fast_forward_fails_only_the_speed_check(results):
     failed = _failed(results, "conv_forward_fast")
     assert [r.kind for r in failed] == ["speed"]
     assert failed[0].outcome is Outcome.WRONG
-    assert "(median of 3), the reference conv_forward_fast" in failed[0].message
+    assert re.search(r"\(median of [23]\), the reference conv_forward_fast", failed[0].message)
     assert "at most 5x slower allowed" in failed[0].message
     passed = [r for r in results if r.function == "conv_forward_fast" and r.passed]
     assert len(passed) > 10  # every correctness check of the fast forward
