@@ -104,6 +104,10 @@ def _scalar_ratio(g: float, e: float) -> float | None:
     return c
 
 
+def _metric(floor: float) -> str:
+    return f"relative error max|a-b|/max({floor:g},|a|+|b|)"
+
+
 def relative_error(
     name: str,
     got: np.ndarray,
@@ -143,7 +147,7 @@ def relative_error(
         worst_index=tuple(int(i) for i in idx),
         got_value=float(got.flat[flat]),
         expected_value=float(expected.flat[flat]),
-        metric=f"relative error max|a-b|/max({floor:g},|a|+|b|)",
+        metric=_metric(floor),
         ratio=exact_ratio(got, expected) if error > tolerance else None,
     )
 
@@ -161,10 +165,8 @@ def _scalar_relative_error(
         diff = 0.0 if diff <= 0.0 else diff
         scale = abs(g) + abs(e)
         scale = floor if scale <= floor else scale
-        if scale == 0.0:  # a floor of 0 and two zeros: 0 / 0, as numpy divides
-            error = math.nan if diff == 0.0 or math.isnan(diff) else math.inf
-        else:
-            error = diff / scale
+        # a floor of 0 and two zeros: numpy's 0 / 0 is NaN, which counts as inf
+        error = diff / scale if scale else math.inf
         error = math.inf if math.isnan(error) else error
     return Comparison(
         name=name,
@@ -173,7 +175,7 @@ def _scalar_relative_error(
         worst_index=(),
         got_value=g,
         expected_value=e,
-        metric=f"relative error max|a-b|/max({floor:g},|a|+|b|)",
+        metric=_metric(floor),
         ratio=_scalar_ratio(g, e) if error > tolerance else None,
     )
 

@@ -109,14 +109,16 @@ def kit(course: config.Course, tmp_path_factory: pytest.TempPathFactory) -> Kit:
         built = build(course, tmp_path_factory.mktemp("release") / "kit", TOPICS, check_tree=False)
         return Kit(built, time.perf_counter() - started)
     deadline = time.monotonic() + BUILD_TIMEOUT_S
-    while not (out / "built.pickle").exists():
+    while True:
+        alive = _alive(out)  # before looking for a result: one written before it exited is seen
+        if (out / "built.pickle").exists():
+            built, seconds = pickle.loads((out / "built.pickle").read_bytes())
+            return Kit(built, seconds)
         if (out / "failed").exists():
             pytest.fail("building the release failed:\n" + (out / "failed").read_text())
-        if not _alive(out) and not (out / "built.pickle").exists():
+        if not alive:
             log = (out / "log").read_text(errors="replace")[-3000:]
             pytest.fail(f"the release's build died without a result; its output:\n{log}")
         if time.monotonic() > deadline:
             pytest.fail(f"the release's build took more than {BUILD_TIMEOUT_S} s")
         time.sleep(0.2)
-    built, seconds = pickle.loads((out / "built.pickle").read_bytes())
-    return Kit(built, seconds)
