@@ -70,3 +70,22 @@ def fast_course(course):
         update={"call_timeout_s": 2.0, "import_timeout_s": 2.0}
     )
     return replace(course, config=course.config.model_copy(update={"limits": limits}))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the notebooks' runs when a collected test uses ``executed`` (tests/early.py)."""
+    if session.config.option.collectonly:
+        return
+    if not any("executed" in getattr(item, "fixturenames", ()) for item in session.items):
+        return
+    from tests import early, test_notebooks
+
+    wanted = test_notebooks.jobs(session.config.getoption("--runslow"))
+    script = Path(__file__).with_name("run_notebooks.py")
+    early.start("notebooks", script, *(f"{topic}:{variant}" for topic, variant in wanted))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests import early
+
+    early.stop_all()

@@ -33,6 +33,7 @@ pytest.importorskip("matplotlib")
 pytest.importorskip("sklearn")
 
 from grader import notebook, registry  # noqa: E402
+from tests import early  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -40,7 +41,8 @@ TOPICS = registry.available()
 # stubs variant in CI: one plain numpy topic, one with classes, one that needs torch in the
 # kernel, and the simulated GPU
 STUB_TOPICS = ("losses", "autograd", "frameworks", "cuda_timing")
-CONCURRENCY = 3  # kernels at once
+CONCURRENCY = 3  # kernels at once, when run here
+EARLY_CONCURRENCY = 1  # when run beside other tests (the other core is theirs)
 CELL_TIMEOUT_S = 300
 KERNEL = "dl-course-kit-test"
 VARIANTS = {"solutions": ROOT / "solutions", "stubs": ROOT / "assignments"}
@@ -57,11 +59,9 @@ class Run:
     seconds: float
 
 
-@pytest.fixture(scope="session")
-def kernel_spec(tmp_path_factory):
-    """A kernel spec for this interpreter in a temporary Jupyter data folder (nothing is
-    installed for the user), found through ``JUPYTER_PATH``."""
-    data = tmp_path_factory.mktemp("jupyter")
+def make_kernel_spec(data: Path) -> str:
+    """A kernel spec for this interpreter in the Jupyter data folder ``data`` (nothing is
+    installed for the user), to be found through ``JUPYTER_PATH``; its name."""
     folder = data / "kernels" / KERNEL
     folder.mkdir(parents=True)
     spec = {
@@ -77,9 +77,17 @@ def kernel_spec(tmp_path_factory):
         "language": "python",
     }
     (folder / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    return KERNEL
+
+
+@pytest.fixture(scope="session")
+def kernel_spec(tmp_path_factory):
+    """``make_kernel_spec`` in a temporary folder, on ``JUPYTER_PATH`` for the session."""
+    data = tmp_path_factory.mktemp("jupyter")
+    kernel = make_kernel_spec(data)
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, (str(data), old)))
-    yield KERNEL
+    yield kernel
     if old is None:
         os.environ.pop("JUPYTER_PATH", None)
     else:
@@ -117,17 +125,33 @@ async def _execute(topic: str, variant: str, kernel: str, gate: asyncio.Semaphor
         return Run(topic, variant, nb, error, time.perf_counter() - start)
 
 
-async def _execute_all(jobs: list[tuple[str, str]], kernel: str) -> list[Run]:
-    gate = asyncio.Semaphore(CONCURRENCY)
+async def _execute_all(jobs: list[tuple[str, str]], kernel: str, at_once: int) -> list[Run]:
+    gate = asyncio.Semaphore(at_once)
     return await asyncio.gather(*(_execute(t, v, kernel, gate) for t, v in jobs))
+
+
+def jobs(runslow: bool) -> list[tuple[str, str]]:
+    """The notebook runs a session asks for: every solutions variant, the stubs of
+    ``STUB_TOPICS`` (of every topic with ``--runslow``)."""
+    stubs = TOPICS if runslow else STUB_TOPICS
+    return [(t, "solutions") for t in TOPICS] + [(t, "stubs") for t in stubs]
+
+
+def run_all(wanted: list[tuple[str, str]], kernel: str, at_once: int) -> list[tuple]:
+    """The runs as plain tuples (topic, variant, notebook, error, seconds)."""
+    runs = asyncio.run(_execute_all(wanted, kernel, at_once))
+    return [(r.topic, r.variant, r.notebook, r.error, r.seconds) for r in runs]
 
 
 @pytest.fixture(scope="session")
 def executed(request, kernel_spec):
-    """Every notebook run the session asks for, executed once, a few at a time."""
-    stubs = TOPICS if request.config.getoption("--runslow") else STUB_TOPICS
-    jobs = [(t, "solutions") for t in TOPICS] + [(t, "stubs") for t in stubs]
-    runs = asyncio.run(_execute_all(jobs, kernel_spec))
+    """Every notebook run the session asks for, executed once: started at collection, beside
+    the tests before these (``tests/conftest.py``, ``tests/early.py``), else here."""
+    if early.started("notebooks"):
+        runs = [Run(*r) for r in early.wait("notebooks")]
+    else:
+        wanted = jobs(request.config.getoption("--runslow"))
+        runs = [Run(*r) for r in run_all(wanted, kernel_spec, CONCURRENCY)]
     timings = ", ".join(f"{r.topic}/{r.variant} {r.seconds:.1f}s" for r in runs)
     print(f"\nnotebook execution times: {timings}")
     return {(r.topic, r.variant): r for r in runs}

@@ -1,31 +1,24 @@
-"""Build the test session's release in a process of its own: ``python build_kit.py ROOT OUT
-TOPIC...`` writes ``OUT/kit`` and then ``OUT/built.pickle`` (the ``Built`` and the seconds), or
-``OUT/failed`` with the traceback (``tests/release/conftest.py`` starts it, the ``kit`` fixture
-waits for it)."""
+"""Build the test session's release in a process of its own (``tests/early.py``):
+``python build_kit.py OUT ROOT TOPIC...`` writes ``OUT/kit`` and the ``Built`` with the seconds."""
 
 from __future__ import annotations
 
-import os
-import pickle
 import sys
 import time
-import traceback
 from pathlib import Path
 
+from tests import early
 
-def main(root: Path, out: Path, topics: tuple[str, ...]) -> None:
-    try:
-        from grader import config
-        from grader.release.build import build
 
-        started = time.perf_counter()
-        built = build(config.load(root / "autograder.yml"), out / "kit", topics, check_tree=False)
-        result, name = pickle.dumps((built, time.perf_counter() - started)), "built.pickle"
-    except BaseException:
-        result, name = traceback.format_exc().encode(), "failed"
-    (out / f"{name}.part").write_bytes(result)
-    os.replace(out / f"{name}.part", out / name)  # whole or not there
+def _build(out: Path, root: Path, topics: tuple[str, ...]):
+    from grader import config
+    from grader.release.build import build
+
+    started = time.perf_counter()
+    built = build(config.load(root / "autograder.yml"), out / "kit", topics, check_tree=False)
+    return built, time.perf_counter() - started
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]), tuple(sys.argv[3:]))
+    out = Path(sys.argv[1])
+    early.finish(out, lambda: _build(out, Path(sys.argv[2]), tuple(sys.argv[3:])))
