@@ -194,7 +194,11 @@ def resident_pid() -> int | None:
 def children(pid: int) -> list[int]:
     found = []
     for tid in os.listdir(f"/proc/{pid}/task"):
-        found += [int(c) for c in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()]
+        try:
+            listed = Path(f"/proc/{pid}/task/{tid}/children").read_text()
+        except FileNotFoundError:  # the thread ended since the listing: it has no children
+            continue
+        found += [int(c) for c in listed.split()]
     return found
 
 
