@@ -72,6 +72,20 @@ def fast_course(course):
     return replace(course, config=course.config.model_copy(update={"limits": limits}))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests import early
+
+    early.configure(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """pytest-xdist's controller: its workers share its folder of early jobs (tests/early.py)."""
+    from tests import early
+
+    node.workerinput[early.WORKER_KEY] = str(early.folder())
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the notebooks' runs when a collected test uses ``executed`` (tests/early.py)."""
     if session.config.option.collectonly:

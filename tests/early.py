@@ -1,11 +1,17 @@
 """Slow session fixtures started at collection, in detached processes, beside the tests that
-come first: grading keeps about one of two cores busy (the judge and its worker take turns).
+come first: the release's build and the notebooks' runs take minutes, and a test that waits for
+them from the start would wait that long.
 
 ``start(name, script, *args)`` runs ``python script OUT *args`` in a new session whose parent
 exits at once, so nothing a test does to the test run's processes (a subreaper's orphan sweep, a
 process group killed) reaches it. The script writes ``OUT/result.pickle`` or ``OUT/failed``
 (``finish``); ``wait(name)`` returns the result or fails the test with the traceback or the
 output; ``stop_all()`` kills what an interrupted session left running and removes the folders.
+
+Under pytest-xdist every worker collects the same tests and calls ``start``: the jobs live in
+one folder of the session, made by the controller and handed to the workers (``configure``), so
+the first worker to claim a job starts it and the others wait for the same result; the
+controller removes the folder when every worker is done.
 """
 
 from __future__ import annotations
@@ -27,19 +33,48 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 900
+CLAIM_S = 60  # how long a job claimed by another worker may go without its pid
+WORKER_KEY = "grader_early"  # the session's folder, in an xdist worker's workerinput
+_folder: Path | None = None  # this session's jobs: OUT = _folder / name
+_owner = False  # made here (the controller, or a run without workers): removed here
 _started: dict[str, Path] = {}
 
 
+def configure(config: pytest.Config) -> None:
+    """The session's folder: the controller's, in an xdist worker; else a new one, owned."""
+    global _folder, _owner
+    given = getattr(config, "workerinput", {}).get(WORKER_KEY)
+    if given:
+        _folder, _owner = Path(given), False
+    else:
+        _folder, _owner = Path(tempfile.mkdtemp(prefix="grader-test-early-")), True
+
+
+def folder() -> Path:
+    assert _folder is not None, "tests.early.configure was not called"
+    return _folder
+
+
 def start(name: str, script: Path, *args: str) -> None:
-    out = Path(tempfile.mkdtemp(prefix=f"grader-test-{name}-"))
+    out = folder() / name
+    _started[name] = out
+    try:
+        out.mkdir()
+    except FileExistsError:  # another xdist worker claimed it first: wait() waits for its result
+        return
     path = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
     subprocess.run(
-        ["sh", "-c", 'setsid "$@" > "$0/log" 2>&1 < /dev/null & echo $! > "$0/pid"', str(out)]
+        [
+            "sh",
+            "-c",
+            'setsid "$@" > "$0/log" 2>&1 < /dev/null & echo $! > "$0/pid.part"'
+            ' && mv "$0/pid.part" "$0/pid"',
+            str(out),
+        ]
         + [sys.executable, str(script), str(out), *args],
         check=True,
         env={**os.environ, "PYTHONPATH": path},
     )
-    _started[name] = out
 
 
 def started(name: str) -> bool:
@@ -48,8 +83,12 @@ def started(name: str) -> bool:
 
 def _alive(out: Path) -> bool:
     try:
-        os.kill(int((out / "pid").read_text()), 0)
-    except (OSError, ValueError):
+        pid = int((out / "pid").read_text())
+    except FileNotFoundError:  # claimed, not started yet (another worker is starting it)
+        return time.time() - out.stat().st_mtime < CLAIM_S
+    try:
+        os.kill(pid, 0)
+    except OSError:
         return False
     return True
 
@@ -64,22 +103,29 @@ def wait(name: str) -> Any:
         if (out / "failed").exists():
             pytest.fail(f"{name} failed:\n" + (out / "failed").read_text())
         if not alive:
-            log = (out / "log").read_text(errors="replace")[-3000:]
-            pytest.fail(f"{name} died without a result; its output:\n{log}")
+            log = out / "log"
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else "(not started)"
+            pytest.fail(f"{name} died without a result; its output:\n{tail}")
         if time.monotonic() > deadline:
             pytest.fail(f"{name} took more than {TIMEOUT_S} s")
         time.sleep(0.2)
 
 
 def stop_all() -> None:
-    for out in _started.values():
+    """Where the folder was made: kill what is still running (an interrupted session; each job
+    is its own process group) and remove it. An xdist worker leaves it to the controller."""
+    global _folder
+    _started.clear()
+    if not _owner or _folder is None:
+        return
+    for out in _folder.iterdir():
         if not (out / "result.pickle").exists() and not (out / "failed").exists():
-            try:  # an interrupted session: the job (its own process group) goes too
+            try:
                 os.killpg(int((out / "pid").read_text()), signal.SIGKILL)
             except (OSError, ValueError):
                 pass
-        shutil.rmtree(out, ignore_errors=True)
-    _started.clear()
+    shutil.rmtree(_folder, ignore_errors=True)
+    _folder = None
 
 
 def finish(out: Path, job: Callable[[], Any]) -> None:
