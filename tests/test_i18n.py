@@ -28,10 +28,14 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @pytest.fixture
-def zh():
+def zh(monkeypatch):
+    # GRADER_LANG, which set_language also writes, back as it was after the test (monkeypatch
+    # restores what it first saw); the process's choice back to none, not to "en", which would
+    # outvote every later test's GRADER_LANG
+    monkeypatch.setenv(i18n.ENV, "zh")
     i18n.set_language("zh")
     yield
-    i18n.set_language("en")
+    i18n.set_language(None)
 
 
 @pytest.fixture(scope="module")

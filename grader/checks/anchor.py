@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import replace
-from functools import cache
 from typing import Any
 
 from grader.checks.base import Context, Kind, Verdict
@@ -29,20 +28,36 @@ from grader.checks.base import Context, Kind, Verdict
 _SEEN: weakref.WeakKeyDictionary[Any, dict[str, Verdict]] = weakref.WeakKeyDictionary()
 
 
-@cache
+# topic -> (the registry's spec of it, function -> its anchor check): worked out again when the
+# registry builds the topic again (its cache cleared), so an anchor is always one of the checks
+# being run, which ``record`` recognises by identity
+_ANCHORS: dict[str, tuple[Any, dict[str, Any]]] = {}
+
+
 def anchor_of(topic: str, function: str) -> Any | None:
     """The anchor check of ``function``: the check its topic declared the anchor
     (``is_anchor``), else its first visible check that may be one (``anchor_ok``: a plain
     reference comparison); None when the function has none (its checks are then not gated)."""
     from grader import registry  # the registry imports the topics, which import the checks
 
-    candidates = [
-        c
-        for c in registry.topic(topic).checks
-        if c.function == function and not c.hidden and getattr(c, "anchor_ok", False)
-    ]
-    declared = [c for c in candidates if getattr(c, "is_anchor", False)]  # chosen by the topic
-    return (declared or candidates or [None])[0]
+    spec = registry.topic(topic)
+    kept = _ANCHORS.get(topic)
+    if kept is None or kept[0] is not spec:
+        kept = _ANCHORS[topic] = (spec, _anchors(spec.checks))
+    return kept[1].get(function)
+
+
+def _anchors(checks: tuple) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for c in checks:
+        if c.hidden or not getattr(c, "anchor_ok", False):
+            continue
+        if getattr(c, "is_anchor", False):  # declared by the topic: it wins over the first
+            if not getattr(found.get(c.function), "is_anchor", False):
+                found[c.function] = c
+        else:
+            found.setdefault(c.function, c)
+    return found
 
 
 def record(ctx: Context, check: Any, verdict: Verdict) -> Verdict:

@@ -5,13 +5,15 @@ anchor (``grader.checks.anchor``)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
 from mutation import Mutant, grade_mutant, mutate
 
 from grader import registry
+from grader.checks import anchor
 from grader.checks.anchor import anchor_of, degenerate
-from grader.checks.base import Kind
+from grader.checks.base import PASS, Kind
 from grader.pipeline import grade_topic, sandbox_for
 
 AFFINE_OUT = "    out = x.reshape(x.shape[0], -1).dot(w) + b\n"
@@ -116,3 +118,22 @@ def test_degenerate_names_only_existing_cases():
     assert marked[1] == replace(checks[1], degenerate=True)
     with pytest.raises(ValueError, match="no check named"):
         degenerate(checks, "no such case")
+
+
+def test_an_anchor_is_remembered_after_the_registry_builds_its_topic_again():
+    """The registry's topics built again (its cache cleared, as tests/test_conformance.py does):
+    the anchor is one of the checks now run, so its verdict, recorded when it runs, is reused
+    by the checks it gates, not computed again in each of them (with other inputs)."""
+    before = anchor_of("losses", "svm_loss_naive")
+    registry.topic.cache_clear()
+    spec = registry.topic("losses")
+    now = anchor_of("losses", "svm_loss_naive")
+    assert now.id == before.id and any(c is now for c in spec.checks)
+    ctx = SimpleNamespace(student=_Student())  # no worker: computing the anchor would fail
+    own = replace(PASS, message="the anchor's own verdict")
+    assert anchor.record(ctx, now, own) is own
+    assert anchor.anchor_verdict(ctx, "losses", "svm_loss_naive") == (now, own)
+
+
+class _Student:
+    """A graded module's stand-in: the anchors' verdicts are kept per module (weakly)."""
