@@ -41,17 +41,18 @@ _started: dict[str, Path] = {}
 
 
 def configure(config: pytest.Config) -> None:
-    """The session's folder: the controller's, in an xdist worker; else a new one, owned."""
+    """The session's folder: the controller's, in an xdist worker; else one made here when
+    first needed (``folder``), and owned."""
     global _folder, _owner
     given = getattr(config, "workerinput", {}).get(WORKER_KEY)
-    if given:
-        _folder, _owner = Path(given), False
-    else:
-        _folder, _owner = Path(tempfile.mkdtemp(prefix="grader-test-early-")), True
+    _folder, _owner = (Path(given), False) if given else (None, True)
 
 
 def folder() -> Path:
-    assert _folder is not None, "tests.early.configure was not called"
+    global _folder
+    if _folder is None:
+        assert _owner, "tests.early.configure was not called"
+        _folder = Path(tempfile.mkdtemp(prefix="grader-test-early-"))
     return _folder
 
 
