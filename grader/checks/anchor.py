@@ -48,16 +48,14 @@ def anchor_of(topic: str, function: str) -> Any | None:
 
 
 def _anchors(checks: tuple) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+    candidates: dict[str, list] = {}
     for c in checks:
-        if c.hidden or not getattr(c, "anchor_ok", False):
-            continue
-        if getattr(c, "is_anchor", False):  # declared by the topic: it wins over the first
-            if not getattr(found.get(c.function), "is_anchor", False):
-                found[c.function] = c
-        else:
-            found.setdefault(c.function, c)
-    return found
+        if not c.hidden and getattr(c, "anchor_ok", False):
+            candidates.setdefault(c.function, []).append(c)
+    return {  # the one the topic declared (``is_anchor``), else the first
+        fn: next((c for c in found if getattr(c, "is_anchor", False)), found[0])
+        for fn, found in candidates.items()
+    }
 
 
 def record(ctx: Context, check: Any, verdict: Verdict) -> Verdict:
