@@ -33,6 +33,11 @@ RULE = set("─━█")
 def out(fast_course, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("graded")
     reports = grade_batch(fast_course, [EXAMPLES / s for s in STUDENTS], out, TOPICS, jobs=2)
+    # the class graded: a grader failure here would be this fixture's, not the view's (staff.log
+    # holds its traceback)
+    for report in reports:
+        log = out / report.student_id / "staff.log"
+        assert report.grader_error is None, f"{report.student_id}:\n{log.read_text()[-4000:]}"
     # one submission on which the grader failed, one results.json that is not JSON
     failed = replace(reports[0], student_id="zed", grader_error="KeyError: 'boom'")
     (out / "zed").mkdir()
