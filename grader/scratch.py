@@ -5,7 +5,9 @@ workers import into a folder of its own, ``BASE/<pid>-<random>``, next to a lock
 ``BASE/<pid>-<random>.lock`` that it holds (``flock``) while it lives. The kernel releases the
 lock when the process dies, however it dies (SIGKILL included), so every run starts by removing
 the folders of runs whose lock is free: a killed run's scratch is gone at the next run, and two
-runs at once never remove each other's. The run removes its own at the end (and on SIGINT or
+runs at once never remove each other's: a dead run's scratch is removed while its lock is held
+(by the run removing it), and a run whose new lock file went that way before it could lock it
+makes another. The run removes its own at the end (and on SIGINT or
 SIGTERM, which end the run by an exception). ``BASE`` is the output folder's ``.grader-scratch``
 for a batch, a private folder of this user under the temporary directory for ``grader check``.
 """
@@ -24,21 +26,28 @@ from pathlib import Path
 LOCK = ".lock"
 
 
-def _free(lock: Path) -> bool:
-    """Is ``lock`` held by no live process (its run is gone)? A missing lock: yes."""
+def _take(lock: Path) -> int | None:
+    """A descriptor holding ``lock`` when no live process holds it (its run is gone), else
+    None (held, or not ours to judge: another user's). A missing lock: None too."""
     try:
         fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return True
     except OSError:
-        return False  # not ours to judge (another user's): leave it
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
     except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _is(fd: int, path: Path) -> bool:
+    """Does ``path`` still name the file open as ``fd`` (not removed or replaced meanwhile)?"""
+    try:
+        here, there = os.fstat(fd), os.stat(path, follow_symlinks=False)
+    except OSError:
         return False
-    finally:
-        os.close(fd)  # releases the lock taken just now
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 def tidy(base: Path) -> int:
@@ -50,11 +59,18 @@ def tidy(base: Path) -> int:
         return 0
     for entry in entries:
         if entry.name.endswith(LOCK):
-            folder = entry.with_name(entry.name[: -len(LOCK)])
-            if _free(entry):
-                shutil.rmtree(folder, ignore_errors=True)
-                entry.unlink(missing_ok=True)
-                removed += 1
+            # the dead run's lock is held while its scratch goes: a run that made this file
+            # and has not locked it yet finds it removed, and makes another (``run_folder``)
+            fd = _take(entry)
+            if fd is None:
+                continue
+            try:
+                if _is(fd, entry):
+                    shutil.rmtree(entry.with_name(entry.name[: -len(LOCK)]), ignore_errors=True)
+                    entry.unlink(missing_ok=True)
+                    removed += 1
+            finally:
+                os.close(fd)
         elif not os.path.lexists(f"{entry}{LOCK}"):
             # a folder without its lock (made after the lock): an older grader's leftovers
             if entry.is_dir() and not entry.is_symlink():
@@ -71,9 +87,14 @@ def run_folder(base: Path) -> Iterator[Path]:
     of dead runs is removed first, this one at the end (``base`` too when it is left empty)."""
     base.mkdir(parents=True, exist_ok=True)
     tidy(base)
-    fd, lock = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=LOCK, dir=base)
-    try:
+    while True:
+        fd, lock = tempfile.mkstemp(prefix=f"{os.getpid()}-", suffix=LOCK, dir=base)
         fcntl.flock(fd, fcntl.LOCK_EX)  # the lock first: a folder never stands unlocked
+        if _is(fd, Path(lock)):
+            break
+        # another run's ``tidy`` took the file for a dead run's before it was locked here
+        os.close(fd)
+    try:
         folder = Path(lock[: -len(LOCK)])
         folder.mkdir(mode=0o700)
         try:

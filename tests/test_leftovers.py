@@ -140,6 +140,37 @@ def test_the_scratch_of_a_dead_run_goes_and_a_live_ones_stays(tmp_path):
     assert scratch.tidy(base) == 1 and not live.exists()
 
 
+def test_a_run_starting_between_anothers_lock_file_and_its_lock_removes_nothing_in_use(
+    tmp_path, monkeypatch
+):
+    """Another run tidies the base right after this run's lock file is made and before it is
+    locked (a free lock: a dead run's, as far as it can tell). This run's scratch must still be
+    locked and there while it lives, whatever later runs tidy."""
+    base = tmp_path / "scratch"
+    real, raced = scratch.tempfile.mkstemp, []
+
+    def mkstemp(*args, **kwargs):
+        made = real(*args, **kwargs)
+        if not raced:
+            raced.append(made[1])
+            assert scratch.tidy(base) == 1  # it took the unlocked file for a dead run's lock
+        return made
+
+    monkeypatch.setattr(scratch.tempfile, "mkstemp", mkstemp)
+    with scratch.run_folder(base) as mine:
+        assert raced and not Path(raced[0]).exists()
+        lock = Path(f"{mine}{scratch.LOCK}")
+        assert scratch.tidy(base) == 0  # a run starting now
+        assert mine.is_dir() and lock.is_file()
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):  # held: this run's own lock
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    assert not base.exists()
+
+
 def _run(batch: Path, out: Path, tmp: Path, jobs: int = 2) -> subprocess.Popen:
     env = {**os.environ, "TMPDIR": str(tmp)}
     cmd = [sys.executable, "-m", "grader", "grade", str(batch), "--out", str(out)]
