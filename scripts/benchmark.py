@@ -16,7 +16,13 @@ Sections (each a median of ``--runs`` repetitions; the machine's core count is r
   runs it again: with the worker-template daemons an earlier check left (the default) and
   without them (``GRADER_DAEMON=off``), interleaved; the first check's time too;
 - ``worker_start``: one worker started by forking the template vs a fresh interpreter, and
-  forked with the deny-list file system instead of the allow-list root (the root's cost).
+  forked with the deny-list file system instead of the allow-list root (the root's cost);
+- ``dask``: the ``--batch`` class graded at ``--jobs 2`` by a Dask ``LocalCluster``
+  (``--executor dask-local``) and by the local executor (judge processes), interleaved run by
+  run: seconds per submission and the ratio dask / local.
+
+The JSON (``--json``) is written again after each section, so a run cut short keeps the
+sections it finished; each section's start and end are printed to stderr.
 
 Targets (issue "Speed and scale"): course / otter <= 1.0; batch <= 1.0 s per submission at
 --jobs 2 on 2 cores; check <= 0.5 s per topic (cuda_timing <= 1 s); peak tree memory <= 500 MiB
@@ -42,7 +48,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = os.sysconf("SC_PAGE_SIZE")
-SECTIONS = ("worker_start", "course", "otter", "check", "batch")
+SECTIONS = ("worker_start", "course", "otter", "check", "batch", "dask")
 
 
 def _tree(root_pid: int) -> list[int]:
@@ -99,9 +105,12 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def _grade(sub: Path, out: Path, jobs: int = 1, env: dict | None = None) -> tuple[float, int]:
+def _grade(
+    sub: Path, out: Path, jobs: int = 1, env: dict | None = None, executor: str | None = None
+) -> tuple[float, int]:
     cmd = [sys.executable, "-m", "grader", "grade", str(sub), "--out", str(out), "--force"]
-    wall, peak, code = timed_process([*cmd, "--jobs", str(jobs)], ROOT, env)
+    cmd += ["--jobs", str(jobs), *(("--executor", executor) if executor else ())]
+    wall, peak, code = timed_process(cmd, ROOT, env)
     if code not in (0, 1):
         raise SystemExit(f"grading failed with exit code {code}")
     return wall, peak
@@ -244,10 +253,18 @@ def check(runs: int) -> dict:
     return found
 
 
-def batch(runs: int, copies: int, tmp: Path) -> dict:
+def _class(copies: int, tmp: Path) -> Path:
+    """``copies`` copies of examples/submissions/alice (made once, shared by the sections)."""
     folder = tmp / "class"
-    for i in range(copies):
-        shutil.copytree(ROOT / "examples" / "submissions" / "alice", folder / f"student{i:03d}")
+    if not folder.is_dir():
+        for i in range(copies):
+            alice = ROOT / "examples" / "submissions" / "alice"
+            shutil.copytree(alice, folder / f"student{i:03d}")
+    return folder
+
+
+def batch(runs: int, copies: int, tmp: Path) -> dict:
+    folder = _class(copies, tmp)
     cores = os.cpu_count() or 1
     found = {}
     for jobs in sorted({1, 2, cores}):
@@ -263,6 +280,31 @@ def batch(runs: int, copies: int, tmp: Path) -> dict:
     for row in found.values():
         row["speedup_over_jobs_1"] = one / row["median_s"]
     return {"submissions": copies, "by_jobs": found}
+
+
+def dask(runs: int, copies: int, tmp: Path) -> dict:
+    """The class at ``--jobs 2``: a Dask LocalCluster against the local executor (the CLI's
+    default, judge processes), interleaved run by run."""
+    folder = _class(copies, tmp)
+    kinds = ("dask-local", "local")
+    times: dict[str, list[float]] = {kind: [] for kind in kinds}
+    peaks: dict[str, list[int]] = {kind: [] for kind in kinds}
+    for i in range(runs):
+        for kind in kinds:
+            wall, peak = _grade(folder, tmp / f"dask-{kind}-{i}", 2, executor=kind)
+            times[kind].append(wall)
+            peaks[kind].append(peak)
+    found: dict = {
+        kind: {
+            "median_s": _median(times[kind]),
+            "per_submission_s": _median(times[kind]) / copies,
+            "runs_s": times[kind],
+            "peak_tree_pss_mib": max(peaks[kind]) / 2**20,
+        }
+        for kind in kinds
+    }
+    found["dask_over_local"] = found["dask-local"]["median_s"] / found["local"]["median_s"]
+    return {"submissions": copies, "jobs": 2, **found}
 
 
 def worker_start(runs: int) -> dict:
@@ -299,6 +341,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     wanted = args.sections.split(",")
+    unknown = sorted(set(wanted) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections {unknown}; known: {', '.join(SECTIONS)}")
     report: dict = {
         "machine": {
             "cores": os.cpu_count(),
@@ -308,29 +353,52 @@ def main() -> None:
         },
         "runs": args.runs,
     }
+
+    def save() -> None:
+        report["machine"]["load_average_now"] = os.getloadavg()
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2) + "\n")
+
     with tempfile.TemporaryDirectory() as tmp:
-        if "worker_start" in wanted:
-            report["worker_start"] = worker_start(args.runs)
-        if "course" in wanted:
-            report["course"] = course(args.runs, Path(tmp))
-        if "otter" in wanted:
-            report["otter"] = otter(args.runs, Path(tmp))
-            if report["otter"] and "course" in report and "median_s" in report["otter"]:
-                for jobs, row in report["course"]["by_jobs"].items():
-                    for side in ("cold", "warm"):
-                        ratio = row[f"{side}_median_s"] / report["otter"]["median_s"]
-                        report["otter"][f"course_{side}_jobs{jobs}_over_otter"] = ratio
-                        if jobs == "1":
-                            report["otter"][f"course_{side}_over_otter"] = ratio
-        if "check" in wanted:
-            report["check"] = check(args.runs)
-        if "batch" in wanted:
-            report["batch"] = batch(args.runs, args.batch, Path(tmp))
+        sections = {
+            "worker_start": lambda: worker_start(args.runs),
+            "course": lambda: course(args.runs, Path(tmp)),
+            "otter": lambda: otter(args.runs, Path(tmp)),
+            "check": lambda: check(args.runs),
+            "batch": lambda: batch(args.runs, args.batch, Path(tmp)),
+            "dask": lambda: dask(args.runs, args.batch, Path(tmp)),
+        }
+        for name in SECTIONS:
+            if name not in wanted:
+                continue
+            started = time.perf_counter()
+            print(f"[benchmark] {name} ...", file=sys.stderr, flush=True)
+            report[name] = sections[name]()
+            report.setdefault("section_seconds", {})[name] = time.perf_counter() - started
+            if name == "otter":
+                _otter_ratios(report)
+            save()
+            print(
+                f"[benchmark] {name} done in {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     report["machine"]["load_average_at_end"] = os.getloadavg()
-    text = json.dumps(report, indent=2)
-    if args.json:
-        args.json.write_text(text + "\n")
-    print(text)
+    save()
+    print(json.dumps(report, indent=2))
+
+
+def _otter_ratios(report: dict) -> None:
+    """course / otter, cold and warm, for each ``--jobs`` of the course section."""
+    found = report.get("otter")
+    if not found or "course" not in report or "median_s" not in found:
+        return
+    for jobs, row in report["course"]["by_jobs"].items():
+        for side in ("cold", "warm"):
+            ratio = row[f"{side}_median_s"] / found["median_s"]
+            found[f"course_{side}_jobs{jobs}_over_otter"] = ratio
+            if jobs == "1":
+                found[f"course_{side}_over_otter"] = ratio
 
 
 if __name__ == "__main__":
