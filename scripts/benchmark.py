@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -103,17 +104,26 @@ def timed_process(
         proc = subprocess.Popen(
             cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
         )
-        peak = 0
-        while proc.poll() is None:
-            sampled = time.perf_counter()
-            peak = max(peak, sum(_pss(p) for p in _tree(proc.pid)))
-            cost = time.perf_counter() - sampled
-            time.sleep(max(SAMPLE_S, cost * (1 - SAMPLER_SHARE) / SAMPLER_SHARE))
+        peak = [0]
+        done = threading.Event()
+
+        def sample() -> None:  # beside the wait: the wall time is not rounded to a sample's
+            while not done.is_set():
+                sampled = time.perf_counter()
+                peak[0] = max(peak[0], sum(_pss(p) for p in _tree(proc.pid)))
+                cost = time.perf_counter() - sampled
+                done.wait(max(SAMPLE_S, cost * (1 - SAMPLER_SHARE) / SAMPLER_SHARE))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        proc.wait()
         wall = time.perf_counter() - started
+        done.set()
+        sampler.join()
         if proc.returncode not in (0, 1):  # 1: some check failed, a normal outcome
             log.seek(0)
             sys.stderr.write(log.read()[-5000:].decode(errors="replace"))
-    return wall, peak, proc.returncode
+    return wall, peak[0], proc.returncode
 
 
 def _median(values: list[float]) -> float:
