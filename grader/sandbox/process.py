@@ -160,7 +160,27 @@ def kill_orphans() -> int:
     if not _reaping.is_set():
         return 0
     with _live_lock:  # no worker starts meanwhile, so every unknown child is an orphan
-        return _kill_unknown_children({w.proc.pid for w in _live} | template.template_pids())
+        known = {w.proc.pid for w in _live} | template.template_pids() | _multiprocessing_pids()
+        return _kill_unknown_children(known)
+
+
+def _multiprocessing_pids() -> set[int]:
+    """The children ``multiprocessing`` started in this process, which are no orphans: its
+    processes (a batch's judge processes, a Dask ``LocalCluster``'s workers) and its resource
+    tracker. Killing the tracker makes ``multiprocessing`` warn that "resource_tracker: process
+    died unexpectedly" and start another (seen when a test ran ``grader.cli.main`` in-process,
+    which makes the test process a subreaper, before a test that used multiprocessing)."""
+    pids: set[int] = set()
+    if "multiprocessing" in sys.modules:  # never imported here just to look
+        import multiprocessing
+
+        pids |= {p.pid for p in multiprocessing.active_children() if p.pid is not None}
+    tracker = sys.modules.get("multiprocessing.resource_tracker")
+    if tracker is not None:
+        pid = getattr(getattr(tracker, "_resource_tracker", None), "_pid", None)
+        if isinstance(pid, int):
+            pids.add(pid)
+    return pids
 
 
 def _kill_unknown_children(known: set[int]) -> int:
