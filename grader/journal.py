@@ -69,10 +69,15 @@ def fingerprints(course: Course, sub: Submission, topics: tuple[str, ...]) -> di
     return found
 
 
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
 def _report_data(report: SubmissionReport) -> dict[str, Any]:
-    data = dataclasses.asdict(report)
-    for result in data["results"]:
-        result["outcome"] = result["outcome"].value
+    """The report as JSON data: the same as ``dataclasses.asdict``, without its deep copy of
+    every value (only encoded here; about a third of a batch's own time per submission)."""
+    data = _fields(report)
+    data["results"] = [{**_fields(r), "outcome": r.outcome.value} for r in report.results]
     return data
 
 
@@ -120,7 +125,8 @@ def write(folder: Path, entry: Entry) -> None:
         "source": entry.source,
         "report": _report_data(entry.report),
     }
-    write_atomic(folder / NAME, json.dumps(data, indent=1) + "\n")
+    # compact: json's C encoder (an indent takes its pure-Python one, several times slower)
+    write_atomic(folder / NAME, json.dumps(data, separators=(",", ":")) + "\n")
 
 
 def merge(old: SubmissionReport, new: SubmissionReport, order: tuple[str, ...]) -> SubmissionReport:
