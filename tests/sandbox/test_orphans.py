@@ -53,9 +53,7 @@ SCRIPT = textwrap.dedent(
 def test_kill_orphans_spares_multiprocessing_children_and_its_resource_tracker(tmp_path):
     script = tmp_path / "subreaper.py"
     script.write_text(SCRIPT)
-    done = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     killed, orphan_alive, helper_alive, tracker_alive = done.stdout.split()
     assert (killed, orphan_alive) == ("1", "False")  # the orphan: killed and reaped
